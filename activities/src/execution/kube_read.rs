@@ -1,0 +1,205 @@
+//! The reads themselves, through kube-rs, exactly as against any real cluster.
+
+use aetherius_core::{Command, command::ResourceKind};
+use k8s_openapi::api::core::v1::Pod;
+use kube::{
+    Api, Client,
+    api::{ApiResource, DynamicObject, ListParams, LogParams},
+};
+use serde_json::Value;
+
+/// What a read returned.
+pub(crate) enum Read {
+    /// Objects (one for a get, any number for a list).
+    Objects(Vec<Value>),
+    /// Log text.
+    Log(String),
+}
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API server answered with a Status (404, 403, 400...).
+    #[error("{code}: {message}")]
+    Status {
+        /// HTTP code.
+        code: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// No credentials or client for the cluster.
+    #[error("credentials: {0}")]
+    Credentials(String),
+    /// Anything else: connection refused, timeout, bad response.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// The command cannot be mapped to a read (should have been rejected before).
+    #[error("unsupported command: {0}")]
+    Unsupported(String),
+}
+
+impl From<kube::Error> for Error {
+    fn from(e: kube::Error) -> Self {
+        match e {
+            kube::Error::Api(status) => Error::Status { code: status.code, message: status.message.clone() },
+            other => Error::Transport(other.to_string()),
+        }
+    }
+}
+
+fn api_resource(r: &ResourceKind) -> ApiResource {
+    ApiResource {
+        group: r.group.into(),
+        version: r.version.into(),
+        api_version: r.api_version(),
+        kind: r.kind.into(),
+        plural: r.plural.into(),
+    }
+}
+
+fn dynamic_api(client: &Client, cmd: &Command, ar: &ApiResource, namespaced: bool) -> Api<DynamicObject> {
+    let all = cmd.flag("all-namespaces").is_some_and(|v| v == "true");
+    match (&cmd.namespace, namespaced && !all) {
+        (Some(ns), true) => Api::namespaced_with(client.clone(), ns, ar),
+        _ => Api::all_with(client.clone(), ar),
+    }
+}
+
+fn list_params(cmd: &Command) -> ListParams {
+    let mut lp = ListParams::default();
+    if let Some(s) = cmd.flag("selector") {
+        lp = lp.labels(s);
+    }
+    if let Some(f) = cmd.flag("field-selector") {
+        lp = lp.fields(f);
+    }
+    if let Some(l) = cmd.flag("limit").and_then(|l| l.parse().ok()) {
+        lp = lp.limit(l);
+    }
+    lp
+}
+
+/// Runs `cmd` (already validated).
+pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
+    match cmd.action.as_str() {
+        "get" | "describe" => {
+            let r = cmd.resource().ok_or_else(|| Error::Unsupported(cmd.to_string()))?;
+            let api = dynamic_api(client, cmd, &api_resource(r), r.namespaced);
+            match cmd.name() {
+                Some(name) => Ok(Read::Objects(vec![to_value(api.get(name).await?)])),
+                None => Ok(Read::Objects(api.list(&list_params(cmd)).await?.items.into_iter().map(to_value).collect())),
+            }
+        }
+        "events" => {
+            let ar = api_resource(ResourceKind::lookup("events").expect("events are registered"));
+            let api = dynamic_api(client, cmd, &ar, true);
+            let mut fields: Vec<String> = cmd.flag("field-selector").map(|f| vec![f.to_owned()]).unwrap_or_default();
+            if let Some((kind, name)) = cmd.flag("for").and_then(|f| f.split_once('/')) {
+                let kind = ResourceKind::lookup(kind).map(|r| r.kind).unwrap_or(kind);
+                fields.push(format!("involvedObject.kind={kind},involvedObject.name={name}"));
+            }
+            let lp = ListParams::default().fields(&fields.join(","));
+            let mut events: Vec<Value> = api.list(&lp).await?.items.into_iter().map(to_value).collect();
+            events.sort_by_key(event_time);
+            Ok(Read::Objects(events))
+        }
+        "logs" => {
+            let ns = cmd.namespace.as_deref().unwrap_or("default");
+            let pod = cmd.name_or_first().ok_or_else(|| Error::Unsupported(cmd.to_string()))?;
+            let lp = LogParams {
+                container: cmd.flag("container").map(str::to_owned),
+                previous: cmd.flag("previous").is_some_and(|v| v == "true"),
+                tail_lines: cmd.flag("tail").and_then(|t| t.parse().ok()),
+                since_seconds: cmd.flag("since").and_then(parse_since),
+                timestamps: cmd.flag("timestamps").is_some_and(|v| v == "true"),
+                ..Default::default()
+            };
+            let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+            Ok(Read::Log(api.logs(pod, &lp).await?))
+        }
+        "top" => {
+            let r = cmd.resource().ok_or_else(|| Error::Unsupported(cmd.to_string()))?;
+            let (kind, namespaced) = match r.plural {
+                "pods" => ("PodMetrics", true),
+                "nodes" => ("NodeMetrics", false),
+                _ => return Err(Error::Unsupported(cmd.to_string())),
+            };
+            let ar = ApiResource {
+                group: "metrics.k8s.io".into(),
+                version: "v1beta1".into(),
+                api_version: "metrics.k8s.io/v1beta1".into(),
+                kind: kind.into(),
+                plural: r.plural.into(),
+            };
+            let api = dynamic_api(client, cmd, &ar, namespaced);
+            match cmd.name() {
+                Some(name) => Ok(Read::Objects(vec![to_value(api.get(name).await?)])),
+                None => Ok(Read::Objects(api.list(&list_params(cmd)).await?.items.into_iter().map(to_value).collect())),
+            }
+        }
+        "rollout-history" => {
+            let deploy_ar = api_resource(ResourceKind::lookup("deployments").expect("registered"));
+            let name = cmd.name().ok_or_else(|| Error::Unsupported(cmd.to_string()))?;
+            let deploy = dynamic_api(client, cmd, &deploy_ar, true).get(name).await?;
+            let selector = match_labels_selector(&to_value(deploy));
+            let rs_ar = api_resource(ResourceKind::lookup("replicasets").expect("registered"));
+            let mut sets: Vec<Value> = dynamic_api(client, cmd, &rs_ar, true)
+                .list(&ListParams::default().labels(&selector))
+                .await?
+                .items
+                .into_iter()
+                .map(to_value)
+                .collect();
+            sets.sort_by_key(|rs| {
+                rs.pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.parse::<u64>().ok())
+                    .unwrap_or(0)
+            });
+            Ok(Read::Objects(sets))
+        }
+        other => Err(Error::Unsupported(other.to_owned())),
+    }
+}
+
+/// `spec.selector.matchLabels` as a label selector string.
+pub(crate) fn match_labels_selector(obj: &Value) -> String {
+    obj.pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
+        .unwrap_or_default()
+}
+
+fn parse_since(s: &str) -> Option<i64> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = num.parse().ok()?;
+    Some(match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return None,
+    })
+}
+
+fn event_time(e: &Value) -> String {
+    ["/lastTimestamp", "/eventTime", "/series/lastObservedTime", "/firstTimestamp", "/metadata/creationTimestamp"]
+        .iter()
+        .find_map(|p| e.pointer(p).and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn to_value(o: DynamicObject) -> Value {
+    serde_json::to_value(o).unwrap_or(Value::Null)
+}
+
+trait NameOrFirst {
+    fn name_or_first(&self) -> Option<&str>;
+}
+
+impl NameOrFirst for Command {
+    /// `logs` takes the pod as its first argument (`kubectl logs <pod>`).
+    fn name_or_first(&self) -> Option<&str> {
+        self.args.first().map(String::as_str)
+    }
+}

@@ -1,0 +1,207 @@
+//! Turning what a read returned into a [`StepResult`]: pruned objects for the analyzers,
+//! readable text for humans and LLMs; both redacted and capped.
+
+use super::kube_read::Read;
+use crate::redact::redact;
+use aetherius_core::{Command, StepResult, StepStatus};
+use serde_json::Value;
+use std::fmt::Write;
+
+pub(crate) fn success(command: Command, read: Read, max_bytes: usize) -> StepResult {
+    let (objects, text) = match read {
+        Read::Objects(objects) => {
+            let objects: Vec<Value> = objects.into_iter().map(prune).collect();
+            let text = objects.iter().map(summarize).collect::<Vec<_>>().join("\n");
+            let text = if text.is_empty() { "No resources found.".to_owned() } else { text };
+            (objects, text)
+        }
+        Read::Log(log) => (vec![], log),
+    };
+    let (output, cut_text) = cap(redact(&text), max_bytes);
+    let (objects, cut_objects) = cap_objects(objects, max_bytes);
+    StepResult {
+        command,
+        status: StepStatus::Success,
+        output,
+        objects,
+        error: None,
+        truncated: cut_text || cut_objects,
+        duration_ms: 0,
+    }
+}
+
+pub(crate) fn failure(command: Command, status: StepStatus, message: String) -> StepResult {
+    StepResult {
+        command,
+        status,
+        output: String::new(),
+        objects: vec![],
+        error: Some(redact(&message)),
+        truncated: false,
+        duration_ms: 0,
+    }
+}
+
+/// Drops what never helps a diagnosis and must never leave: managedFields, the
+/// last-applied annotation (a full copy of the spec, secrets included), Secret values.
+fn prune(mut obj: Value) -> Value {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+        if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+    if obj.get("kind").and_then(Value::as_str) == Some("Secret") {
+        for field in ["data", "stringData"] {
+            if let Some(map) = obj.get_mut(field).and_then(Value::as_object_mut) {
+                for v in map.values_mut() {
+                    *v = Value::String(String::new());
+                }
+            }
+        }
+    }
+    obj
+}
+
+fn cap(text: String, max: usize) -> (String, bool) {
+    if text.len() <= max {
+        return (text, false);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out = text[..end].to_owned();
+    let _ = write!(out, "\n[... output truncated at {max} bytes of {} ...]", text.len());
+    (out, true)
+}
+
+fn cap_objects(objects: Vec<Value>, max: usize) -> (Vec<Value>, bool) {
+    let mut size = 0;
+    let total = objects.len();
+    let kept: Vec<Value> = objects
+        .into_iter()
+        .take_while(|o| {
+            size += o.to_string().len();
+            size <= max
+        })
+        .collect();
+    let cut = kept.len() < total;
+    (kept, cut)
+}
+
+fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// One readable paragraph per object.
+fn summarize(obj: &Value) -> String {
+    let kind = s(obj, "/kind");
+    let ns = s(obj, "/metadata/namespace");
+    let name = s(obj, "/metadata/name");
+    let id = if ns.is_empty() { format!("{kind}/{name}") } else { format!("{kind} {ns}/{name}") };
+    let mut out = String::new();
+    match kind {
+        "Event" => {
+            let when = ["/lastTimestamp", "/eventTime", "/firstTimestamp"]
+                .iter()
+                .map(|p| s(obj, p))
+                .find(|t| !t.is_empty())
+                .unwrap_or("");
+            let count = obj.get("count").and_then(Value::as_u64).or_else(|| obj.pointer("/series/count").and_then(Value::as_u64));
+            let _ = write!(
+                out,
+                "{when} {} {} {}/{}: {}",
+                s(obj, "/type"),
+                s(obj, "/reason"),
+                s(obj, "/involvedObject/kind"),
+                s(obj, "/involvedObject/name"),
+                s(obj, "/message").trim()
+            );
+            if let Some(c) = count.filter(|c| *c > 1) {
+                let _ = write!(out, " (x{c})");
+            }
+        }
+        "Pod" => {
+            let _ = write!(out, "{id} phase={} node={}", s(obj, "/status/phase"), s(obj, "/spec/nodeName"));
+            for path in ["/status/initContainerStatuses", "/status/containerStatuses"] {
+                for cs in obj.pointer(path).and_then(Value::as_array).into_iter().flatten() {
+                    let _ = write!(
+                        out,
+                        "\n  container {}: {} ready={} restarts={}",
+                        s(cs, "/name"),
+                        state_text(cs.get("state")),
+                        cs.get("ready").and_then(Value::as_bool).unwrap_or(false),
+                        cs.get("restartCount").and_then(Value::as_u64).unwrap_or(0)
+                    );
+                    if cs.pointer("/lastState/terminated").is_some() {
+                        let _ = write!(out, " last={}", state_text(cs.get("lastState")));
+                    }
+                }
+            }
+            conditions(obj, &mut out);
+        }
+        _ => {
+            let _ = write!(out, "{id}");
+            conditions(obj, &mut out);
+        }
+    }
+    out
+}
+
+fn state_text(state: Option<&Value>) -> String {
+    let Some(state) = state.and_then(Value::as_object) else { return "unknown".into() };
+    match state.iter().next() {
+        Some((phase, detail)) => {
+            let reason = s(detail, "/reason");
+            let code = detail.get("exitCode").and_then(Value::as_i64);
+            match (reason.is_empty(), code) {
+                (true, None) => phase.clone(),
+                (false, None) => format!("{phase}({reason})"),
+                (_, Some(c)) => format!("{phase}({reason} exit={c})"),
+            }
+        }
+        None => "unknown".into(),
+    }
+}
+
+fn conditions(obj: &Value, out: &mut String) {
+    for c in obj.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten() {
+        let status = s(c, "/status");
+        let message = s(c, "/message");
+        if status != "True" || !message.is_empty() {
+            let _ = write!(out, "\n  condition {}={status} {} {}", s(c, "/type"), s(c, "/reason"), message.trim());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_keep_their_keys_but_lose_their_values() {
+        let secret = prune(json!({"kind": "Secret", "metadata": {"name": "db", "managedFields": [{}]}, "data": {"password": "aHVudGVyMg=="}}));
+        assert_eq!(secret["data"]["password"], "");
+        assert!(secret["metadata"].get("managedFields").is_none());
+    }
+
+    #[test]
+    fn output_over_the_cap_is_cut_with_a_marker() {
+        let (out, cut) = cap("x".repeat(100), 10);
+        assert!(cut);
+        assert!(out.starts_with("xxxxxxxxxx\n[... output truncated at 10 bytes of 100"));
+    }
+
+    #[test]
+    fn pods_summarize_container_states() {
+        let pod = json!({"kind": "Pod", "metadata": {"namespace": "shop", "name": "p"},
+            "spec": {"nodeName": "n1"},
+            "status": {"phase": "Running", "containerStatuses": [{"name": "app", "ready": false, "restartCount": 4,
+              "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+              "lastState": {"terminated": {"reason": "Error", "exitCode": 1}}}]}});
+        let text = summarize(&pod);
+        assert!(text.contains("container app: waiting(CrashLoopBackOff) ready=false restarts=4 last=terminated(Error exit=1)"), "{text}");
+    }
+}

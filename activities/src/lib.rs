@@ -1,0 +1,15 @@
+//! Aetherius activities: every side effect of a diagnosis lives here.
+//!
+//! - [`reasoning`]: analyze, strategize, decide_next (rule analyzers over what the steps
+//!   read; pure over their inputs, so they run anywhere).
+//! - [`execution`]: execute_step against a cluster through kube-rs, behind the safety
+//!   layers, with outputs pruned, redacted and capped.
+//! - [`report`]: render and store the report in PostgreSQL.
+
+pub mod execution;
+pub mod reasoning;
+pub mod redact;
+pub mod report;
+
+/// Database migrations (sqlx), embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -1,0 +1,84 @@
+//! The report pool: render the diagnosis and store it in PostgreSQL.
+
+mod render;
+
+pub use render::markdown;
+
+use aetherius_core::{ReportInput, StoredReport, queues::activity};
+use sqlx::PgPool;
+use std::sync::Arc;
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+/// Activities of the report pool.
+pub struct ReportActivities {
+    pool: PgPool,
+}
+
+impl ReportActivities {
+    /// Stores reports in `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        ReportActivities { pool }
+    }
+
+    /// Renders and stores a report. Idempotent per workflow id, so Temporal's retries
+    /// never store a report twice; the audit rows are idempotent too.
+    pub async fn store(&self, input: &ReportInput) -> Result<StoredReport, sqlx::Error> {
+        let md = markdown(input);
+        let d = &input.diagnosis;
+        let report = serde_json::to_value(input).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let mut tx = self.pool.begin().await?;
+        let id: uuid::Uuid = sqlx::query_scalar(
+            "INSERT INTO reports (id, workflow_id, cluster_id, namespace, alert_name, severity, root_cause, resource, summary, confidence, report, markdown)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (workflow_id) DO UPDATE SET report = EXCLUDED.report, markdown = EXCLUDED.markdown,
+                root_cause = EXCLUDED.root_cause, resource = EXCLUDED.resource, summary = EXCLUDED.summary,
+                confidence = EXCLUDED.confidence
+             RETURNING id",
+        )
+        .bind(uuid::Uuid::new_v4())
+        .bind(&input.workflow_id)
+        .bind(&input.event.cluster_id)
+        .bind(&input.event.namespace)
+        .bind(input.event.alertname())
+        .bind(&input.event.severity)
+        .bind(d.root_cause.as_str())
+        .bind(&d.resource)
+        .bind(&d.summary)
+        .bind(d.confidence)
+        .bind(&report)
+        .bind(&md)
+        .fetch_one(&mut *tx)
+        .await?;
+        for (i, step) in input.steps.iter().enumerate() {
+            let detail = serde_json::json!({"seq": i, "command": step.command, "status": step.status});
+            audit(&mut tx, &input.workflow_id, "command", detail).await?;
+        }
+        let conclusion = serde_json::json!({"root_cause": d.root_cause, "resource": d.resource, "confidence": d.confidence});
+        audit(&mut tx, &input.workflow_id, "conclusion", conclusion).await?;
+        tx.commit().await?;
+        Ok(StoredReport { report_id: id.to_string() })
+    }
+}
+
+async fn audit(tx: &mut sqlx::PgConnection, workflow_id: &str, kind: &str, detail: serde_json::Value) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO audit_log (workflow_id, kind, detail) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(workflow_id)
+        .bind(kind)
+        .bind(detail)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+#[activities]
+impl ReportActivities {
+    /// Renders and stores the report.
+    #[activity(name = activity::REPORT)]
+    pub async fn report(self: Arc<Self>, _ctx: ActivityContext, input: ReportInput) -> Result<StoredReport, ActivityError> {
+        self.store(&input).await.map_err(|e| {
+            tracing::warn!(error = %e, workflow_id = %input.workflow_id, "storing the report failed, Temporal will retry");
+            ActivityError::from(e)
+        })
+    }
+}

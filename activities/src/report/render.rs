@@ -1,0 +1,38 @@
+//! Markdown rendering of a report.
+
+use crate::redact::redact;
+use aetherius_core::ReportInput;
+use std::fmt::Write;
+
+/// The report a human reads first: root cause, evidence, what to do, what was run.
+pub fn markdown(r: &ReportInput) -> String {
+    let d = &r.diagnosis;
+    let mut md = String::new();
+    let _ = writeln!(md, "# {} on {}\n", r.event.alertname(), r.event.cluster_id);
+    let _ = writeln!(md, "**Root cause:** `{}` ({})  ", d.root_cause, d.root_cause.meaning());
+    if let Some(res) = &d.resource {
+        let _ = writeln!(md, "**Fix in:** `{res}`  ");
+    }
+    let _ = writeln!(md, "**Confidence:** {:.0}%\n", d.confidence * 100.0);
+    let _ = writeln!(md, "{}\n", d.summary);
+    if !d.evidence.is_empty() {
+        let _ = writeln!(md, "## Evidence");
+        for e in &d.evidence {
+            let _ = writeln!(md, "- **{}**: {}", e.source, e.detail);
+        }
+        md.push('\n');
+    }
+    if !d.recommendations.is_empty() {
+        let _ = writeln!(md, "## What to do");
+        for rec in &d.recommendations {
+            let _ = writeln!(md, "- {rec}");
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(md, "## Steps run ({}), all read-only", r.steps.len());
+    for s in &r.steps {
+        let _ = writeln!(md, "- `{}`: {:?} ({} ms)", s.command, s.status, s.duration_ms);
+    }
+    let _ = writeln!(md, "\n_Diagnosis {} · analysis: {:?}_", r.workflow_id, r.analysis.method);
+    redact(&md)
+}

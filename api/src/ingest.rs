@@ -1,0 +1,132 @@
+//! `POST /webhook/alertmanager`: validate everything first, then start one diagnosis per
+//! firing alert. A rejected payload starts nothing.
+
+use crate::{ApiError, AppState};
+use aetherius_core::{
+    AlertStatus, AlertmanagerPayload, DiagnosisRequest, StandardEvent, priority,
+    queues::{self, search_attributes as sa},
+};
+use aetherius_workflows::DiagnosisWorkflow;
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{State, rejection::BytesRejection},
+    http::StatusCode,
+};
+use serde::Serialize;
+use temporalio_client::{WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions, errors::WorkflowStartError};
+use temporalio_common::{
+    Priority,
+    search_attributes::{SearchAttributeKey, SearchAttributes},
+};
+
+/// What happened to one alert of a webhook.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Ingest {
+    /// Diagnosis workflow id.
+    pub workflow_id: String,
+    /// Alert name.
+    pub alertname: String,
+    /// `started`, `duplicate` (already diagnosed or running) or `resolved` (nothing to do).
+    pub status: &'static str,
+    /// Where the Temporal UI shows it.
+    pub ui_url: String,
+}
+
+/// Maps a body-extraction failure to 413 / 400.
+pub(crate) fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| match rejection {
+        BytesRejection::FailedToBufferBody(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge(limit)
+        }
+        other => ApiError::MalformedJson(other.body_text()),
+    })
+}
+
+/// Parses JSON into `T`: syntax errors are 400, shape errors 422 with the field's path.
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => ApiError::InvalidPayload(format!("{path}: {inner}")),
+            _ => ApiError::MalformedJson(format!("body is not valid JSON: {inner}")),
+        }
+    })
+}
+
+pub(crate) async fn alertmanager(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let body = body_or_error(body, state.options.max_payload_bytes)?;
+    let payload: AlertmanagerPayload = parse(&body)?;
+    payload.validate().map_err(|e| ApiError::InvalidPayload(e.to_string()))?;
+
+    let events: Vec<StandardEvent> = payload
+        .alerts
+        .iter()
+        .map(|a| StandardEvent::from_alertmanager(a, &state.options.default_cluster))
+        .collect();
+    let mut out = Vec::with_capacity(events.len());
+    for event in events {
+        out.push(ingest_one(&state, event).await?);
+    }
+    let started = out.iter().filter(|o| o.status == "started").count();
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"accepted": out.len(), "started": started, "workflows": out}))))
+}
+
+/// Starts (or finds) the diagnosis of one standardized event.
+pub(crate) async fn ingest_one(state: &AppState, event: StandardEvent) -> Result<Ingest, ApiError> {
+    let ui_url = ui_url(state, &event.id);
+    let mut result = Ingest { workflow_id: event.id.clone(), alertname: event.alertname().to_owned(), status: "started", ui_url };
+    if event.status == AlertStatus::Resolved {
+        result.status = "resolved";
+        return Ok(result);
+    }
+    if state.dedup.contains(&event.id) {
+        result.status = "duplicate";
+        return Ok(result);
+    }
+    match start(state, event.clone()).await {
+        Ok(()) => {}
+        Err(WorkflowStartError::AlreadyStarted { .. }) => result.status = "duplicate",
+        Err(e) => return Err(ApiError::Unavailable(format!("could not start the diagnosis of {}: {e}", event.id))),
+    }
+    state.dedup.record(&event.id);
+    Ok(result)
+}
+
+async fn start(state: &AppState, event: StandardEvent) -> Result<(), WorkflowStartError> {
+    let score = priority::score(&event.severity, &event.cluster_id, event.namespace.as_deref(), 0, &state.options.priority);
+    let mut attrs = vec![
+        SearchAttributeKey::<String>::keyword(sa::CLUSTER_ID).value_set(event.cluster_id.clone()),
+        SearchAttributeKey::<String>::keyword(sa::SEVERITY).value_set(event.severity.clone()),
+        SearchAttributeKey::<String>::keyword(sa::ALERT_NAME).value_set(event.alertname().to_owned()),
+        SearchAttributeKey::<i64>::int(sa::PRIORITY).value_set(score),
+    ];
+    if let Some(ns) = &event.namespace {
+        attrs.push(SearchAttributeKey::<String>::keyword(sa::NAMESPACE).value_set(ns.clone()));
+    }
+    let summary = format!("{} on {}", event.alertname(), event.cluster_id);
+    let options = WorkflowStartOptions::new(queues::REASONING, event.id.clone())
+        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+        .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
+        .search_attributes(SearchAttributes::new(attrs))
+        .priority(Priority::builder().priority_key(priority::temporal_priority_key(score)).build())
+        .execution_timeout(std::time::Duration::from_secs(600))
+        .static_summary(summary)
+        .build();
+    let request = DiagnosisRequest { event, max_steps: state.options.max_steps, priority: score };
+    state.temporal.start_workflow(DiagnosisWorkflow::run, request, options).await.map(|_| ())
+}
+
+pub(crate) fn ui_url(state: &AppState, workflow_id: &str) -> String {
+    format!(
+        "{}/namespaces/{}/workflows/{}",
+        state.options.temporal_ui_url.trim_end_matches('/'),
+        state.options.temporal_namespace,
+        workflow_id
+    )
+}

@@ -1,0 +1,20 @@
+//! Aetherius domain model.
+//!
+//! Everything here is pure: no I/O, no clock, no randomness. The workflows crate builds on
+//! these types, so anything in this crate must be deterministic.
+
+pub mod alert;
+pub mod command;
+pub mod contracts;
+pub mod fingerprint;
+pub mod priority;
+pub mod queues;
+pub mod safety;
+pub mod target;
+pub mod taxonomy;
+
+pub use alert::{AlertStatus, AlertmanagerAlert, AlertmanagerPayload, EventType, StandardEvent};
+pub use command::Command;
+pub use contracts::*;
+pub use target::Target;
+pub use taxonomy::RootCause;

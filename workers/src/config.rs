@@ -1,0 +1,98 @@
+//! Configuration: one TOML file plus `AETHERIUS_*` environment overrides
+//! (`AETHERIUS_DATABASE__URL`, `AETHERIUS_API__LISTEN`, ...), on top of the seed's defaults.
+
+use aetherius_activities::execution::ExecutionOptions;
+use aetherius_api::ApiOptions;
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Where Temporal is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemporalOptions {
+    /// Frontend address.
+    pub address: String,
+    /// Namespace.
+    pub namespace: String,
+}
+
+/// Where PostgreSQL is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseOptions {
+    /// Connection URL (put the password in the environment, never in the file).
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// Temporal.
+    pub temporal: TemporalOptions,
+    /// PostgreSQL.
+    pub database: DatabaseOptions,
+    /// HTTP API.
+    pub api: ApiOptions,
+    /// Execution pool.
+    pub execution: ExecutionOptions,
+    /// tracing filter (`info`, `aetherius=debug`, ...).
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            temporal: TemporalOptions { address: "http://127.0.0.1:7233".into(), namespace: "default".into() },
+            database: DatabaseOptions { url: "postgres://aetherius@127.0.0.1:5433/aetherius".into(), max_connections: 10 },
+            api: ApiOptions::default(),
+            execution: ExecutionOptions::default(),
+            log: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then the file (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, figment::Error> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(figment::Error::from(format!("config file {} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment.merge(Env::prefixed("AETHERIUS_").split("__")).extract()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_override_the_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "a.toml",
+                "[api]\nlisten = \"0.0.0.0:9000\"\n[execution.clusters.demo]\nkubeconfig = \"/k\"\nnamespaces = [\"shop\"]\n",
+            )?;
+            jail.set_env("AETHERIUS_DATABASE__URL", "postgres://x@db/y");
+            let c = Config::load(Some(Path::new("a.toml")))?;
+            assert_eq!(c.api.listen, "0.0.0.0:9000");
+            assert_eq!(c.database.url, "postgres://x@db/y");
+            assert_eq!(c.api.max_payload_bytes, 10 * 1024 * 1024);
+            assert_eq!(c.execution.clusters["demo"].namespaces, vec!["shop".to_owned()]);
+            assert_eq!(c.execution.max_output_bytes, 1 << 20);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_not_silently_defaults() {
+        assert!(Config::load(Some(Path::new("/nonexistent/aetherius.toml"))).is_err());
+    }
+}

