@@ -200,11 +200,12 @@ fn image_pull(obs: &Observations<'_>, pod: &Value, workload: &str, container: &s
     });
 }
 
+// The variable is matched case-sensitively (env vars are upper snake case); the phrase is not.
 static MISSING_VAR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{3,})\b[^\n]{0,40}?\b(is not set|not set|is required|required|must be set|is missing|missing|is undefined|undefined|is empty|not defined|not provided)").expect("regex")
+    Regex::new(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{3,})\b[^\n]{0,40}?\b(?i:is not set|not set|is required|required|must be set|is missing|missing|is undefined|undefined|is empty|not defined|not provided)").expect("regex")
 });
 static MISSING_VAR_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(missing|required|undefined|unset|no)\s+(?:required\s+)?(?:environment variable|env var|env|config(?:uration)? (?:key|value|option)|setting|variable)s?\s*[:=]?\s*['`]?([A-Za-z_][A-Za-z0-9_.]*)").expect("regex")
+    Regex::new(r"(?i:missing|required|undefined|unset|no)\s+(?i:required\s+)?(?i:environment variable|env var|env|config(?:uration)? (?:key|value|option)|setting|variable|key)s?\s*[:=]?\s*['`]?([A-Z][A-Z0-9_]*[A-Z0-9])").expect("regex")
 });
 static BAD_CONFIG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)((open|read|load|loading|parse|parsing)[^\n]{0,80}(config|\.ya?ml|\.json|\.toml|\.conf|\.ini|\.properties)[^\n]{0,80}(no such file or directory|not found|cannot find|invalid|error)|flag provided but not defined|unknown (flag|option|shorthand flag)|unrecognized (option|argument)|executable file not found|exec format error|invalid (configuration|config)|no such file or directory)"#).expect("regex")
@@ -254,7 +255,7 @@ fn crashloop(obs: &Observations<'_>, pod: &Value, workload: &str, container: &st
         let var = MISSING_VAR
             .captures(line)
             .and_then(|c| c.get(1))
-            .or_else(|| MISSING_VAR_PREFIX.captures(line).and_then(|c| c.get(2)))
+            .or_else(|| MISSING_VAR_PREFIX.captures(line).and_then(|c| c.get(1)))
             .map(|m| m.as_str().to_owned())
             .unwrap_or_default();
         let absent = !var.is_empty() && !declared_env.contains(&var.as_str());

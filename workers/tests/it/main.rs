@@ -1,0 +1,6 @@
+//! Integration tests against the real Temporal dev server and PostgreSQL that
+//! `cargo xtask test` starts (see `AETHERIUS_TEST_*`), and a fixture cluster served
+//! in-process from a scenario folder.
+
+mod support;
+mod webhook;

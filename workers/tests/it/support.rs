@@ -1,0 +1,93 @@
+//! Test harness: real services from the environment, a fixture cluster, workers in-process.
+
+use aetherius_api::{AppState, DedupWindow};
+use aetherius_workers::{config::Config, pools};
+use axum::{body::Body, http::Request};
+use serde_json::Value;
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use tower::ServiceExt;
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: these tests need the real Temporal and PostgreSQL; run them with `cargo xtask test`")
+    })
+}
+
+pub(crate) fn scenario_dir(id: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(id)
+}
+
+/// Configuration pointing at the test services and at `clusters` (id → kubeconfig).
+pub(crate) fn config(clusters: &[(&str, PathBuf)]) -> Config {
+    let mut c = Config::default();
+    c.temporal.address = env("AETHERIUS_TEST_TEMPORAL");
+    c.temporal.namespace = env("AETHERIUS_TEST_NAMESPACE");
+    c.database.url = env("AETHERIUS_TEST_DATABASE_URL");
+    c.api.temporal_namespace = c.temporal.namespace.clone();
+    for (id, kubeconfig) in clusters {
+        c.execution.clusters.insert(
+            (*id).to_owned(),
+            aetherius_activities::execution::ClusterOptions { kubeconfig: Some(kubeconfig.clone()), ..Default::default() },
+        );
+    }
+    c
+}
+
+/// Serves a scenario folder; returns the kubeconfig path (in `dir`) and the cluster id.
+pub(crate) async fn fixture_cluster(id: &str, dir: &std::path::Path) -> (String, PathBuf) {
+    let scenario = aetherius_scenario::Scenario::load(&scenario_dir(id)).expect("scenario loads");
+    let cluster_id = scenario.cluster_id();
+    let (addr, _task) = aetherius_scenario::server::serve(scenario.cluster, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("fixture cluster binds");
+    let path = dir.join(format!("{cluster_id}.kubeconfig"));
+    std::fs::write(&path, aetherius_scenario::server::kubeconfig(&cluster_id, addr)).unwrap();
+    (cluster_id, path)
+}
+
+/// The API router over the real Temporal and PostgreSQL.
+pub(crate) async fn api(config: &Config) -> (axum::Router, AppState) {
+    let pool = pools::database(config).await.expect("PostgreSQL");
+    aetherius_activities::MIGRATOR.run(&pool).await.expect("migrations");
+    let state = AppState {
+        options: Arc::new(config.api.clone()),
+        temporal: pools::temporal_client(config).await.expect("Temporal"),
+        pool,
+        dedup: DedupWindow::new(Duration::from_secs(config.api.dedup_ttl_secs)),
+    };
+    (aetherius_api::app(state.clone()), state)
+}
+
+/// Sends a request to the router; returns status and JSON body.
+pub(crate) async fn call(app: &axum::Router, method: &str, uri: &str, body: Vec<u8>) -> (u16, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// A v4 webhook payload around `alerts`.
+pub(crate) fn payload(alerts: Vec<Value>) -> Value {
+    serde_json::json!({
+        "version": "4", "status": "firing", "receiver": "aetherius", "groupKey": "{}:{}",
+        "truncatedAlerts": 0, "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+        "externalURL": "http://alertmanager.test", "alerts": alerts,
+    })
+}
+
+/// A scenario's alert, made unique to this test run (own label, no fixed fingerprint) so
+/// its workflow id is new.
+pub(crate) fn unique_alert(id: &str) -> Value {
+    let text = std::fs::read_to_string(scenario_dir(id).join("scenario.yaml")).unwrap();
+    let scenario: Value = serde_yaml::from_str(&text).unwrap();
+    let mut alert = scenario["alert"].clone();
+    alert.as_object_mut().unwrap().remove("fingerprint");
+    alert["labels"]["test_run"] = Value::String(uuid::Uuid::new_v4().to_string());
+    alert
+}

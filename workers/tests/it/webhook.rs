@@ -1,0 +1,135 @@
+//! Webhook in, report out; and bad input that starts nothing.
+
+use crate::support::{api, call, config, fixture_cluster, payload, unique_alert};
+use aetherius_workers::pools::{self, Pool};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use temporalio_client::{WorkflowDescribeOptions, errors::WorkflowInteractionError};
+use temporalio_sdk::Runtime;
+
+async fn wait_for_report(app: &axum::Router, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (status, body) = call(app, "GET", &format!("/tasks/{id}"), vec![]).await;
+        assert_eq!(status, 200, "{body}");
+        if body["status"] == "completed" && body.get("report").is_some() {
+            return body;
+        }
+        assert!(matches!(body["status"].as_str(), Some("running" | "completed")), "diagnosis ended badly: {body}");
+        assert!(Instant::now() < deadline, "no report for {id} after 90 s: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether Temporal knows a workflow with this id.
+async fn exists(state: &aetherius_api::AppState, id: &str) -> bool {
+    let handle = state.temporal.get_workflow_handle::<aetherius_workflows::DiagnosisWorkflow>(id.to_owned());
+    match handle.describe(WorkflowDescribeOptions::default()).await {
+        Ok(_) => true,
+        Err(WorkflowInteractionError::NotFound(_)) => false,
+        Err(e) => panic!("describe {id}: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn alertmanager_webhook_to_stored_report_through_temporal_and_postgres() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cluster, kubeconfig) = fixture_cluster("crashloop-missing-env", tmp.path()).await;
+    let config = config(&[(cluster.as_str(), kubeconfig)]);
+    let (app, state) = api(&config).await;
+    let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
+    let mut workers = vec![];
+    for p in [Pool::Reasoning, Pool::Execution, Pool::Report] {
+        let client = pools::temporal_client(&config).await.unwrap();
+        workers.push(pools::worker(&runtime, client, &config, p, None).await.unwrap());
+    }
+
+    let body = async {
+        // Two alerts in one request: a crash loop and Alertmanager's heartbeat.
+        let crash = unique_alert("crashloop-missing-env");
+        let mut watchdog = unique_alert("watchdog-healthy");
+        watchdog["labels"]["cluster"] = json!(cluster);
+        let request = serde_json::to_vec(&payload(vec![crash, watchdog])).unwrap();
+        let (status, answer) = call(&app, "POST", "/webhook/alertmanager", request.clone()).await;
+        assert_eq!(status, 202, "{answer}");
+        assert_eq!(answer["started"], 2, "{answer}");
+        let ids: Vec<String> = answer["workflows"].as_array().unwrap().iter().map(|w| w["workflow_id"].as_str().unwrap().to_owned()).collect();
+        assert!(ids.iter().all(|id| id.starts_with(&format!("diag-{cluster}-"))), "{ids:?}");
+
+        // The same alerts again: answered as duplicates, no second run.
+        let (status, again) = call(&app, "POST", "/webhook/alertmanager", request).await;
+        assert_eq!(status, 202);
+        assert!(again["workflows"].as_array().unwrap().iter().all(|w| w["status"] == "duplicate"), "{again}");
+
+        let crash_task = wait_for_report(&app, &ids[0]).await;
+        let d = &crash_task["report"]["diagnosis"];
+        assert_eq!(d["root_cause"], "crashloop-missing-config", "{d}");
+        assert_eq!(d["resource"], "shop/Deployment/checkout", "{d}");
+        let evidence = d["evidence"].to_string();
+        assert!(evidence.contains("DATABASE_URL"), "{evidence}");
+        let steps = crash_task["report"]["steps"].as_array().unwrap();
+        assert!(steps.iter().any(|s| s["command"].as_str().unwrap().starts_with("kubectl logs")), "the diagnosis must read logs: {steps:?}");
+        assert!(crash_task["markdown"].as_str().unwrap().contains("crashloop-missing-config"));
+
+        let watchdog_task = wait_for_report(&app, &ids[1]).await;
+        assert_eq!(watchdog_task["report"]["diagnosis"]["root_cause"], "not-an-issue");
+
+        // Stored in PostgreSQL, with the audit trail, and visible to the Temporal UI's filters.
+        let (rc, audited): (String, i64) = sqlx::query_as(
+            "SELECT r.root_cause, (SELECT count(*) FROM audit_log a WHERE a.workflow_id = r.workflow_id) FROM reports r WHERE r.workflow_id = $1",
+        )
+        .bind(&ids[0])
+        .fetch_one(&state.pool)
+        .await
+        .unwrap();
+        assert_eq!(rc, "crashloop-missing-config");
+        assert_eq!(audited as usize, steps.len() + 1);
+        let handle = state.temporal.get_workflow_handle::<aetherius_workflows::DiagnosisWorkflow>(ids[0].clone());
+        let described = handle.describe(WorkflowDescribeOptions::default()).await.unwrap();
+        let attrs = format!("{:?}", described.raw_description.workflow_execution_info.unwrap().search_attributes);
+        assert!(attrs.contains("RootCause") && attrs.contains("AlertName"), "{attrs}");
+    };
+    tokio::select! {
+        r = pools::run_workers(workers) => panic!("workers stopped: {r:?}"),
+        () = body => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_webhook_input_gets_a_clear_error_and_starts_nothing() {
+    let mut config = config(&[]);
+    config.api.max_payload_bytes = 64 * 1024;
+    let (app, state) = api(&config).await;
+
+    let (status, body) = call(&app, "POST", "/webhook/alertmanager", b"{\"alerts\": [".to_vec()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("malformed_json")), "{body}");
+
+    let (status, body) = call(&app, "POST", "/webhook/alertmanager", br#"{"version":"4","status":"firing","alerts":{}}"#.to_vec()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_payload")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("alerts"), "{body}");
+
+    let (status, body) = call(&app, "POST", "/webhook/alertmanager", serde_json::to_vec(&payload(vec![])).unwrap()).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("empty"), "{body}");
+
+    let huge = vec![b' '; 65 * 1024];
+    let (status, body) = call(&app, "POST", "/webhook/alertmanager", huge).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("payload_too_large")), "{body}");
+
+    // One good alert and one without alertname: the whole request is refused, and the
+    // good one is not started either.
+    let good = unique_alert("crashloop-missing-env");
+    let mut bad = unique_alert("crashloop-missing-env");
+    bad["labels"].as_object_mut().unwrap().remove("alertname");
+    let good_id = {
+        let a: aetherius_core::AlertmanagerAlert = serde_json::from_value(good.clone()).unwrap();
+        aetherius_core::StandardEvent::from_alertmanager(&a, "default").id
+    };
+    let (status, body) = call(&app, "POST", "/webhook/alertmanager", serde_json::to_vec(&payload(vec![good, bad])).unwrap()).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("alerts[1].labels.alertname"), "{body}");
+    assert!(!exists(&state, &good_id).await, "a rejected request must not start any workflow");
+
+    let (status, body) = call(&app, "GET", "/tasks/diag-nope-0000-1", vec![]).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{body}");
+}
