@@ -228,14 +228,14 @@ fn postgres(root: &Path) -> Result<()> {
         fs::create_dir_all(&data)?;
         if let Some(u) = user {
             sh(Command::new("chown").args(["-R", &format!("{u}:")]).arg(&dir))?;
-            // The server user must reach its data dir through the project path.
-            let mut p = dir.as_path();
-            while let Some(parent) = p.parent() {
-                let _ = Command::new("chmod").arg("o+x").arg(parent).status();
-                if parent == root {
-                    break;
+            // The server user must reach its data dir: grant traverse (o+x, not listing) on
+            // every ancestor that lacks it.
+            for ancestor in dir.ancestors().skip(1) {
+                let mode = fs::metadata(ancestor).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions())).unwrap_or(0o755);
+                if mode & 0o001 == 0 {
+                    println!("    granting o+x on {} so PostgreSQL's user can reach its data", ancestor.display());
+                    let _ = Command::new("chmod").arg("o+x").arg(ancestor).status();
                 }
-                p = parent;
             }
         }
         sh(as_pg_user(user, &bin.join("initdb"))
