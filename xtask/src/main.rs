@@ -39,8 +39,8 @@ fn test(root: &std::path::Path, extra: &[String]) -> Result<()> {
     setup::run(root)?;
     stack::up(root, stack::Components::services())?;
     let env = stack::test_env();
-    let mut cmd = std::process::Command::new(env!("CARGO"));
-    cmd.current_dir(root).args(["test", "--workspace", "--all-targets"]).args(extra);
+    let mut cmd = setup::cargo(root);
+    cmd.args(["test", "--workspace", "--all-targets"]).args(extra);
     for (k, v) in &env {
         cmd.env(k, v);
     }

@@ -23,6 +23,27 @@ pub(crate) fn have(program: &str) -> bool {
     Command::new("sh").args(["-c", &format!("command -v {program}")]).output().map(|o| o.status.success()).unwrap_or(false)
 }
 
+/// A nested `cargo` that does not inherit what `cargo run` set for xtask itself
+/// (CARGO_MANIFEST_DIR, CARGO_PKG_*, ...): build scripts such as ring's watch those, and
+/// inheriting them would rebuild half the dependency tree on every `cargo xtask` call.
+pub(crate) fn cargo(root: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(root);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key == "CARGO_MANIFEST_DIR"
+            || key == "CARGO_MANIFEST_PATH"
+            || key == "CARGO_PRIMARY_PACKAGE"
+            || key == "CARGO_CRATE_NAME"
+            || key == "CARGO_BIN_NAME"
+            || key.starts_with("CARGO_PKG_")
+        {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd
+}
+
 /// Runs a command, failing with its name on a non-zero exit.
 pub(crate) fn sh(cmd: &mut Command) -> Result<()> {
     let desc = format!("{cmd:?}");

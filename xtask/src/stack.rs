@@ -281,7 +281,7 @@ pub(crate) fn aetherius_bin(root: &Path) -> PathBuf {
 
 fn build_aetherius(root: &Path) -> Result<()> {
     println!("==> building aetherius");
-    sh(Command::new(env!("CARGO")).current_dir(root).args(["build", "--quiet", "-p", "aetherius-workers", "--bin", "aetherius"]))
+    sh(setup::cargo(root).args(["build", "--quiet", "-p", "aetherius-workers", "--bin", "aetherius"]))
 }
 
 pub(crate) fn kubeconfig_path(root: &Path) -> PathBuf {
@@ -337,14 +337,21 @@ fn aetherius(root: &Path) -> Result<()> {
     })
 }
 
+/// Signals the process group `up` gave the process (its pid), so children stop too.
+fn signal_group(signal: &str, pid: u32) {
+    // `--` so the negative group id is not read as an option.
+    let _ = Command::new("kill").args(["-s", signal, "--", &format!("-{pid}")]).status();
+}
+
 pub(crate) fn down(root: &Path) -> Result<()> {
     for name in ["aetherius", "fixture-cluster", "temporal"] {
         if let Some(pid) = running_pid(root, name) {
             println!("==> stopping {name} (pid {pid})");
-            let _ = Command::new("kill").args(["-TERM", &format!("-{pid}")]).status();
+            signal_group("TERM", pid);
             let _ = wait_for(name, Duration::from_secs(15), || !alive(pid));
             if alive(pid) {
-                let _ = Command::new("kill").args(["-KILL", &format!("-{pid}")]).status();
+                signal_group("KILL", pid);
+                wait_for(name, Duration::from_secs(5), || !alive(pid)).with_context(|| format!("{name} (pid {pid}) survived SIGKILL"))?;
             }
         }
         let _ = fs::remove_file(pid_file(root, name));
