@@ -7,6 +7,7 @@
 //! - [`report`]: render and store the report in PostgreSQL.
 
 pub mod execution;
+pub mod labels;
 pub mod reasoning;
 pub mod redact;
 pub mod report;

@@ -141,7 +141,7 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
             let deploy_ar = api_resource(ResourceKind::lookup("deployments").expect("registered"));
             let name = cmd.name().ok_or_else(|| Error::Unsupported(cmd.to_string()))?;
             let deploy = dynamic_api(client, cmd, &deploy_ar, true).get(name).await?;
-            let selector = match_labels_selector(&to_value(deploy));
+            let selector = crate::labels::match_labels_selector(&to_value(deploy));
             let rs_ar = api_resource(ResourceKind::lookup("replicasets").expect("registered"));
             let mut sets: Vec<Value> = dynamic_api(client, cmd, &rs_ar, true)
                 .list(&ListParams::default().labels(&selector))
@@ -160,14 +160,6 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
         }
         other => Err(Error::Unsupported(other.to_owned())),
     }
-}
-
-/// `spec.selector.matchLabels` as a label selector string.
-pub(crate) fn match_labels_selector(obj: &Value) -> String {
-    obj.pointer("/spec/selector/matchLabels")
-        .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
-        .unwrap_or_default()
 }
 
 fn parse_since(s: &str) -> Option<i64> {

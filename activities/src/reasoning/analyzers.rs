@@ -220,6 +220,25 @@ static APP_ERROR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(panic:|traceback \(most recent call last\)|exception|unhandled|fatal|segmentation fault|uncaught|error)").expect("regex")
 });
 
+/// Structured (JSON) log lines shown as a human reads them: level, message and error
+/// fields, without the stack trace; other lines unchanged.
+fn readable_log_line(line: &str) -> String {
+    let trimmed = line.trim();
+    let Some(obj) = trimmed.starts_with('{').then(|| serde_json::from_str::<serde_json::Map<String, Value>>(trimmed).ok()).flatten() else {
+        return trimmed.to_owned();
+    };
+    let field = |names: &[&str]| names.iter().find_map(|n| obj.get(*n).and_then(Value::as_str)).unwrap_or("");
+    let parts: Vec<&str> = [
+        field(&["level", "lvl", "severity"]),
+        field(&["msg", "message", "event"]),
+        field(&["error", "err", "exception", "reason"]),
+    ]
+    .into_iter()
+    .filter(|p| !p.is_empty())
+    .collect();
+    if parts.is_empty() { trimmed.to_owned() } else { parts.join(": ") }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn crashloop(obs: &Observations<'_>, pod: &Value, workload: &str, container: &str, cs: &Value, spec: Option<&Value>, events: &[&Value], out: &mut Vec<Finding>) {
     let ns = s(pod, "/metadata/namespace");
@@ -238,8 +257,8 @@ fn crashloop(obs: &Observations<'_>, pod: &Value, workload: &str, container: &st
         cs.get("restartCount").and_then(Value::as_u64).unwrap_or(0)
     );
     let state_ev = ev(format!("{ns}/Pod/{pod_name} container {container}"), last);
-    let lines: Vec<&str> = log.lines().collect();
-    let find = |re: &Regex| lines.iter().rev().find(|l| re.is_match(l)).copied();
+    let lines: Vec<String> = log.lines().map(readable_log_line).collect();
+    let find = |re: &Regex| lines.iter().rev().find(|l| re.is_match(l)).map(String::as_str);
 
     // A liveness probe kill is not a crash of the app: leave it to the probe analyzer.
     if events.iter().any(|e| s(e, "/message").contains("failed liveness probe")) {
@@ -492,5 +511,18 @@ fn create_failures(obs: &Observations<'_>, out: &mut Vec<Finding>) {
                 recommendations: vec![format!("Change {owner}'s pod template to satisfy the policy, or get an exception from the policy's owners.")],
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable_log_line;
+
+    #[test]
+    fn json_log_lines_read_as_level_message_error() {
+        let line = r#"{"level":"fatal","ts":"2026-11-20T10:03:35Z","msg":"invalid configuration","error":"required key DATABASE_URL missing value","stacktrace":"main.main"}"#;
+        assert_eq!(readable_log_line(line), "fatal: invalid configuration: required key DATABASE_URL missing value");
+        assert_eq!(readable_log_line("  plain text  "), "plain text");
+        assert_eq!(readable_log_line("{not json"), "{not json");
     }
 }

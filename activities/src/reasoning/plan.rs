@@ -104,7 +104,7 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
         for w in obs.all(kind) {
             let ns = s(w, "/metadata/namespace");
             let name = s(w, "/metadata/name");
-            let selector = selector_of(w);
+            let selector = crate::labels::match_labels_selector(w);
             let has_pods = obs.all("Pod").any(|p| s(p, "/metadata/namespace") == ns && matches_labels(p, w));
             if !has_pods && !selector.is_empty() {
                 push(step(format!("Pods of {kind} {name}"), Command::list(cluster, Some(ns), "pods", Some(&selector))));
@@ -156,13 +156,6 @@ fn config_refs(pod: &Value, container: &str) -> Vec<(&'static str, String)> {
     refs.sort();
     refs.dedup();
     refs
-}
-
-fn selector_of(w: &Value) -> String {
-    w.pointer("/spec/selector/matchLabels")
-        .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
-        .unwrap_or_default()
 }
 
 fn matches_labels(pod: &Value, w: &Value) -> bool {
