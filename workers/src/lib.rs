@@ -2,4 +2,5 @@
 //! worker pools and API the binary runs.
 
 pub mod config;
+pub mod eval;
 pub mod pools;

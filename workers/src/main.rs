@@ -37,6 +37,15 @@ enum Cmd {
     All,
     /// Apply database migrations and exit.
     Migrate,
+    /// Diagnose every scenario of a folder through the real stack and score it.
+    Eval {
+        /// Folder of scenario folders.
+        #[arg(default_value = "scenarios")]
+        dir: PathBuf,
+        /// Also write the scored rows as a JSON array here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Scenario tools.
     Scenario {
         #[command(subcommand)]
@@ -100,6 +109,10 @@ async fn run(command: Cmd, config: Config) -> anyhow::Result<()> {
             let result = run_workers(workers).await;
             api.abort();
             result
+        }
+        Cmd::Eval { dir, json } => {
+            aetherius_workers::eval::run(config, &dir, json.as_deref()).await?;
+            Ok(())
         }
         Cmd::Scenario { command: ScenarioCmd::Serve { dir, port, kubeconfig } } => {
             let scenario = aetherius_scenario::Scenario::load(&dir).with_context(|| format!("loading {}", dir.display()))?;

@@ -22,9 +22,10 @@ fn main() -> Result<()> {
         Some("status") => stack::status(&root),
         Some("demo") => demo::run(&root),
         Some("test") => test(&root, &args[1..]),
+        Some("eval") => eval(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  setup   install what is missing (protoc, Temporal, PostgreSQL+pgvector, embedding model)\n  up      start the dev stack (state in .aetherius/)\n  down    stop what `up` started\n  status  show what runs\n  demo    up + diagnose a scenario's alert, print the result and its Temporal UI link\n  test    setup + services + every test (extra args go to cargo test)"
+                "usage: cargo xtask <command>\n\n  setup   install what is missing (protoc, Temporal, PostgreSQL+pgvector, embedding model)\n  up      start the dev stack (state in .aetherius/)\n  down    stop what `up` started\n  status  show what runs\n  demo    up + diagnose a scenario's alert, print the result and its Temporal UI link\n  test    setup + services + every test (extra args go to cargo test)\n  eval    [DIR] [--json FILE]: diagnose every scenario of DIR (default scenarios/) through the real stack, print accuracy"
             );
             if args.is_empty() { Ok(()) } else { bail!("unknown command {:?}", args[0]) }
         }
@@ -33,6 +34,18 @@ fn main() -> Result<()> {
 
 fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
+}
+
+fn eval(root: &std::path::Path, args: &[String]) -> Result<()> {
+    setup::run(root)?;
+    stack::up(root, stack::Components::services())?;
+    stack::build_aetherius(root)?;
+    let mut cmd = std::process::Command::new(stack::aetherius_bin(root));
+    cmd.current_dir(root).arg("eval").args(args).env("RUST_LOG", "warn");
+    for (k, v) in stack::eval_env() {
+        cmd.env(k, v);
+    }
+    setup::sh(&mut cmd)
 }
 
 fn test(root: &std::path::Path, extra: &[String]) -> Result<()> {

@@ -21,7 +21,7 @@ pub(crate) const FIXTURE_PORT: u16 = 18443;
 pub(crate) const DEMO_SCENARIO: &str = "scenarios/crashloop-missing-env";
 pub(crate) const DEMO_CLUSTER: &str = "demo";
 const PG_USER: &str = "aetherius";
-const NAMESPACES: &[&str] = &["default", "aetherius-test"];
+const NAMESPACES: &[&str] = &["default", "aetherius-test", "aetherius-eval"];
 /// Must match `aetherius_core::queues::search_attributes::ALL`.
 const SEARCH_ATTRIBUTES: &[(&str, &str)] = &[
     ("ClusterId", "Keyword"),
@@ -46,6 +46,15 @@ impl Components {
     pub(crate) fn services() -> Self {
         Components { aetherius: false }
     }
+}
+
+/// Environment for `aetherius eval`: the dev services, its own Temporal namespace.
+pub(crate) fn eval_env() -> Vec<(String, String)> {
+    vec![
+        ("AETHERIUS_TEMPORAL__ADDRESS".into(), format!("http://127.0.0.1:{TEMPORAL_PORT}")),
+        ("AETHERIUS_TEMPORAL__NAMESPACE".into(), "aetherius-eval".into()),
+        ("AETHERIUS_DATABASE__URL".into(), format!("postgres://{PG_USER}@127.0.0.1:{PG_PORT}/aetherius")),
+    ]
 }
 
 /// Environment for tests: where the real services are.
@@ -165,6 +174,16 @@ fn register_search_attributes(root: &Path) -> Result<()> {
             .success();
         if !exists {
             sh(Command::new(&temporal).args(["operator", "namespace", "create", "--address", &address, "--namespace", ns]))?;
+            // A new namespace is served only once the frontend's namespace cache refreshes.
+            wait_for(&format!("namespace {ns}"), Duration::from_secs(30), || {
+                Command::new(&temporal)
+                    .args(["workflow", "list", "--limit", "1", "--address", &address, "--namespace", ns])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false)
+            })?;
         }
         let listed = Command::new(&temporal)
             .args(["operator", "search-attribute", "list", "--address", &address, "--namespace", ns])
@@ -279,7 +298,7 @@ pub(crate) fn aetherius_bin(root: &Path) -> PathBuf {
     target.join("debug").join("aetherius")
 }
 
-fn build_aetherius(root: &Path) -> Result<()> {
+pub(crate) fn build_aetherius(root: &Path) -> Result<()> {
     println!("==> building aetherius");
     sh(setup::cargo(root).args(["build", "--quiet", "-p", "aetherius-workers", "--bin", "aetherius"]))
 }

@@ -3,4 +3,5 @@
 //! in-process from a scenario folder.
 
 mod support;
+mod eval;
 mod webhook;
