@@ -157,33 +157,23 @@ fn temporal(root: &Path) -> Result<()> {
 fn register_search_attributes(root: &Path) -> Result<()> {
     let temporal = venv(root).join("bin/temporal");
     let address = format!("127.0.0.1:{TEMPORAL_PORT}");
-    wait_for("Temporal namespaces", Duration::from_secs(30), || {
+    // Whether a `temporal` CLI call against `ns` succeeds.
+    let succeeds = |args: &[&str], ns: &str| {
         Command::new(&temporal)
-            .args(["operator", "namespace", "describe", "--address", &address, "--namespace", "default"])
+            .args(args)
+            .args(["--address", &address, "--namespace", ns])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .map(|s| s.success())
             .unwrap_or(false)
-    })?;
+    };
+    wait_for("Temporal namespaces", Duration::from_secs(30), || succeeds(&["operator", "namespace", "describe"], "default"))?;
     for ns in NAMESPACES {
-        let exists = Command::new(&temporal)
-            .args(["operator", "namespace", "describe", "--address", &address, "--namespace", ns])
-            .output()?
-            .status
-            .success();
-        if !exists {
+        if !succeeds(&["operator", "namespace", "describe"], ns) {
             sh(Command::new(&temporal).args(["operator", "namespace", "create", "--address", &address, "--namespace", ns]))?;
             // A new namespace is served only once the frontend's namespace cache refreshes.
-            wait_for(&format!("namespace {ns}"), Duration::from_secs(30), || {
-                Command::new(&temporal)
-                    .args(["workflow", "list", "--limit", "1", "--address", &address, "--namespace", ns])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .map(|s| s.success())
-                    .unwrap_or(false)
-            })?;
+            wait_for(&format!("namespace {ns}"), Duration::from_secs(30), || succeeds(&["workflow", "list", "--limit", "1"], ns))?;
         }
         let listed = Command::new(&temporal)
             .args(["operator", "search-attribute", "list", "--address", &address, "--namespace", ns])
