@@ -5,6 +5,7 @@
 mod dedup;
 mod error;
 mod ingest;
+mod manual;
 mod tasks;
 
 pub use dedup::DedupWindow;
@@ -75,6 +76,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
         .route("/webhook/alertmanager", post(ingest::alertmanager))
+        .route("/tasks", post(manual::create_task))
         .route("/tasks/{id}", get(tasks::get_task))
         .fallback(error::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limit))

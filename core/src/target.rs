@@ -54,6 +54,11 @@ impl Target {
         })
     }
 
+    /// The alert label that names objects of `kind` (`Deployment` → `deployment`), if any.
+    pub fn label_for_kind(kind: &str) -> Option<&'static str> {
+        LABEL_KINDS.iter().find(|(_, k)| *k == kind).map(|(label, _)| *label)
+    }
+
     /// `<namespace>/<Kind>/<name>` or `<Kind>/<name>`, the scenario resource notation.
     pub fn resource_ref(&self) -> String {
         resource_ref(self.namespace.as_deref(), &self.kind, &self.name)
@@ -94,6 +99,13 @@ mod tests {
         assert_eq!(t.resource_ref(), "Node/n1");
         let t = Target::from_labels(&labels(&[("namespace", "b"), ("job_name", "nightly")])).unwrap();
         assert_eq!(t.resource_ref(), "b/Job/nightly");
+    }
+
+    #[test]
+    fn kinds_map_back_to_their_labels() {
+        assert_eq!(Target::label_for_kind("Job"), Some("job_name"));
+        assert_eq!(Target::label_for_kind("Deployment"), Some("deployment"));
+        assert_eq!(Target::label_for_kind("ConfigMap"), None);
     }
 
     #[test]

@@ -71,6 +71,14 @@ async fn alertmanager_webhook_to_stored_report_through_temporal_and_postgres() {
         assert!(steps.iter().any(|s| s["command"].as_str().unwrap().starts_with("kubectl logs")), "the diagnosis must read logs: {steps:?}");
         assert!(crash_task["markdown"].as_str().unwrap().contains("crashloop-missing-config"));
 
+        // A person asks over REST about the Deployment, with no alert: same diagnosis.
+        let manual = json!({"cluster": cluster, "namespace": "shop", "kind": "deploy", "name": "checkout", "reason": "checkout returns 503"});
+        let (status, started) = call(&app, "POST", "/tasks", serde_json::to_vec(&manual).unwrap()).await;
+        assert_eq!(status, 202, "{started}");
+        let manual_task = wait_for_report(&app, started["workflow_id"].as_str().unwrap()).await;
+        assert_eq!(manual_task["report"]["diagnosis"]["root_cause"], "crashloop-missing-config", "{manual_task}");
+        assert_eq!(manual_task["report"]["diagnosis"]["resource"], "shop/Deployment/checkout");
+
         let watchdog_task = wait_for_report(&app, &ids[1]).await;
         assert_eq!(watchdog_task["report"]["diagnosis"]["root_cause"], "not-an-issue");
 
@@ -129,6 +137,18 @@ async fn bad_webhook_input_gets_a_clear_error_and_starts_nothing() {
     assert_eq!(status, 422, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("alerts[1].labels.alertname"), "{body}");
     assert!(!exists(&state, &good_id).await, "a rejected request must not start any workflow");
+
+    for (body, field) in [
+        (json!({"namespace": "shop", "kind": "widget", "name": "x"}), "kind"),
+        (json!({"kind": "Deployment", "name": "checkout"}), "namespace"),
+        (json!({"namespace": "shop", "kind": "Deployment", "name": "../etc"}), "name"),
+        (json!({"namespace": "shop", "kind": "ConfigMap", "name": "x"}), "kind"),
+        (json!({"namespace": "shop", "kind": "Deployment", "name": "x", "verb": "delete"}), "verb"),
+    ] {
+        let (status, answer) = call(&app, "POST", "/tasks", serde_json::to_vec(&body).unwrap()).await;
+        assert_eq!(status, 422, "{body} → {answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains(field), "{body} → {answer}");
+    }
 
     let (status, body) = call(&app, "GET", "/tasks/diag-nope-0000-1", vec![]).await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{body}");
