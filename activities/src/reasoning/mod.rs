@@ -89,10 +89,21 @@ pub fn decide(input: &DecideInput) -> Decision {
     let best = findings.first();
     let mut follow = plan::follow_ups(&input.event, &obs, &input.pending);
     follow.truncate(MAX_NEW_STEPS);
+    // A pod's events often overturn what its status and logs suggest (a liveness kill looks
+    // like a crash): never conclude early while a pod's events are still queued.
+    let events_pending = input
+        .pending
+        .iter()
+        .any(|p| p.command.action == "events" && p.command.flag("for").is_some_and(|f| f.starts_with("Pod/")));
     let conclusive = best.is_some_and(|f| f.confidence >= CONCLUSIVE);
     let nothing_left = follow.is_empty() && input.pending.is_empty();
-    if conclusive || nothing_left || input.steps_left == 0 {
+    if (conclusive && !events_pending) || nothing_left || input.steps_left == 0 {
         return Decision::Conclude { diagnosis: conclude(input, &obs, best) };
+    }
+    if conclusive {
+        // Only the pod's events stand between us and the conclusion: read them next,
+        // nothing else.
+        return Decision::Continue { add_steps: vec![], reason: "confirming with the pod's events".into() };
     }
     let reason = match best {
         Some(f) => format!("leading hypothesis {} ({:.2}); reading {} more", f.root_cause, f.confidence, follow.len()),
