@@ -138,7 +138,7 @@ fn pod_findings(obs: &Observations<'_>, pod: &Value, out: &mut Vec<Finding>) {
 
     probe_failures(pod, &workload, &events, out);
     if s(pod, "/status/phase") == "Pending" {
-        unschedulable(pod, &workload, &events, out);
+        unschedulable(obs, pod, &workload, &events, out);
     }
 }
 
@@ -355,7 +355,7 @@ fn probe_failures(pod: &Value, workload: &str, events: &[&Value], out: &mut Vec<
 
 static SCHED_REASON: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d+) (node\(s\) [^,.]+|Insufficient [a-zA-Z0-9./-]+|Too many pods)").expect("regex"));
 
-fn unschedulable(pod: &Value, workload: &str, events: &[&Value], out: &mut Vec<Finding>) {
+fn unschedulable(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[&Value], out: &mut Vec<Finding>) {
     let pod_ref = format!("{}/Pod/{}", s(pod, "/metadata/namespace"), s(pod, "/metadata/name"));
     let condition = pod
         .pointer("/status/conditions")
@@ -403,14 +403,51 @@ fn unschedulable(pod: &Value, workload: &str, events: &[&Value], out: &mut Vec<F
         RootCause::PendingNodeSelectorAffinity => format!("Fix the nodeSelector / affinity of {workload} to match labels that nodes really carry."),
         _ => "Make the PersistentVolumeClaim bindable: a StorageClass that exists and provisions, or a matching PV.".into(),
     };
+    let mut evidence = vec![ev(format!("FailedScheduling on {pod_ref}"), message)];
+    let mut confidence = 0.9;
+    if rc == RootCause::PendingPvcUnbound {
+        // The claim says why it stays unbound; without it the finding is not conclusive.
+        let claims = claim_evidence(obs, pod);
+        confidence = if claims.is_empty() { 0.8 } else { 0.92 };
+        evidence.extend(claims);
+    }
     out.push(Finding {
         root_cause: rc,
         resource: Some(workload.to_owned()),
-        confidence: 0.9,
+        confidence,
         summary: format!("The pod cannot be scheduled: {}", nodes_part.trim().trim_end_matches('.')),
-        evidence: vec![ev(format!("FailedScheduling on {pod_ref}"), message)],
+        evidence,
         recommendations: vec![advice],
     });
+}
+
+/// For each PersistentVolumeClaim the pod mounts that is not Bound: its phase, class, the
+/// provisioner's events, and whether the StorageClass exists.
+fn claim_evidence(obs: &Observations<'_>, pod: &Value) -> Vec<Evidence> {
+    let ns = s(pod, "/metadata/namespace");
+    let mut out = vec![];
+    let claims = pod
+        .pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str));
+    for claim in claims {
+        let Some(pvc) = obs.get("PersistentVolumeClaim", ns, claim) else { continue };
+        if s(pvc, "/status/phase") == "Bound" {
+            continue;
+        }
+        let class = s(pvc, "/spec/storageClassName");
+        let src = format!("{ns}/PersistentVolumeClaim/{claim}");
+        out.push(ev(src.clone(), format!("phase {}, storageClassName {}", s(pvc, "/status/phase"), if class.is_empty() { "(default)" } else { class })));
+        for e in obs.events_for("PersistentVolumeClaim", ns, claim).iter().filter(|e| s(e, "/type") == "Warning").take(2) {
+            out.push(ev(format!("{} on {src}", s(e, "/reason")), s(e, "/message")));
+        }
+        if !class.is_empty() && obs.missing.contains(&("StorageClass".to_owned(), String::new(), class.to_owned())) {
+            out.push(ev(format!("StorageClass/{class}"), format!("StorageClass {class:?} does not exist")));
+        }
+    }
+    out
 }
 
 fn node_not_ready(obs: &Observations<'_>, node: &Value, out: &mut Vec<Finding>) {

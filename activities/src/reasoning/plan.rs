@@ -90,6 +90,15 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
         }
     }
 
+    for pvc in obs.all("PersistentVolumeClaim").filter(|p| s(p, "/status/phase") != "Bound") {
+        let (ns, name) = (s(pvc, "/metadata/namespace"), s(pvc, "/metadata/name"));
+        push(step(format!("Events of claim {name}"), Command::events_for(cluster, Some(ns), "PersistentVolumeClaim", name)));
+        let class = s(pvc, "/spec/storageClassName");
+        if !class.is_empty() && !obs.known("StorageClass", "", class) {
+            push(step(format!("StorageClass {class} of claim {name}"), Command::get(cluster, None, "storageclasses", class)));
+        }
+    }
+
     for rs in obs.all("ReplicaSet") {
         let ns = s(rs, "/metadata/namespace");
         if let Some((kind, owner)) = Observations::controller_of(rs)
