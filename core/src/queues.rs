@@ -55,3 +55,17 @@ pub mod search_attributes {
         (PRIORITY, "Int"),
     ];
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_operators_search_attribute_file_lists_exactly_these() {
+        let file = include_str!("../../deploy/temporal/search-attributes.txt");
+        let listed: Vec<(&str, &str)> = file
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.split_once(' ').expect("'<name> <type>' lines"))
+            .collect();
+        assert_eq!(listed, super::search_attributes::ALL);
+    }
+}

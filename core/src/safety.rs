@@ -95,10 +95,10 @@ fn read_only(cmd: &Command) -> Result<(), Rejection> {
     if MUTATING_ACTIONS.contains(&cmd.action.as_str()) {
         return reject(Layer::ReadOnly, format!("{:?} changes the cluster or opens a session into it", cmd.action));
     }
-    if cmd.flags.contains_key("output") || cmd.flags.contains_key("o") {
-        if cmd.resource().is_some_and(|r| r.plural == "secrets") {
-            return reject(Layer::ReadOnly, "Secret values are never read");
-        }
+    if (cmd.flags.contains_key("output") || cmd.flags.contains_key("o"))
+        && cmd.resource().is_some_and(|r| r.plural == "secrets")
+    {
+        return reject(Layer::ReadOnly, "Secret values are never read");
     }
     Ok(())
 }

@@ -78,6 +78,9 @@ struct ScenarioFile {
     cluster: ClusterBehaviour,
 }
 
+/// (namespace, pod, container, previous) of a log file.
+pub type LogKey = (String, String, String, bool);
+
 /// What the fixture cluster serves.
 #[derive(Debug, Clone, Default)]
 pub struct Cluster {
@@ -86,7 +89,7 @@ pub struct Cluster {
     /// PodMetrics / NodeMetrics objects.
     pub metrics: Vec<Value>,
     /// (namespace, pod, container, previous) → log text.
-    pub logs: BTreeMap<(String, String, String, bool), String>,
+    pub logs: BTreeMap<LogKey, String>,
     /// Forbidden resources.
     pub forbidden: Vec<String>,
     /// The snapshot's moment.
@@ -199,7 +202,7 @@ fn push_object(value: Value, out: &mut Vec<Value>, path: &Path) -> Result<(), Er
     Ok(())
 }
 
-fn read_logs(dir: &Path) -> Result<BTreeMap<(String, String, String, bool), String>, Error> {
+fn read_logs(dir: &Path) -> Result<BTreeMap<LogKey, String>, Error> {
     let mut logs = BTreeMap::new();
     if !dir.is_dir() {
         return Ok(logs);

@@ -48,8 +48,7 @@ fn reasoning_opts() -> ActivityOptions {
 }
 
 /// A step talks to a cluster: bounded by the command timeout, retried on transport errors.
-fn execution_opts(cluster: &str) -> ActivityOptions {
-    let _ = cluster;
+fn execution_opts() -> ActivityOptions {
     ActivityOptions::with_close_timeouts(timeouts(310, 600))
         .task_queue(queues::EXECUTION)
         .retry_policy(retry(3))
@@ -94,7 +93,7 @@ impl DiagnosisWorkflow {
             if let Some(step) = next {
                 let line = step.command.to_string();
                 ctx.state_mut(|w| w.status.current_step = Some(line));
-                let result = ctx.execute_activity(ExecuteStep, step.command, execution_opts(&event.cluster_id)).await?;
+                let result = ctx.execute_activity(ExecuteStep, step.command, execution_opts()).await?;
                 results.push(result);
             }
             let input = DecideInput {

@@ -3,6 +3,7 @@
 //! .aetherius/pids/, and `down` stops exactly those. All state lives under .aetherius/.
 
 use crate::setup::{self, sh, state_dir, venv};
+use aetherius_core::queues::search_attributes::ALL as SEARCH_ATTRIBUTES;
 use anyhow::{Context, Result, bail};
 use std::{
     fs,
@@ -22,15 +23,6 @@ pub(crate) const DEMO_SCENARIO: &str = "scenarios/crashloop-missing-env";
 pub(crate) const DEMO_CLUSTER: &str = "demo";
 const PG_USER: &str = "aetherius";
 const NAMESPACES: &[&str] = &["default", "aetherius-test", "aetherius-eval"];
-/// Must match `aetherius_core::queues::search_attributes::ALL`.
-const SEARCH_ATTRIBUTES: &[(&str, &str)] = &[
-    ("ClusterId", "Keyword"),
-    ("Namespace", "Keyword"),
-    ("Severity", "Keyword"),
-    ("AlertName", "Keyword"),
-    ("RootCause", "Keyword"),
-    ("Priority", "Int"),
-];
 
 /// Which parts to start.
 #[derive(Clone, Copy)]

@@ -105,7 +105,8 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
         }
         "logs" => {
             let ns = cmd.namespace.as_deref().unwrap_or("default");
-            let pod = cmd.name_or_first().ok_or_else(|| Error::Unsupported(cmd.to_string()))?;
+            // `kubectl logs <pod>`: the pod is the first argument.
+            let pod = cmd.args.first().ok_or_else(|| Error::Unsupported(cmd.to_string()))?;
             let lp = LogParams {
                 container: cmd.flag("container").map(str::to_owned),
                 previous: cmd.flag("previous").is_some_and(|v| v == "true"),
@@ -183,15 +184,4 @@ fn event_time(e: &Value) -> String {
 
 fn to_value(o: DynamicObject) -> Value {
     serde_json::to_value(o).unwrap_or(Value::Null)
-}
-
-trait NameOrFirst {
-    fn name_or_first(&self) -> Option<&str>;
-}
-
-impl NameOrFirst for Command {
-    /// `logs` takes the pod as its first argument (`kubectl logs <pod>`).
-    fn name_or_first(&self) -> Option<&str> {
-        self.args.first().map(String::as_str)
-    }
 }

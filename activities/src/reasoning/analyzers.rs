@@ -33,13 +33,13 @@ pub fn analyze(event: &StandardEvent, obs: &Observations<'_>) -> Vec<Finding> {
         pod_findings(obs, pod, &mut findings);
     }
     for node in obs.all("Node") {
-        node_not_ready(obs, node, &mut findings);
+        node_not_ready(node, &mut findings);
     }
     for job in obs.all("Job") {
-        job_failed(obs, job, &mut findings);
+        job_failed(job, &mut findings);
     }
     for deploy in obs.all("Deployment") {
-        rollout_stuck(obs, deploy, &mut findings);
+        rollout_stuck(deploy, &mut findings);
     }
     create_failures(obs, &mut findings);
     findings.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
@@ -112,7 +112,7 @@ fn pod_findings(obs: &Observations<'_>, pod: &Value, out: &mut Vec<Finding>) {
         }
         match waiting_reason {
             "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" => {
-                image_pull(obs, pod, &workload, container, cs, &events, out);
+                image_pull(pod, &workload, container, cs, &events, out);
                 continue;
             }
             "CreateContainerConfigError" => {
@@ -164,9 +164,7 @@ static NOT_FOUND: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(not found|manifest unknown|does not exist|no such image|name unknown|invalid reference format)").expect("regex")
 });
 
-#[allow(clippy::too_many_arguments)]
-fn image_pull(obs: &Observations<'_>, pod: &Value, workload: &str, container: &str, cs: &Value, events: &[&Value], out: &mut Vec<Finding>) {
-    let _ = obs;
+fn image_pull(pod: &Value, workload: &str, container: &str, cs: &Value, events: &[&Value], out: &mut Vec<Finding>) {
     let image = s(cs, "/image");
     let image = if image.is_empty() { container_spec(pod, container).map(|c| s(c, "/image")).unwrap_or("") } else { image };
     let messages: Vec<&str> = events
@@ -450,8 +448,7 @@ fn claim_evidence(obs: &Observations<'_>, pod: &Value) -> Vec<Evidence> {
     out
 }
 
-fn node_not_ready(obs: &Observations<'_>, node: &Value, out: &mut Vec<Finding>) {
-    let _ = obs;
+fn node_not_ready(node: &Value, out: &mut Vec<Finding>) {
     let name = s(node, "/metadata/name");
     let ready = node
         .pointer("/status/conditions")
@@ -471,8 +468,7 @@ fn node_not_ready(obs: &Observations<'_>, node: &Value, out: &mut Vec<Finding>) 
     }
 }
 
-fn job_failed(obs: &Observations<'_>, job: &Value, out: &mut Vec<Finding>) {
-    let _ = obs;
+fn job_failed(job: &Value, out: &mut Vec<Finding>) {
     let failed = job
         .pointer("/status/conditions")
         .and_then(Value::as_array)
@@ -492,8 +488,7 @@ fn job_failed(obs: &Observations<'_>, job: &Value, out: &mut Vec<Finding>) {
     }
 }
 
-fn rollout_stuck(obs: &Observations<'_>, deploy: &Value, out: &mut Vec<Finding>) {
-    let _ = obs;
+fn rollout_stuck(deploy: &Value, out: &mut Vec<Finding>) {
     let stuck = deploy
         .pointer("/status/conditions")
         .and_then(Value::as_array)
