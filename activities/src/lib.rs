@@ -5,8 +5,11 @@
 //! - [`execution`]: execute_step against a cluster through kube-rs, behind the safety
 //!   layers, with outputs pruned, redacted and capped.
 //! - [`report`]: render and store the report in PostgreSQL.
+//! - [`knowledge`]: the knowledge base (pgvector + local MiniLM embeddings): runbooks,
+//!   semantic search, feedback, and the match the analyze step asks for.
 
 pub mod execution;
+pub mod knowledge;
 pub mod labels;
 pub mod reasoning;
 pub mod redact;

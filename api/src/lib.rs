@@ -2,12 +2,15 @@
 //!
 //! `fn app(state) -> Router` is the whole surface; it is tested in-process.
 
+mod commands;
 mod dedup;
 mod error;
 mod ingest;
+mod knowledge;
 mod manual;
 mod tasks;
 
+pub use commands::verdict;
 pub use dedup::DedupWindow;
 pub use error::ApiError;
 pub use ingest::Ingest;
@@ -68,6 +71,10 @@ pub struct AppState {
     pub pool: sqlx::PgPool,
     /// Recently seen alerts.
     pub dedup: DedupWindow,
+    /// Knowledge base behind `/knowledge`, `/search`, `/feedback` (`None`: they answer 503).
+    pub knowledge: Option<Arc<aetherius_activities::knowledge::KnowledgeBase>>,
+    /// Clusters and namespace allowlists (safety layer 5), for `POST /commands/validate`.
+    pub access: Arc<aetherius_core::safety::ClusterAccess>,
 }
 
 /// The router.
@@ -78,6 +85,12 @@ pub fn app(state: AppState) -> Router {
         .route("/webhook/alertmanager", post(ingest::alertmanager))
         .route("/tasks", post(manual::create_task))
         .route("/tasks/{id}", get(tasks::get_task))
+        .route("/tools", get(commands::tools))
+        .route("/commands/validate", post(commands::validate))
+        .route("/knowledge", post(knowledge::create).get(knowledge::list))
+        .route("/knowledge/{id}", get(knowledge::get).put(knowledge::update).delete(knowledge::delete))
+        .route("/search", post(knowledge::search))
+        .route("/feedback", post(knowledge::feedback))
         .fallback(error::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -91,6 +91,16 @@ impl Command {
         self.args.get(1).map(String::as_str)
     }
 
+    /// What `logs` reads: the pod, or the workload whose first pod it reads
+    /// (`kubectl logs deploy/checkout`).
+    pub fn log_target(&self) -> Option<(&'static ResourceKind, &str)> {
+        match self.args.as_slice() {
+            [pod] => Some((ResourceKind::lookup("pods")?, pod.as_str())),
+            [kind, name] => Some((ResourceKind::lookup(kind)?, name.as_str())),
+            _ => None,
+        }
+    }
+
     /// A flag's value.
     pub fn flag(&self, name: &str) -> Option<&str> {
         self.flags.get(name).map(String::as_str)
@@ -115,8 +125,13 @@ impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let action = if self.action == "rollout-history" { "rollout history" } else { &self.action };
         write!(f, "{} {}", self.tool, action)?;
-        for a in &self.args {
-            write!(f, " {a}")?;
+        match (self.action.as_str(), self.args.as_slice()) {
+            ("logs", [kind, name]) => write!(f, " {kind}/{name}")?,
+            (_, args) => {
+                for a in args {
+                    write!(f, " {a}")?;
+                }
+            }
         }
         if let Some(ns) = &self.namespace {
             write!(f, " -n {ns}")?;

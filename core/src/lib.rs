@@ -7,6 +7,7 @@ pub mod alert;
 pub mod command;
 pub mod contracts;
 pub mod fingerprint;
+pub mod kubectl;
 pub mod priority;
 pub mod queues;
 pub mod safety;

@@ -25,6 +25,8 @@ pub mod activity {
     pub const DECIDE_NEXT: &str = "decide_next";
     /// Render and store the report.
     pub const REPORT: &str = "report";
+    /// Which execution queue a cluster's steps go to (agent mode).
+    pub const ROUTE_EXECUTION: &str = "route_execution";
 }
 
 /// Workflow type name of the diagnosis.

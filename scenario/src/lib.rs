@@ -5,7 +5,9 @@
 //! paths the diagnosis (and `kubectl`) use. The diagnosing code never sees `expect`.
 
 pub mod load;
+mod proto;
 pub mod selector;
 pub mod server;
+pub mod table;
 
 pub use load::{Cluster, Expect, Scenario};

@@ -96,20 +96,22 @@ impl LabelSelector {
 pub struct FieldSelector(Vec<(String, bool, String)>);
 
 impl FieldSelector {
-    /// Parses the `fieldSelector` query parameter.
+    /// Parses the `fieldSelector` query parameter. Values may escape `\\`, `,` and `=` with a
+    /// backslash, as clients (fields.EscapeValue) do.
     pub fn parse(s: &str) -> Result<Self, InvalidSelector> {
         let mut reqs = vec![];
-        for part in split_top_level(s) {
-            let (field, eq, value) = if let Some((k, v)) = part.split_once("!=") {
-                (k, false, v)
-            } else if let Some((k, v)) = part.split_once("==") {
-                (k, true, v)
-            } else if let Some((k, v)) = part.split_once('=') {
-                (k, true, v)
-            } else {
-                return Err(InvalidSelector(part.to_owned()));
+        for part in split_unescaped(s) {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            let (field, eq, value) = match operator(part) {
+                Some((i, "!=")) => (&part[..i], false, &part[i + 2..]),
+                Some((i, "==")) => (&part[..i], true, &part[i + 2..]),
+                Some((i, _)) => (&part[..i], true, &part[i + 1..]),
+                None => return Err(InvalidSelector(part.to_owned())),
             };
-            reqs.push((field.trim().to_owned(), eq, value.trim().to_owned()));
+            reqs.push((field.trim().to_owned(), eq, unescape(value.trim())));
         }
         Ok(FieldSelector(reqs))
     }
@@ -126,6 +128,54 @@ impl FieldSelector {
             (actual == *value) == *eq
         })
     }
+}
+
+/// Splits a field selector on commas not escaped by a backslash.
+fn split_unescaped(s: &str) -> Vec<&str> {
+    let (mut parts, mut start, mut escaped) = (vec![], 0, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            ',' => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+/// Byte offset and text of the first unescaped `!=`, `==` or `=`.
+fn operator(s: &str) -> Option<(usize, &'static str)> {
+    let bytes = s.as_bytes();
+    let mut escaped = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' => escaped = true,
+            b'!' if bytes.get(i + 1) == Some(&b'=') => return Some((i, "!=")),
+            b'=' if bytes.get(i + 1) == Some(&b'=') => return Some((i, "==")),
+            b'=' => return Some((i, "=")),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            out.extend(chars.next());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -157,5 +207,10 @@ mod tests {
         assert!(FieldSelector::parse("metadata.name=p,spec.nodeName=n1").unwrap().matches(&p));
         assert!(!FieldSelector::parse("spec.nodeName!=n1").unwrap().matches(&p));
         assert!(FieldSelector::parse("involvedObject.name").is_err());
+        let escaped = json!({"metadata": {"name": "a,b=c"}});
+        assert!(FieldSelector::parse(r"metadata.name=a\,b\=c").unwrap().matches(&escaped));
+        let node_event = json!({"involvedObject": {"name": "n1", "uid": "n1"}});
+        assert!(FieldSelector::parse("involvedObject.name=n1,involvedObject.namespace=,involvedObject.uid=n1").unwrap().matches(&node_event));
+        assert!(!FieldSelector::parse("involvedObject.name=n1,involvedObject.uid=other").unwrap().matches(&node_event));
     }
 }

@@ -8,18 +8,28 @@
 use crate::{
     load::Cluster,
     selector::{FieldSelector, LabelSelector},
+    table::{self, IncludeObject, Printer},
 };
 use aetherius_core::command::{RESOURCE_KINDS, ResourceKind};
 use axum::{
     Router,
     body::Bytes,
     extract::{Query, State},
-    http::{Method, StatusCode, Uri, header},
+    http::{HeaderMap, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
 use serde_json::{Value, json};
-use std::{collections::BTreeMap, net::SocketAddr, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::SocketAddr,
+    sync::Arc,
+};
 use tokio::net::TcpListener;
+
+/// Built-in resources every cluster serves that the known table lacks, served even when the
+/// scenario has none of them (so a missing one is a proper NotFound): (group, version,
+/// plural, kind, namespaced). `kubectl describe node` reads the node's Lease.
+const SERVED_BUILTINS: &[(&str, &str, &str, &str, bool)] = &[("coordination.k8s.io", "v1", "leases", "Lease", true)];
 
 /// The identity the fixture cluster pretends the caller is, in 403 messages.
 const CALLER: &str = "system:serviceaccount:aetherius:aetherius-reader";
@@ -51,16 +61,69 @@ pub fn kubeconfig(cluster_id: &str, addr: SocketAddr) -> String {
     )
 }
 
+/// The representation a client asked for in its `Accept` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    /// The object or list itself (`application/json`).
+    Plain,
+    /// A meta.k8s.io `Table` of that version (server-side printing, as kubectl asks).
+    Table(&'static str),
+    /// `PartialObjectMetadata(List)` of that meta.k8s.io version.
+    Metadata(&'static str),
+}
+
+/// Picks the first media range of `accept` the fixture can serve, as the API server does:
+/// `application/json;as=Table;v=v1;g=meta.k8s.io` gives a Table; a range asking for a
+/// representation the fixture lacks (aggregated discovery, protobuf) is skipped, so the
+/// client's plain `application/json` fallback answers.
+fn negotiate(accept: Option<&str>) -> Wanted {
+    let Some(accept) = accept else { return Wanted::Plain };
+    for range in accept.split(',') {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+        if !matches!(media.as_str(), "application/json" | "application/*" | "*/*") {
+            continue;
+        }
+        let (mut as_kind, mut group, mut version) = (None, None, None);
+        for param in parts {
+            if let Some((k, v)) = param.split_once('=') {
+                match k.trim() {
+                    "as" => as_kind = Some(v.trim()),
+                    "g" => group = Some(v.trim()),
+                    "v" => version = Some(v.trim()),
+                    _ => {}
+                }
+            }
+        }
+        let Some(as_kind) = as_kind else { return Wanted::Plain };
+        let version = match version {
+            Some("v1") => "v1",
+            Some("v1beta1") => "v1beta1",
+            _ => continue,
+        };
+        match (as_kind, group) {
+            ("Table", Some("meta.k8s.io")) => return Wanted::Table(version),
+            ("PartialObjectMetadata" | "PartialObjectMetadataList", Some("meta.k8s.io")) => {
+                return Wanted::Metadata(version);
+            }
+            _ => continue,
+        }
+    }
+    Wanted::Plain
+}
+
 async fn handle(
     State(cluster): State<Arc<Cluster>>,
     method: Method,
     uri: Uri,
+    headers: HeaderMap,
     Query(query): Query<BTreeMap<String, String>>,
     body: Bytes,
 ) -> Response {
     let path = uri.path().trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let api = Api { cluster: &cluster, query: &query };
+    let wanted = negotiate(headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()));
+    let api = Api { cluster: &cluster, query: &query, wanted };
     match (method, segments.as_slice()) {
         (Method::GET, ["version"]) => json_ok(json!({
             "major": "1", "minor": "32", "gitVersion": "v1.32.0-fixture", "gitCommit": "fixture",
@@ -85,6 +148,7 @@ async fn handle(
 struct Api<'a> {
     cluster: &'a Cluster,
     query: &'a BTreeMap<String, String>,
+    wanted: Wanted,
 }
 
 /// What a path addresses.
@@ -139,6 +203,9 @@ impl Api<'_> {
         if let Some(r) = RESOURCE_KINDS.iter().find(|r| r.group == group && r.plural == plural) {
             return Some(r.kind.into());
         }
+        if let Some((kind, _)) = SERVED_BUILTINS.iter().find(|(g, v, p, _, _)| *g == group && *v == version && *p == plural).map(|(_, _, _, k, n)| (k, n)) {
+            return Some((*kind).into());
+        }
         let api_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
         self.cluster.objects.iter().find_map(|o| {
             let kind = o.get("kind")?.as_str()?;
@@ -152,8 +219,38 @@ impl Api<'_> {
         }
         match RESOURCE_KINDS.iter().find(|r| r.group == group && r.plural == plural) {
             Some(r) => r.namespaced,
-            None => self.cluster.objects.iter().any(|o| o.pointer("/metadata/namespace").is_some()),
+            None => self.extra_resources().values().flat_map(|rs| rs.values()).any(|r| r.plural == plural && r.namespaced),
         }
+    }
+
+    /// Kinds present only as objects (not in the known table): custom resources and
+    /// built-in kinds the table lacks, by (group, version), so discovery lists them.
+    fn extra_resources(&self) -> BTreeMap<(String, String), BTreeMap<String, ExtraResource>> {
+        let mut out: BTreeMap<(String, String), BTreeMap<String, ExtraResource>> = BTreeMap::new();
+        for (group, version, plural, kind, namespaced) in SERVED_BUILTINS {
+            out.entry(((*group).to_owned(), (*version).to_owned()))
+                .or_default()
+                .insert((*kind).to_owned(), ExtraResource { plural: (*plural).to_owned(), namespaced: *namespaced });
+        }
+        for o in &self.cluster.objects {
+            let (Some(api_version), Some(kind)) =
+                (o.get("apiVersion").and_then(Value::as_str), o.get("kind").and_then(Value::as_str))
+            else {
+                continue;
+            };
+            let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+            if RESOURCE_KINDS.iter().any(|r| r.group == group && r.kind == kind) {
+                continue;
+            }
+            let namespaced = o.pointer("/metadata/namespace").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+            let entry = out
+                .entry((group.to_owned(), version.to_owned()))
+                .or_default()
+                .entry(kind.to_owned())
+                .or_insert_with(|| ExtraResource { plural: pluralize(kind), namespaced });
+            entry.namespaced |= namespaced;
+        }
+        out
     }
 
     fn forbidden(&self, t: &Target<'_>, group: &str) -> Option<Response> {
@@ -190,45 +287,71 @@ impl Api<'_> {
         })
     }
 
-    fn matching<'c>(&'c self, group: &str, kind: &str, namespace: Option<&str>) -> Result<Vec<&'c Value>, Response> {
+    /// The objects a list answers: of `kind`, in `namespace` (all when None), matching the
+    /// label and field selectors, sorted by namespace and name as etcd returns them.
+    fn matching<'c>(&'c self, group: &str, kind: &str, namespace: Option<&str>, pool: &'c [Value]) -> Result<Vec<&'c Value>, Response> {
         let labels = LabelSelector::parse(self.query.get("labelSelector").map(String::as_str).unwrap_or(""))
             .map_err(|e| status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()))?;
         let fields = FieldSelector::parse(self.query.get("fieldSelector").map(String::as_str).unwrap_or(""))
             .map_err(|e| status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()))?;
-        let mut items: Vec<&Value> = if kind == "Namespace" {
-            vec![]
-        } else {
-            self.source(group)
-                .iter()
-                .filter(|o| o.get("kind").and_then(Value::as_str) == Some(kind))
-                .filter(|o| namespace.is_none_or(|ns| o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)))
-                .collect()
+        let source = if kind == "Namespace" { pool } else { self.source(group) };
+        let mut items: Vec<&Value> = source
+            .iter()
+            .filter(|o| o.get("kind").and_then(Value::as_str) == Some(kind))
+            .filter(|o| namespace.is_none_or(|ns| o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)))
+            .filter(|o| labels.matches(o) && fields.matches(o))
+            .collect();
+        let key = |o: &Value| {
+            let field = |p: &str| o.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
+            (field("/metadata/namespace"), field("/metadata/name"))
         };
-        items.retain(|o| labels.matches(o) && fields.matches(o));
+        items.sort_by_key(|o| key(o));
         Ok(items)
     }
 
     fn list(&self, group: &str, version: &str, kind: &str, namespace: Option<&str>) -> Response {
-        let items: Vec<Value> = if kind == "Namespace" {
-            self.namespaces()
-        } else {
-            match self.matching(group, kind, namespace) {
-                Ok(items) => items.into_iter().cloned().collect(),
-                Err(resp) => return resp,
-            }
+        let namespaces = if kind == "Namespace" { self.namespaces() } else { vec![] };
+        let items = match self.matching(group, kind, namespace, &namespaces) {
+            Ok(items) => items,
+            Err(resp) => return resp,
         };
-        let api_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
+        // Pagination: `continue` is the offset of the next page.
+        let start = self.query.get("continue").and_then(|c| c.parse::<usize>().ok()).unwrap_or(0).min(items.len());
         let limit = self.query.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
-        let items: Vec<Value> = match limit {
-            Some(l) => items.into_iter().take(l).collect(),
-            None => items,
-        };
-        json_ok(json!({
-            "kind": format!("{kind}List"),
-            "apiVersion": api_version,
-            "metadata": {"resourceVersion": "1"},
-            "items": items,
-        }))
+        let end = limit.map_or(items.len(), |l| start.saturating_add(l).min(items.len()));
+        let page = &items[start..end];
+        let mut metadata = json!({"resourceVersion": "1"});
+        if end < items.len() {
+            metadata["continue"] = json!(end.to_string());
+            metadata["remainingItemCount"] = json!(items.len() - end);
+        }
+        match self.wanted {
+            Wanted::Table(v) => self.table_response(group, kind, page, v, metadata),
+            Wanted::Metadata(v) => typed_json(
+                json!({
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": format!("meta.k8s.io/{v}"),
+                    "metadata": metadata,
+                    "items": page.iter().map(|o| table::partial_object_metadata(o, v)).collect::<Vec<_>>(),
+                }),
+                &format!("application/json;as=PartialObjectMetadataList;v={v};g=meta.k8s.io"),
+            ),
+            Wanted::Plain => {
+                let api_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
+                json_ok(json!({
+                    "kind": format!("{kind}List"),
+                    "apiVersion": api_version,
+                    "metadata": metadata,
+                    "items": page,
+                }))
+            }
+        }
+    }
+
+    fn table_response(&self, group: &str, kind: &str, items: &[&Value], version: &'static str, metadata: Value) -> Response {
+        let include = IncludeObject::parse(self.query.get("includeObject").map(String::as_str));
+        let body = table::table(Printer::for_kind(group, kind), items, self.cluster.now, include, version, metadata);
+        typed_json(body, &format!("application/json;as=Table;v={version};g=meta.k8s.io"))
     }
 
     fn get(&self, group: &str, _version: &str, kind: &str, plural: &str, namespace: Option<&str>, name: &str) -> Response {
@@ -242,32 +365,52 @@ impl Api<'_> {
                     && ns.is_none_or(|ns| o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns))
             }).cloned()
         };
-        match found {
-            Some(obj) => json_ok(obj),
-            None => status_with(
+        let Some(obj) = found else {
+            return status_with(
                 StatusCode::NOT_FOUND,
                 "NotFound",
                 format!("{plural}{} \"{name}\" not found", if group.is_empty() { String::new() } else { format!(".{group}") }),
                 json!({"name": name, "group": group, "kind": plural}),
+            );
+        };
+        let resource_version = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or_else(|| json!("1"));
+        match self.wanted {
+            Wanted::Table(v) => self.table_response(group, kind, &[&obj], v, json!({"resourceVersion": resource_version})),
+            Wanted::Metadata(v) => typed_json(
+                table::partial_object_metadata(&obj, v),
+                &format!("application/json;as=PartialObjectMetadata;v={v};g=meta.k8s.io"),
             ),
+            Wanted::Plain => json_ok(obj),
         }
     }
 
     /// Explicit Namespace objects plus every namespace a namespaced object lives in.
     fn namespaces(&self) -> Vec<Value> {
+        let kind_of = |o: &Value| o.get("kind").and_then(Value::as_str) == Some("Namespace");
         let mut by_name: BTreeMap<String, Value> = BTreeMap::new();
-        for o in &self.cluster.objects {
-            if o.get("kind").and_then(Value::as_str) == Some("Namespace") {
-                if let Some(n) = o.pointer("/metadata/name").and_then(Value::as_str) {
-                    by_name.insert(n.to_owned(), o.clone());
-                }
-            } else if let Some(ns) = o.pointer("/metadata/namespace").and_then(Value::as_str) {
-                by_name.entry(ns.to_owned()).or_insert_with(|| json!({
-                    "apiVersion": "v1", "kind": "Namespace",
-                    "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
-                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}
-                }));
+        for o in self.cluster.objects.iter().filter(|o| kind_of(o)) {
+            if let Some(n) = o.pointer("/metadata/name").and_then(Value::as_str) {
+                by_name.insert(n.to_owned(), o.clone());
             }
+        }
+        // Implicit namespaces, each as old as the oldest object in it.
+        let mut implicit: BTreeMap<&str, Option<&str>> = BTreeMap::new();
+        for o in self.cluster.objects.iter().filter(|o| !kind_of(o)) {
+            let Some(ns) = o.pointer("/metadata/namespace").and_then(Value::as_str) else { continue };
+            let created = o.pointer("/metadata/creationTimestamp").and_then(Value::as_str);
+            let oldest = implicit.entry(ns).or_insert(created);
+            if let Some(c) = created
+                && oldest.is_none_or(|current| is_earlier(c, current))
+            {
+                *oldest = Some(c);
+            }
+        }
+        for (ns, created) in implicit {
+            by_name.entry(ns.to_owned()).or_insert_with(|| json!({
+                "apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}, "creationTimestamp": created},
+                "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}
+            }));
         }
         by_name.into_values().collect()
     }
@@ -314,22 +457,9 @@ impl Api<'_> {
         let key = (namespace.to_owned(), pod_name.to_owned(), container.to_owned(), previous);
         let text = match self.cluster.logs.get(&key) {
             Some(t) => t.clone(),
-            None if previous => {
-                return status(
-                    StatusCode::BAD_REQUEST,
-                    "BadRequest",
-                    format!("previous terminated container \"{container}\" in pod \"{pod_name}\" not found"),
-                );
-            }
-            None => match waiting_reason(pod, container) {
-                Some(reason) => {
-                    return status(
-                        StatusCode::BAD_REQUEST,
-                        "BadRequest",
-                        format!("container \"{container}\" in pod \"{pod_name}\" is waiting to start: {reason}"),
-                    );
-                }
-                None => String::new(),
+            None => match self.kubelet_log(pod, pod_name, container, previous) {
+                Ok(t) => t,
+                Err(message) => return status(StatusCode::BAD_REQUEST, "BadRequest", message),
             },
         };
         let text = match self.query.get("tailLines").and_then(|t| t.parse::<usize>().ok()) {
@@ -339,10 +469,78 @@ impl Api<'_> {
         ([(header::CONTENT_TYPE, "text/plain")], text).into_response()
     }
 
+    /// What the API server and kubelet answer for a log no file provides: the kubelet picks
+    /// the container instance from the status (validateContainerLogStatus), so a
+    /// crash-looping container's current log is its last terminated instance's log.
+    fn kubelet_log(&self, pod: &Value, pod_name: &str, container: &str, previous: bool) -> Result<String, String> {
+        if pod.pointer("/spec/nodeName").and_then(Value::as_str).is_none_or(str::is_empty) {
+            // Not scheduled: the API server has no kubelet to ask and streams nothing.
+            return Ok(String::new());
+        }
+        let Some(cs) = ["/status/containerStatuses", "/status/initContainerStatuses"]
+            .iter()
+            .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+            .flatten()
+            .find(|s| s.get("name").and_then(Value::as_str) == Some(container))
+        else {
+            return Err(format!("container \"{container}\" in pod \"{pod_name}\" is not available"));
+        };
+        let state = |p: &str| cs.pointer(p).filter(|v| v.is_object());
+        let has_id = |v: &Value| v.get("containerID").and_then(Value::as_str).is_some_and(|id| !id.is_empty());
+        let last = state("/lastState/terminated");
+        // The log of the last terminated instance, when a file gives it.
+        let namespace = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
+        let last_log = || {
+            let key = (namespace.to_owned(), pod_name.to_owned(), container.to_owned(), true);
+            self.cluster.logs.get(&key).cloned().unwrap_or_default()
+        };
+        let terminated_error = || format!("container \"{container}\" in pod \"{pod_name}\" is terminated");
+        if previous {
+            return match last {
+                Some(t) if has_id(t) => Ok(String::new()),
+                _ => Err(format!("previous terminated container \"{container}\" in pod \"{pod_name}\" not found")),
+            };
+        }
+        if state("/state/running").is_some() {
+            return Ok(String::new());
+        }
+        if let Some(t) = state("/state/terminated") {
+            return match (has_id(t), last) {
+                (true, _) => Ok(String::new()),
+                (false, Some(l)) if has_id(l) => Ok(last_log()),
+                _ => Err(terminated_error()),
+            };
+        }
+        if let Some(l) = last {
+            return if has_id(l) { Ok(last_log()) } else { Err(terminated_error()) };
+        }
+        if let Some(w) = state("/state/waiting") {
+            let reason = w.get("reason").and_then(Value::as_str).unwrap_or_default();
+            let what = match reason {
+                "ErrImagePull" => "image can't be pulled".to_owned(),
+                "ImagePullBackOff" => "trying and failing to pull image".to_owned(),
+                other => other.to_owned(),
+            };
+            return Err(format!("container \"{container}\" in pod \"{pod_name}\" is waiting to start: {what}"));
+        }
+        Err(format!("container \"{container}\" in pod \"{pod_name}\" is waiting to start - no logs yet"))
+    }
+
     fn access_review(&self, body: &[u8]) -> Response {
-        let Ok(mut review) = serde_json::from_slice::<Value>(body) else {
+        // kubectl posts protobuf; kube-rs and curl post JSON.
+        let Some(mut review) =
+            serde_json::from_slice::<Value>(body).ok().or_else(|| crate::proto::self_subject_access_review(body))
+        else {
             return status(StatusCode::BAD_REQUEST, "BadRequest", "request body is not a SelfSubjectAccessReview".into());
         };
+        if let Some(path) = review.pointer("/spec/nonResourceAttributes/path").and_then(Value::as_str) {
+            // Non-resource URLs (/healthz, /version, ...): a reader may get them.
+            let allowed = review.pointer("/spec/nonResourceAttributes/verb").and_then(Value::as_str) == Some("get");
+            tracing::debug!(path, allowed, "non-resource access review");
+            review["status"] = json!({"allowed": allowed});
+            review["metadata"] = json!({"creationTimestamp": null});
+            return (StatusCode::CREATED, axum::Json(review)).into_response();
+        }
         let attrs = review.pointer("/spec/resourceAttributes").cloned().unwrap_or(Value::Null);
         let namespace = attrs.get("namespace").and_then(Value::as_str).filter(|n| !n.is_empty());
         let resource = attrs.get("resource").and_then(Value::as_str).unwrap_or_default();
@@ -363,17 +561,26 @@ impl Api<'_> {
     }
 
     fn group_list(&self) -> Value {
-        let mut groups: BTreeMap<&str, &str> = BTreeMap::new();
+        // group → (preferred version, every version)
+        let mut groups: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
+        let mut add = |g: &str, v: &str| {
+            groups.entry(g.to_owned()).or_insert_with(|| (v.to_owned(), BTreeSet::new())).1.insert(v.to_owned());
+        };
         for r in RESOURCE_KINDS.iter().filter(|r| !r.group.is_empty()) {
-            groups.insert(r.group, r.version);
+            add(r.group, r.version);
         }
-        groups.insert("metrics.k8s.io", "v1beta1");
-        groups.insert("authorization.k8s.io", "v1");
+        add("metrics.k8s.io", "v1beta1");
+        add("authorization.k8s.io", "v1");
+        for (g, v) in self.extra_resources().into_keys().filter(|(g, _)| !g.is_empty()) {
+            add(&g, &v);
+        }
         let groups: Vec<Value> = groups
             .into_iter()
-            .map(|(g, v)| {
-                let gv = json!({"groupVersion": format!("{g}/{v}"), "version": v});
-                json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
+            .map(|(g, (preferred, versions))| {
+                let gv = |v: &str| json!({"groupVersion": format!("{g}/{v}"), "version": v});
+                let mut all = vec![gv(&preferred)];
+                all.extend(versions.iter().filter(|v| **v != preferred).map(|v| gv(v)));
+                json!({"name": g, "versions": all, "preferredVersion": gv(&preferred)})
             })
             .collect();
         json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
@@ -392,6 +599,14 @@ impl Api<'_> {
                 })
             })
             .collect();
+        if let Some(extra) = self.extra_resources().get(&(group.to_owned(), version.to_owned())) {
+            for (kind, r) in extra {
+                resources.push(json!({
+                    "name": r.plural, "singularName": kind.to_ascii_lowercase(), "namespaced": r.namespaced,
+                    "kind": kind, "verbs": read_verbs
+                }));
+            }
+        }
         match (group, version) {
             ("", "v1") => resources.push(json!({"name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]})),
             ("metrics.k8s.io", "v1beta1") => {
@@ -409,19 +624,18 @@ impl Api<'_> {
     }
 }
 
-fn waiting_reason(pod: &Value, container: &str) -> Option<String> {
-    ["/status/initContainerStatuses", "/status/containerStatuses"]
-        .iter()
-        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
-        .flatten()
-        .find(|s| s.get("name").and_then(Value::as_str) == Some(container))
-        .and_then(|s| s.pointer("/state/waiting"))
-        .map(|w| w.get("reason").and_then(Value::as_str).unwrap_or("ContainerCreating").to_owned())
-        .or_else(|| {
-            // No status at all: the pod was never scheduled or the container never created.
-            let has_status = pod.pointer("/status/containerStatuses").is_some();
-            (!has_status).then(|| "ContainerCreating".to_owned())
-        })
+/// A kind served only because objects of it exist.
+struct ExtraResource {
+    plural: String,
+    namespaced: bool,
+}
+
+/// Whether RFC 3339 time `a` is before `b` (unparsable: false).
+fn is_earlier(a: &str, b: &str) -> bool {
+    match (chrono::DateTime::parse_from_rfc3339(a), chrono::DateTime::parse_from_rfc3339(b)) {
+        (Ok(a), Ok(b)) => a < b,
+        _ => false,
+    }
 }
 
 fn tail_lines(text: &str, n: usize) -> String {
@@ -448,6 +662,11 @@ fn pluralize(kind: &str) -> String {
 
 fn json_ok(v: Value) -> Response {
     (StatusCode::OK, axum::Json(v)).into_response()
+}
+
+/// JSON with the media type parameters the API server sets (`as=Table;v=v1;g=meta.k8s.io`).
+fn typed_json(v: Value, content_type: &str) -> Response {
+    ([(header::CONTENT_TYPE, content_type.to_owned())], v.to_string()).into_response()
 }
 
 fn not_found_path() -> Response {
@@ -479,6 +698,100 @@ mod tests {
         assert_eq!(pluralize("ClusterPolicy"), "clusterpolicies");
         assert_eq!(pluralize("Ingress"), "ingresses");
         assert_eq!(pluralize("Gateway"), "gateways");
+    }
+
+    fn cluster() -> Cluster {
+        Cluster {
+            objects: vec![
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b", "namespace": "shop", "uid": "u-b",
+                    "creationTimestamp": "2026-11-20T09:00:00Z"}, "spec": {"containers": [{"name": "c"}]}, "status": {"phase": "Running"}}),
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "shop", "uid": "u-a",
+                    "creationTimestamp": "2026-11-20T09:30:00Z"}, "spec": {"containers": [{"name": "c"}]}, "status": {"phase": "Pending"}}),
+            ],
+            now: "2026-11-20T10:00:00Z".parse().unwrap(),
+            ..Cluster::default()
+        }
+    }
+
+    async fn get(path: &str, accept: &str) -> (StatusCode, String, Value) {
+        use tower::ServiceExt;
+        let req = axum::http::Request::get(path).header(header::ACCEPT, accept).body(axum::body::Body::empty()).unwrap();
+        let resp = router(cluster()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let ct = resp.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        (status, ct, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    #[test]
+    fn accept_negotiation_skips_what_the_fixture_cannot_serve() {
+        assert_eq!(negotiate(None), Wanted::Plain);
+        assert_eq!(negotiate(Some("application/json")), Wanted::Plain);
+        assert_eq!(
+            negotiate(Some("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")),
+            Wanted::Table("v1")
+        );
+        assert_eq!(negotiate(Some("application/json;as=Table;v=v1beta1;g=meta.k8s.io")), Wanted::Table("v1beta1"));
+        assert_eq!(
+            negotiate(Some("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json")),
+            Wanted::Plain
+        );
+        assert_eq!(negotiate(Some("application/vnd.kubernetes.protobuf,application/json")), Wanted::Plain);
+        assert_eq!(
+            negotiate(Some("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")),
+            Wanted::Metadata("v1")
+        );
+    }
+
+    #[tokio::test]
+    async fn aggregated_discovery_falls_back_to_the_legacy_form() {
+        let accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        let (code, ct, body) = get("/apis", accept).await;
+        assert_eq!((code, ct.as_str()), (StatusCode::OK, "application/json"));
+        assert_eq!(body["kind"], "APIGroupList");
+        let (_, _, body) = get("/api", accept).await;
+        assert_eq!(body["kind"], "APIVersions");
+    }
+
+    #[tokio::test]
+    async fn lists_are_tables_only_when_asked() {
+        let (_, ct, plain) = get("/api/v1/namespaces/shop/pods", "application/json").await;
+        assert_eq!(ct, "application/json");
+        assert_eq!(plain["kind"], "PodList");
+        // Sorted by name, as etcd returns them.
+        assert_eq!(plain["items"][0]["metadata"]["name"], "a");
+
+        let (_, ct, table) = get("/api/v1/pods?includeObject=Object", "application/json;as=Table;v=v1;g=meta.k8s.io").await;
+        assert_eq!(ct, "application/json;as=Table;v=v1;g=meta.k8s.io");
+        assert_eq!(table["kind"], "Table");
+        assert_eq!(table["rows"][1]["cells"], json!(["b", "0/1", "Running", "0", "60m", "<none>", "<none>", "<none>", "<none>"]));
+        assert_eq!(table["rows"][1]["object"]["kind"], "Pod");
+
+        let (_, _, one) = get("/api/v1/namespaces/shop/pods/a", "application/json;as=Table;v=v1;g=meta.k8s.io").await;
+        assert_eq!(one["rows"].as_array().unwrap().len(), 1);
+        assert_eq!(one["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+
+        let (_, _, meta) = get("/api/v1/pods", "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1").await;
+        assert_eq!(meta["kind"], "PartialObjectMetadataList");
+        assert_eq!(meta["items"][1]["metadata"]["uid"], "u-b");
+
+        let (_, _, page) = get("/api/v1/pods?limit=1", "application/json").await;
+        assert_eq!(page["items"].as_array().unwrap().len(), 1);
+        assert_eq!(page["metadata"]["continue"], "1");
+        let (_, _, rest) = get("/api/v1/pods?limit=1&continue=1", "application/json").await;
+        assert_eq!(rest["items"][0]["metadata"]["name"], "b");
+        assert!(rest["metadata"].get("continue").is_none());
+    }
+
+    #[tokio::test]
+    async fn unscheduled_pods_have_empty_logs_and_implicit_namespaces_an_age() {
+        let (code, _, _) = get("/api/v1/namespaces/shop/pods/a/log", "*/*").await;
+        assert_eq!(code, StatusCode::OK);
+        let (_, _, ns) = get("/api/v1/namespaces/shop", "application/json").await;
+        assert_eq!(ns["metadata"]["creationTimestamp"], "2026-11-20T09:00:00Z");
+        let (code, _, missing) = get("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1", "application/json").await;
+        assert_eq!(code, StatusCode::NOT_FOUND);
+        assert_eq!(missing["message"], "leases.coordination.k8s.io \"n1\" not found");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (`AETHERIUS_DATABASE__URL`, `AETHERIUS_API__LISTEN`, ...), on top of the seed's defaults.
 
 use aetherius_activities::execution::ExecutionOptions;
+use aetherius_activities::knowledge::KnowledgeOptions;
 use aetherius_api::ApiOptions;
 use figment::{
     Figment,
@@ -39,6 +40,9 @@ pub struct Config {
     pub api: ApiOptions,
     /// Execution pool.
     pub execution: ExecutionOptions,
+    /// Knowledge base: embedding model, search defaults (seed: top_k 5, threshold 0.7).
+    #[serde(default)]
+    pub knowledge: KnowledgeOptions,
     /// tracing filter (`info`, `aetherius=debug`, ...).
     pub log: String,
 }
@@ -50,6 +54,7 @@ impl Default for Config {
             database: DatabaseOptions { url: "postgres://aetherius@127.0.0.1:5433/aetherius".into(), max_connections: 10 },
             api: ApiOptions::default(),
             execution: ExecutionOptions::default(),
+            knowledge: KnowledgeOptions::default(),
             log: "info".into(),
         }
     }
@@ -94,5 +99,40 @@ mod tests {
     #[test]
     fn a_missing_file_is_an_error_not_silently_defaults() {
         assert!(Config::load(Some(Path::new("/nonexistent/aetherius.toml"))).is_err());
+    }
+
+    #[test]
+    fn the_example_config_parses_with_every_credentials_provider() {
+        use aetherius_activities::execution::credentials::{CredentialsOptions, VaultAuth};
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/aetherius.example.toml");
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("AETHERIUS_EXECUTION__CLUSTERS__PROD__CREDENTIALS__ROLE", "from-env");
+            let c = Config::load(Some(&example))?;
+            let clusters = &c.execution.clusters;
+            let provider = |id: &str| clusters[id].provider().unwrap();
+            assert!(matches!(provider("legacy"), CredentialsOptions::Kubeconfig { path: Some(_), context: Some(_) }));
+            assert!(matches!(provider("edge"), CredentialsOptions::Kubeconfig { .. }));
+            assert_eq!(provider("local"), CredentialsOptions::InCluster);
+            let CredentialsOptions::VaultKv(kv) = provider("staging") else { panic!("staging is vault_kv") };
+            assert_eq!((kv.kv_version, kv.refresh_secs, kv.vault.is_none()), (2, 300, true));
+            let CredentialsOptions::VaultKubernetes(k8s) = provider("prod") else { panic!("prod is vault_kubernetes") };
+            assert_eq!(k8s.role, "from-env");
+            assert!(matches!(k8s.vault.unwrap().auth, VaultAuth::Token { .. }));
+            assert!(matches!(c.execution.vault.unwrap().auth, VaultAuth::Approle { .. }));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_vault_token_in_the_file_is_rejected() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "a.toml",
+                "[execution.vault]\naddress = \"http://127.0.0.1:8200\"\nauth = { method = \"token\", token = \"s.abc\" }\n",
+            )?;
+            let err = Config::load(Some(Path::new("a.toml"))).unwrap_err().to_string();
+            assert!(err.contains("unknown field") && !err.contains("s.abc"), "{err}");
+            Ok(())
+        });
     }
 }

@@ -4,3 +4,4 @@
 pub mod config;
 pub mod eval;
 pub mod pools;
+pub mod routing;

@@ -1,5 +1,6 @@
 //! `aetherius`: the API, any worker pool, or everything in one process.
 
+use aetherius_activities::knowledge;
 use aetherius_api::{ApiOptions, AppState, DedupWindow};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -50,6 +51,77 @@ enum Cmd {
     Scenario {
         #[command(subcommand)]
         command: ScenarioCmd,
+    },
+    /// Command tools.
+    Command {
+        #[command(subcommand)]
+        command: CommandCmd,
+    },
+    /// Knowledge base tools: load the runbooks, search.
+    Knowledge {
+        #[command(subcommand)]
+        command: KnowledgeCmd,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum KnowledgeCmd {
+    /// Upsert the runbooks of a folder into the knowledge base (idempotent, by file name).
+    Load {
+        /// Folder of runbook files; `knowledge.runbooks_dir` (knowledge/runbooks) when absent.
+        dir: Option<PathBuf>,
+    },
+    /// Search the knowledge base by meaning.
+    Search {
+        /// What to look for.
+        query: String,
+        /// Most matches (configured top_k when absent).
+        #[arg(long)]
+        top_k: Option<usize>,
+        /// Lowest score (configured threshold when absent).
+        #[arg(long)]
+        threshold: Option<f64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Vector search over many entries (random unit vectors, own schema) and query
+    /// embedding latency (the real model).
+    Knowledge {
+        /// Entries in the benchmark table.
+        #[arg(long, default_value_t = 50_000)]
+        entries: usize,
+        /// Timed searches.
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
+        /// Schema of the benchmark's tables (dropped and refilled when its size differs).
+        #[arg(long, default_value = "aetherius_bench")]
+        schema: String,
+        /// Refill even when the table already has the right size.
+        #[arg(long)]
+        fresh: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CommandCmd {
+    /// Would this kubectl line run? Checks layers 1, 2, 3 and 5 against the configuration
+    /// (layer 4 asks the cluster before each real call). Exit 0: allowed; 1: rejected.
+    Validate {
+        /// The kubectl line, quoted: "kubectl logs deploy/checkout -n shop --tail=200".
+        line: String,
+        /// Cluster id; the configured default cluster when absent.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// Print the verdict as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -114,6 +186,18 @@ async fn run(command: Cmd, config: Config) -> anyhow::Result<()> {
             aetherius_workers::eval::run(config, &dir, json.as_deref()).await?;
             Ok(())
         }
+        Cmd::Command { command: CommandCmd::Validate { line, cluster, json } } => {
+            std::process::exit(validate_command(&config, &line, cluster.as_deref(), json))
+        }
+        Cmd::Knowledge { command } => knowledge_command(command, &config).await,
+        Cmd::Bench { command: BenchCmd::Knowledge { entries, queries, schema, fresh } } => {
+            let pool = pools::database(&config).await?;
+            aetherius_activities::MIGRATOR.run(&pool).await.context("running migrations")?;
+            let embedder = knowledge::embedder(&config.knowledge)?;
+            let options = knowledge::bench::BenchOptions { entries, queries, schema, fresh, ..Default::default() };
+            println!("{}", knowledge::bench::run(pool, embedder, &options).await?);
+            Ok(())
+        }
         Cmd::Scenario { command: ScenarioCmd::Serve { dir, port, kubeconfig } } => {
             let scenario = aetherius_scenario::Scenario::load(&dir).with_context(|| format!("loading {}", dir.display()))?;
             let cluster_id = scenario.cluster_id();
@@ -129,15 +213,60 @@ async fn run(command: Cmd, config: Config) -> anyhow::Result<()> {
     }
 }
 
+/// `aetherius command validate`: prints the verdict, returns the exit code.
+fn validate_command(config: &Config, line: &str, cluster: Option<&str>, json: bool) -> i32 {
+    let cluster = cluster.unwrap_or(&config.api.default_cluster);
+    let access = aetherius_activities::execution::cluster_access(&config.execution);
+    let verdict = aetherius_api::verdict(aetherius_core::kubectl::parse(line, cluster), &access);
+    let allowed = verdict["allowed"].as_bool() == Some(true);
+    if json {
+        println!("{verdict:#}");
+    } else if allowed {
+        println!("allowed: {} (layers 1, 2, 3, 5 passed; layer 4 asks the cluster before each call)", verdict["kubectl"].as_str().unwrap_or(line));
+    } else {
+        println!("{}", verdict["rejection"]["message"].as_str().unwrap_or("rejected"));
+    }
+    if allowed { 0 } else { 1 }
+}
+
+async fn knowledge_command(command: KnowledgeCmd, config: &Config) -> anyhow::Result<()> {
+    let pool = pools::database(config).await?;
+    aetherius_activities::MIGRATOR.run(&pool).await.context("running migrations")?;
+    let kb = pools::knowledge(config, &pool)?
+        .context("the knowledge base is disabled or has no embedding model: see [knowledge] and `cargo xtask setup`")?;
+    match command {
+        KnowledgeCmd::Load { dir } => {
+            let dir = dir.unwrap_or_else(|| config.knowledge.runbooks_dir.clone());
+            let entries = knowledge::runbooks::load_dir(&dir)?;
+            let n = entries.len();
+            let r = kb.upsert(entries).await?;
+            println!("{n} runbooks from {}: {} inserted, {} updated, {} unchanged", dir.display(), r.inserted, r.updated, r.unchanged);
+        }
+        KnowledgeCmd::Search { query, top_k, threshold } => {
+            let matches = kb.search(&knowledge::SearchQuery { query, top_k, threshold, ..Default::default() }).await?;
+            for m in &matches {
+                println!("{:.3}  {}  {}", m.score, m.entry.id, m.entry.title);
+            }
+            if matches.is_empty() {
+                println!("no match at or above the threshold");
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn serve_api(config: &Config) -> anyhow::Result<()> {
     let options: ApiOptions = config.api.clone();
     let temporal = temporal_client(config).await?;
     let pool = pools::database(config).await?;
+    let knowledge = pools::knowledge(config, &pool)?;
     let state = AppState {
+        knowledge,
         dedup: DedupWindow::new(Duration::from_secs(options.dedup_ttl_secs)),
         options: Arc::new(options.clone()),
         temporal,
         pool,
+        access: Arc::new(aetherius_activities::execution::cluster_access(&config.execution)),
     };
     let listener = tokio::net::TcpListener::bind(&options.listen).await.with_context(|| format!("binding {}", options.listen))?;
     tracing::info!(listen = %options.listen, "API listening");

@@ -4,8 +4,9 @@ use crate::config::Config;
 use aetherius_activities::{execution::ExecutionActivities, reasoning::ReasoningActivities, report::ReportActivities};
 use aetherius_core::queues;
 use aetherius_workflows::DiagnosisWorkflow;
+use aetherius_activities::knowledge::{self, KnowledgeBase};
 use anyhow::Context;
-use std::{str::FromStr, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
@@ -51,6 +52,26 @@ pub async fn database(config: &Config) -> anyhow::Result<sqlx::PgPool> {
         .context("connecting to PostgreSQL (database.url)")
 }
 
+/// The knowledge base `config` asks for, over `pool`: `None` when `knowledge.enabled` is
+/// off, or when no model is configured and none is found (a warning says so: the API then
+/// answers 503 on its knowledge routes). A configured model that is missing is an error.
+pub fn knowledge(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Option<Arc<KnowledgeBase>>> {
+    let options = &config.knowledge;
+    if !options.enabled {
+        return Ok(None);
+    }
+    let embedder = match knowledge::embedder(options) {
+        Ok(e) => e,
+        Err(e) if options.model_dir.is_none() && options.openai.is_none() => {
+            tracing::warn!(error = %e, "running without the knowledge base");
+            return Ok(None);
+        }
+        Err(e) => return Err(e).context("knowledge base (knowledge.model_dir / knowledge.openai)"),
+    };
+    tracing::info!(model = embedder.model_id(), "knowledge base enabled");
+    Ok(Some(Arc::new(KnowledgeBase::new(pool.clone(), embedder, options.clone()))))
+}
+
 fn identity() -> String {
     format!("aetherius-{}@{}", std::process::id(), std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()))
 }
@@ -62,6 +83,7 @@ pub async fn worker(runtime: &Runtime, client: Client, config: &Config, pool: Po
         Pool::Reasoning => WorkerOptions::new(queues::REASONING)
             .register_workflow::<DiagnosisWorkflow>()?
             .register_activities(ReasoningActivities)
+            .register_activities(crate::routing::RoutingActivities::new(client.clone()))
             .build(),
         Pool::Execution => {
             let queue = cluster.map(queues::execution_for_cluster).unwrap_or_else(|| queues::EXECUTION.to_owned());

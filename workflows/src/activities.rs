@@ -32,6 +32,8 @@ declare! {
     ExecuteStep: activity::EXECUTE_STEP, Command => StepResult;
     /// Reasoning pool: continue or conclude.
     DecideNext: activity::DECIDE_NEXT, DecideInput => Decision;
+    /// Reasoning pool: the execution queue of a cluster (its agent's, or the shared one).
+    RouteExecution: activity::ROUTE_EXECUTION, String => String;
     /// Report pool: render and store.
     Report: activity::REPORT, ReportInput => StoredReport;
 }

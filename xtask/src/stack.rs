@@ -1,6 +1,7 @@
-//! The dev stack: Temporal dev server, PostgreSQL 18 + pgvector, the demo fixture cluster
-//! and Aetherius itself. Every process `up` starts is recorded by pid under
-//! .aetherius/pids/, and `down` stops exactly those. All state lives under .aetherius/.
+//! The dev stack: Temporal dev server, PostgreSQL 18 + pgvector, a Vault-compatible secrets
+//! server (rvault), the demo fixture cluster and Aetherius itself. Every process `up` starts
+//! is recorded by pid under .aetherius/pids/, and `down` stops exactly those. All state lives
+//! under .aetherius/.
 
 use crate::setup::{self, sh, state_dir, venv};
 use aetherius_core::queues::search_attributes::ALL as SEARCH_ATTRIBUTES;
@@ -19,6 +20,7 @@ pub(crate) const TEMPORAL_UI_PORT: u16 = 8233;
 pub(crate) const PG_PORT: u16 = 5433;
 pub(crate) const API_PORT: u16 = 8080;
 pub(crate) const FIXTURE_PORT: u16 = 18443;
+pub(crate) const VAULT_PORT: u16 = 8200;
 pub(crate) const DEMO_SCENARIO: &str = "scenarios/crashloop-missing-env";
 pub(crate) const DEMO_CLUSTER: &str = "demo";
 const PG_USER: &str = "aetherius";
@@ -34,7 +36,7 @@ impl Components {
     pub(crate) fn all() -> Self {
         Components { aetherius: true }
     }
-    /// Only what tests need: Temporal and PostgreSQL.
+    /// Only what tests need: Temporal, PostgreSQL and Vault.
     pub(crate) fn services() -> Self {
         Components { aetherius: false }
     }
@@ -49,13 +51,16 @@ pub(crate) fn eval_env() -> Vec<(String, String)> {
     ]
 }
 
-/// Environment for tests: where the real services are.
-pub(crate) fn test_env() -> Vec<(String, String)> {
-    vec![
+/// Environment for tests: where the real services are (Vault's root token included: the
+/// dev Vault holds nothing but test data).
+pub(crate) fn test_env(root: &Path) -> Result<Vec<(String, String)>> {
+    Ok(vec![
         ("AETHERIUS_TEST_TEMPORAL".into(), format!("http://127.0.0.1:{TEMPORAL_PORT}")),
         ("AETHERIUS_TEST_NAMESPACE".into(), "aetherius-test".into()),
         ("AETHERIUS_TEST_DATABASE_URL".into(), format!("postgres://{PG_USER}@127.0.0.1:{PG_PORT}/aetherius_test")),
-    ]
+        ("AETHERIUS_TEST_VAULT_ADDR".into(), vault_addr()),
+        ("AETHERIUS_TEST_VAULT_TOKEN".into(), vault_init(root)?.root_token),
+    ])
 }
 
 fn port_open(port: u16) -> bool {
@@ -112,6 +117,7 @@ pub(crate) fn up(root: &Path, components: Components) -> Result<()> {
     setup::run(root)?;
     temporal(root)?;
     postgres(root)?;
+    vault(root)?;
     if components.aetherius {
         fixture_cluster(root)?;
         aetherius(root)?;
@@ -274,6 +280,87 @@ fn postgres(root: &Path) -> Result<()> {
     Ok(())
 }
 
+pub(crate) fn vault_addr() -> String {
+    format!("http://127.0.0.1:{VAULT_PORT}")
+}
+
+fn vault_dir(root: &Path) -> PathBuf {
+    state_dir(root).join("vault")
+}
+
+/// What `PUT /v1/sys/init` answered, kept (mode 0600) in .aetherius/vault/init.json: the
+/// unseal key is needed at every start.
+#[derive(serde::Deserialize)]
+pub(crate) struct VaultInit {
+    keys: Vec<String>,
+    root_token: String,
+}
+
+fn vault_init(root: &Path) -> Result<VaultInit> {
+    let path = vault_dir(root).join("init.json");
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {} (run `cargo xtask up`)", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// rvault (Vault's HTTP API, KV v1) on :VAULT_PORT with file storage under
+/// .aetherius/vault/: initialized once, unsealed at every start.
+fn vault(root: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let dir = vault_dir(root);
+    let addr = vault_addr();
+    if running_pid(root, "vault").is_none() {
+        if port_open(VAULT_PORT) {
+            bail!("port {VAULT_PORT} (Vault) is taken by a process `up` did not start");
+        }
+        fs::create_dir_all(dir.join("data"))?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        let config = dir.join("rvault.hcl");
+        fs::write(
+            &config,
+            format!(
+                "# Written by `cargo xtask up`.\nstorage \"file\" {{\n  path = \"{}\"\n}}\n\
+                 listener \"tcp\" {{\n  address = \"127.0.0.1:{VAULT_PORT}\"\n  tls_disable = true\n}}\n\
+                 api_addr = \"{addr}\"\nlog_level = \"warn\"\n",
+                dir.join("data").display()
+            ),
+        )?;
+        println!("==> starting Vault (rvault) on :{VAULT_PORT}");
+        spawn(root, "vault", Command::new(setup::rvault_bin(root)).arg("server").arg("--config").arg(&config))?;
+        wait_for("Vault", Duration::from_secs(30), || port_open(VAULT_PORT))
+            .with_context(|| format!("see {}", log_file(root, "vault").display()))?;
+    }
+    let init_file = dir.join("init.json");
+    let initialized: serde_json::Value = ureq::get(format!("{addr}/v1/sys/init")).call()?.body_mut().read_json()?;
+    if initialized["initialized"] != serde_json::Value::Bool(true) {
+        println!("==> initializing Vault (root token and unseal key in {})", init_file.display());
+        let answer: serde_json::Value = ureq::put(format!("{addr}/v1/sys/init"))
+            .send_json(serde_json::json!({"secret_shares": 1, "secret_threshold": 1}))?
+            .body_mut()
+            .read_json()?;
+        let mut file = fs::OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&init_file)?;
+        std::io::Write::write_all(&mut file, serde_json::to_string_pretty(&answer)?.as_bytes())?;
+    } else if !init_file.exists() {
+        bail!(
+            "Vault's storage in {} is initialized but {} is gone, so it cannot be unsealed: \
+             run `cargo xtask down`, delete {}, and `cargo xtask up` again",
+            dir.join("data").display(),
+            init_file.display(),
+            dir.display()
+        );
+    }
+    let seal: serde_json::Value = ureq::get(format!("{addr}/v1/sys/seal-status")).call()?.body_mut().read_json()?;
+    if seal["sealed"] != serde_json::Value::Bool(false) {
+        let init = vault_init(root)?;
+        let key = init.keys.first().context("init.json has no unseal key")?;
+        let answer: serde_json::Value =
+            ureq::put(format!("{addr}/v1/sys/unseal")).send_json(serde_json::json!({"key": key}))?.body_mut().read_json()?;
+        if answer["sealed"] != serde_json::Value::Bool(false) {
+            bail!("Vault is still sealed after unsealing with the key in {}", init_file.display());
+        }
+    }
+    Ok(())
+}
+
 /// Path of the `aetherius` binary cargo builds.
 pub(crate) fn aetherius_bin(root: &Path) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
@@ -345,7 +432,7 @@ fn signal_group(signal: &str, pid: u32) {
 }
 
 pub(crate) fn down(root: &Path) -> Result<()> {
-    for name in ["aetherius", "fixture-cluster", "temporal"] {
+    for name in ["aetherius", "fixture-cluster", "vault", "temporal"] {
         if let Some(pid) = running_pid(root, name) {
             println!("==> stopping {name} (pid {pid})");
             signal_group("TERM", pid);
@@ -367,7 +454,7 @@ pub(crate) fn down(root: &Path) -> Result<()> {
 }
 
 pub(crate) fn status(root: &Path) -> Result<()> {
-    for name in ["temporal", "postgres", "fixture-cluster", "aetherius"] {
+    for name in ["temporal", "postgres", "vault", "fixture-cluster", "aetherius"] {
         match running_pid(root, name) {
             Some(pid) => println!("{name:16} running (pid {pid})"),
             None => println!("{name:16} stopped"),

@@ -105,8 +105,8 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
         }
         "logs" => {
             let ns = cmd.namespace.as_deref().unwrap_or("default");
-            // `kubectl logs <pod>`: the pod is the first argument.
-            let pod = cmd.args.first().ok_or_else(|| Error::Unsupported(cmd.to_string()))?;
+            let (kind, name) = cmd.log_target().ok_or_else(|| Error::Unsupported(cmd.to_string()))?;
+            let pod = if kind.plural == "pods" { name.to_owned() } else { workload_pod(client, ns, kind, name).await? };
             let lp = LogParams {
                 container: cmd.flag("container").map(str::to_owned),
                 previous: cmd.flag("previous").is_some_and(|v| v == "true"),
@@ -116,7 +116,7 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
                 ..Default::default()
             };
             let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-            Ok(Read::Log(api.logs(pod, &lp).await?))
+            Ok(Read::Log(api.logs(&pod, &lp).await?))
         }
         "top" => {
             let r = cmd.resource().ok_or_else(|| Error::Unsupported(cmd.to_string()))?;
@@ -161,6 +161,30 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
         }
         other => Err(Error::Unsupported(other.to_owned())),
     }
+}
+
+/// The pod `kubectl logs TYPE/NAME` reads: among the workload's pods, the one kubectl's
+/// logging order puts first (scheduled, running, ready, most restarts, newest).
+async fn workload_pod(client: &Client, ns: &str, kind: &ResourceKind, name: &str) -> Result<String, Error> {
+    let owner = Api::<DynamicObject>::namespaced_with(client.clone(), ns, &api_resource(kind)).get(name).await?;
+    let selector = crate::labels::match_labels_selector(&to_value(owner));
+    if selector.is_empty() {
+        return Err(Error::Status { code: 400, message: format!("{} {name:?} has no pod selector", kind.kind) });
+    }
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let mut list = pods.list(&ListParams::default().labels(&selector)).await?.items;
+    list.sort_by_key(|p| {
+        let status = p.status.clone().unwrap_or_default();
+        let scheduled = p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some();
+        let running = status.phase.as_deref() == Some("Running");
+        let ready = status.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True");
+        let restarts: i32 = status.container_statuses.iter().flatten().map(|c| c.restart_count).sum();
+        let created = p.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second()).unwrap_or_default();
+        (std::cmp::Reverse(scheduled), std::cmp::Reverse(running), std::cmp::Reverse(ready), std::cmp::Reverse(restarts), std::cmp::Reverse(created))
+    });
+    list.into_iter()
+        .find_map(|p| p.metadata.name)
+        .ok_or_else(|| Error::Status { code: 404, message: format!("no pods found for {} {name:?} in {ns:?}", kind.kind.to_lowercase()) })
 }
 
 fn parse_since(s: &str) -> Option<i64> {

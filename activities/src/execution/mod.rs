@@ -1,7 +1,9 @@
 //! The execution pool: one read-only step against a cluster.
 
 mod cluster;
+pub mod credentials;
 mod kube_read;
+mod rbac;
 mod render;
 
 pub use cluster::{ClusterOptions, Clusters, ExecutionOptions};
@@ -9,7 +11,7 @@ pub use cluster::{ClusterOptions, Clusters, ExecutionOptions};
 use aetherius_core::{
     Command, StepResult, StepStatus,
     queues::activity,
-    safety::{self, Layer, Rejection},
+    safety::{self, ClusterAccess, Rejection},
 };
 use std::{sync::Arc, time::Instant};
 use temporalio_macros::activities;
@@ -18,23 +20,32 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 /// Activities of the execution pool.
 pub struct ExecutionActivities {
     clusters: Clusters,
+    access: ClusterAccess,
+    reviews: rbac::AccessReviews,
 }
 
 impl ExecutionActivities {
     /// With the clusters this worker can reach.
     pub fn new(options: ExecutionOptions) -> Self {
-        ExecutionActivities { clusters: Clusters::new(options) }
+        let access = cluster_access(&options);
+        ExecutionActivities { clusters: Clusters::new(options), access, reviews: rbac::AccessReviews::default() }
     }
 
     /// Runs a command through the safety layers and against its cluster. 4xx answers and
     /// rejections are results; only transport and server errors are `Err` (retryable).
     pub async fn run(&self, cmd: Command) -> Result<StepResult, kube_read::Error> {
         let started = Instant::now();
-        if let Err(rejection) = self.check(&cmd) {
-            tracing::warn!(command = %cmd, layer = ?rejection.layer, reason = %rejection.reason, "command rejected");
+        // Layers 1-3 and 5 are pure; layer 4 asks the cluster itself.
+        if let Err(rejection) = safety::check_with_access(&cmd, &self.access) {
             return Ok(rejected(cmd, rejection));
         }
         let client = self.clusters.client(&cmd.cluster_id).await.map_err(kube_read::Error::Credentials)?;
+        if let Err(rejection) = self.reviews.check(&client, &cmd.cluster_id, &safety::rbac_attributes(&cmd)).await? {
+            // Refused before the call: the same fact a 403 would be, named by its layer.
+            let mut result = rejected(cmd, rejection);
+            result.status = StepStatus::Forbidden;
+            return Ok(result);
+        }
         let outcome = kube_read::run(&client, &cmd).await;
         let max = self.clusters.options().max_output_bytes;
         let duration_ms = started.elapsed().as_millis() as u64;
@@ -53,31 +64,15 @@ impl ExecutionActivities {
         result.duration_ms = duration_ms;
         Ok(result)
     }
+}
 
-    /// Layers 1-3 (pure) and 5 (the cluster's namespace allowlist). Layer 4 (RBAC) is the
-    /// API server's own answer for now: a 403 comes back as `Forbidden`.
-    fn check(&self, cmd: &Command) -> Result<(), Rejection> {
-        safety::check(cmd)?;
-        let Some(cluster) = self.clusters.options().clusters.get(&cmd.cluster_id) else {
-            return Err(Rejection {
-                layer: Layer::ClusterAccess,
-                reason: format!("cluster {:?} is not configured", cmd.cluster_id),
-            });
-        };
-        if let Some(ns) = &cmd.namespace
-            && !cluster.namespaces.is_empty()
-            && !cluster.namespaces.iter().any(|allowed| allowed == ns)
-        {
-            return Err(Rejection {
-                layer: Layer::ClusterAccess,
-                reason: format!("namespace {ns:?} is not on cluster {:?}'s allowlist", cmd.cluster_id),
-            });
-        }
-        Ok(())
-    }
+/// Layer 5's view of the configured clusters: each one's namespace allowlist.
+pub fn cluster_access(options: &ExecutionOptions) -> ClusterAccess {
+    ClusterAccess { clusters: options.clusters.iter().map(|(id, c)| (id.clone(), c.namespaces.clone())).collect() }
 }
 
 fn rejected(command: Command, rejection: Rejection) -> StepResult {
+    tracing::warn!(command = %command, layer = rejection.layer.name(), reason = %rejection.reason, "command rejected");
     StepResult {
         command,
         status: StepStatus::Rejected,

@@ -20,6 +20,8 @@ pub struct Observations<'a> {
     pub missing: BTreeSet<ObjectKey>,
     /// Keys of every command already run.
     pub executed: BTreeSet<String>,
+    /// Commands the identity was not allowed to run (403 / RBAC pre-check), as kubectl lines.
+    pub denied: Vec<String>,
 }
 
 /// Field accessor that never fails.
@@ -59,6 +61,7 @@ impl<'a> Observations<'a> {
                         }
                     }
                 }
+                (_, StepStatus::Forbidden) => obs.denied.push(r.command.to_string()),
                 ("get", StepStatus::NotFound) => {
                     if let (Some(r#kind), Some(name)) = (r.command.resource(), r.command.name()) {
                         let ns = if r#kind.namespaced { ns } else { String::new() };
@@ -80,6 +83,17 @@ impl<'a> Observations<'a> {
     pub fn known(&self, kind: &str, namespace: &str, name: &str) -> bool {
         let k = (kind.to_owned(), namespace.to_owned(), name.to_owned());
         self.objects.contains_key(&k) || self.missing.contains(&k)
+    }
+
+    /// Whether this command already ran.
+    pub fn ran(&self, cmd: &aetherius_core::Command) -> bool {
+        self.executed.contains(&cmd.key())
+    }
+
+    /// A container's log: the previous instance's when read, else the current one.
+    pub fn log(&self, namespace: &str, pod: &str, container: &str) -> Option<(&'a str, bool)> {
+        let key = |previous| (namespace.to_owned(), pod.to_owned(), container.to_owned(), previous);
+        self.logs.get(&key(true)).map(|l| (*l, true)).or_else(|| self.logs.get(&key(false)).map(|l| (*l, false)))
     }
 
     /// Every object of a kind.

@@ -3,5 +3,8 @@
 //! in-process from a scenario folder.
 
 mod support;
+mod agent;
+mod commands;
 mod eval;
+mod knowledge;
 mod webhook;

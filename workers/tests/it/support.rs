@@ -54,6 +54,9 @@ pub(crate) async fn api(config: &Config) -> (axum::Router, AppState) {
         temporal: pools::temporal_client(config).await.expect("Temporal"),
         pool,
         dedup: DedupWindow::new(Duration::from_secs(config.api.dedup_ttl_secs)),
+        access: Arc::new(aetherius_activities::execution::cluster_access(&config.execution)),
+        // Knowledge tests put their own, isolated knowledge base here.
+        knowledge: None,
     };
     (aetherius_api::app(state.clone()), state)
 }

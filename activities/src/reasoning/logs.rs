@@ -1,0 +1,304 @@
+//! Reading container logs the way an SRE skims them: drop stack frames, find the line that
+//! explains the exit, and classify it (missing config, DNS, an unreachable dependency, an
+//! RBAC denial, an application error), naming the host or permission it is about.
+
+use regex::Regex;
+use serde_json::Value;
+use std::sync::LazyLock;
+
+/// Why a dependency could not be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// Nothing listens (no endpoints, process down): TCP RST.
+    Refused,
+    /// Packets dropped (network policy, firewall, overloaded peer).
+    Timeout,
+    /// Anything else (reset, unreachable, unspecified).
+    Other,
+}
+
+/// A host a log line names: a Service (name, namespace if the name says) or a raw host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// Service name or host.
+    pub name: String,
+    /// Namespace from `<svc>.<ns>.svc...`; `None` for a bare name (the pod's namespace).
+    pub namespace: Option<String>,
+    /// Port, when the line gives one.
+    pub port: Option<u16>,
+}
+
+/// What a log says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Symptom {
+    /// A ServiceAccount is denied an API call.
+    Rbac { line: String, sa_namespace: String, sa_name: String, verb: String, resource: String, group: String, namespace: Option<String> },
+    /// Name resolution fails.
+    Dns { line: String, host: Option<Host> },
+    /// A required setting is absent.
+    MissingVar { line: String, var: String },
+    /// A dependency is unreachable.
+    Dependency { line: String, host: Option<Host>, failure: ConnectFailure },
+    /// Bad flags, command, config file.
+    BadConfig { line: String },
+    /// The application's own error (exception, panic, error-level line).
+    AppError { line: String },
+}
+
+impl Symptom {
+    /// The log line it rests on.
+    pub fn line(&self) -> &str {
+        match self {
+            Symptom::Rbac { line, .. }
+            | Symptom::Dns { line, .. }
+            | Symptom::MissingVar { line, .. }
+            | Symptom::Dependency { line, .. }
+            | Symptom::BadConfig { line }
+            | Symptom::AppError { line } => line,
+        }
+    }
+}
+
+/// Structured (JSON) log lines shown as a human reads them: level, message and error
+/// fields, without the stack trace; other lines unchanged.
+pub fn readable_log_line(line: &str) -> String {
+    let trimmed = line.trim();
+    let Some(obj) = trimmed.starts_with('{').then(|| serde_json::from_str::<serde_json::Map<String, Value>>(trimmed).ok()).flatten() else {
+        return trimmed.to_owned();
+    };
+    let field = |names: &[&str]| names.iter().find_map(|n| obj.get(*n).and_then(Value::as_str)).unwrap_or("");
+    let parts: Vec<&str> = [
+        field(&["level", "lvl", "severity"]),
+        field(&["msg", "message", "event"]),
+        field(&["error", "err", "exception", "reason"]),
+    ]
+    .into_iter()
+    .filter(|p| !p.is_empty())
+    .collect();
+    if parts.is_empty() { trimmed.to_owned() } else { parts.join(": ") }
+}
+
+static FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^(\s+at |\s*\.\.\. \d+ (more|common frames omitted)|\s+File "|\s+/\S+\.go:\d+|goroutine \d+ \[|\s+\S+\(0x[0-9a-f]|\t)"#).expect("regex")
+});
+
+/// Log lines without stack frames, as readable lines.
+fn lines(log: &str) -> Vec<String> {
+    log.lines().filter(|l| !l.trim().is_empty() && !FRAME.is_match(l)).map(readable_log_line).collect()
+}
+
+static RBAC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"User \\?"system:serviceaccount:([a-z0-9.-]+):([a-z0-9.-]+)\\?" cannot ([a-z]+) resource \\?"([a-z0-9./-]+)\\?"(?: in API group \\?"([a-z0-9.-]*)\\?")?(?: in the namespace \\?"([a-z0-9-]+)\\?")?"#).expect("regex")
+});
+static DNS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(no such host|name or service not known|temporary failure in name resolution|getaddrinfo (ENOTFOUND|EAI_AGAIN)|could not resolve host|nxdomain|unknown host|UnknownHostException|lookup \S+ on \S+:53\b|server misbehaving|failed to resolve|name resolution)").expect("regex")
+});
+// The variable is matched case-sensitively (env vars are upper snake case); the phrase is not.
+static MISSING_VAR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b[^\n]{0,40}?\b(?i:is not set|not set|is required|required|must be set|is missing|missing|is undefined|undefined|is empty|not defined|not provided)").expect("regex")
+});
+static MISSING_VAR_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i:missing|required|undefined|unset|no)\s+(?i:required\s+)?(?i:environment variable|env var|env|config(?:uration)? (?:key|value|option)|setting|variable|key)s?\s*[:=]?\s*['`]?([A-Z][A-Z0-9_]*[A-Z0-9])").expect("regex")
+});
+static BAD_CONFIG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)((open|read|load|loading|parse|parsing)[^\n]{0,80}(config|\.ya?ml|\.json|\.toml|\.conf|\.ini|\.properties)[^\n]{0,80}(no such file or directory|not found|cannot find|invalid|error)|flag provided but not defined|unknown (flag|option|shorthand flag|directive)|unrecognized (option|argument)|executable file not found|exec format error|invalid (configuration|config)|error during parsing|no such file or directory)"#).expect("regex")
+});
+static DEPENDENCY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(connection refused|ECONNREFUSED|could not connect to|can't connect to|cannot connect to|failed to connect to|unable to connect to|error \S+ connecting to|connection timed out|connect timed out|connect timeout|i/o timeout|no route to host|ETIMEDOUT|EHOSTUNREACH|server closed the connection unexpectedly|is the server running|connection reset by peer)").expect("regex")
+});
+static TIMEOUT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(timed out|timeout|ETIMEDOUT|deadline exceeded)").expect("regex"));
+static REFUSED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(connection refused|ECONNREFUSED|is the server running)").expect("regex"));
+static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(Caused by: )?([A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(Exception|Error)\b(: |$)|^panic: |^fatal error: |^thread '.*' panicked at|^Unhandled exception|^Uncaught ").expect("regex")
+});
+static ERROR_LEVEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(^|[\s\[:])(error|fatal|critical|crit|panic|emerg)([\s\]:]|$)|^E\d{4} |^F\d{4} |segmentation fault|uncaught|unhandled|traceback \(most recent call last\)").expect("regex")
+});
+
+static SVC_HOST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.svc(?:\.[a-z0-9-]+)*(?:\.)?(?::(\d{1,5}))?").expect("regex")
+});
+static URL_HOST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b[a-z][a-z0-9+.-]*://(?:[^@/\s]+@)?([a-z0-9.-]+)(?::(\d{1,5}))?").expect("regex"));
+static HOST_PORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"(?:^|[\s"'(=@,\[])([a-z][-a-z0-9]*[a-z0-9]):(\d{2,5})\b"#).expect("regex"));
+static QUOTED_HOST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"(?i)\bhost[= ]+["']?([a-z][-a-z0-9]*[a-z0-9])["']?"#).expect("regex"));
+static LOOKUP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"lookup ([a-z0-9][-a-z0-9.]*[a-z0-9])(?: on |:)").expect("regex"));
+
+const NOT_HOSTS: &[&str] = &["localhost", "java", "kt", "scala", "py", "go", "rs", "js", "ts", "rb", "tcp", "udp", "http", "https", "unix", "dial", "read", "write", "port"];
+
+/// The in-cluster host a log line talks about, if any.
+pub fn host_in(line: &str) -> Option<Host> {
+    if let Some(c) = SVC_HOST.captures(line) {
+        return Some(Host { name: c[1].to_owned(), namespace: Some(c[2].to_owned()), port: c.get(3).and_then(|p| p.as_str().parse().ok()) });
+    }
+    let candidates = LOOKUP
+        .captures(line)
+        .map(|c| (c[1].to_owned(), None))
+        .into_iter()
+        .chain(URL_HOST.captures_iter(line).map(|c| (c[1].to_lowercase(), c.get(2).and_then(|p| p.as_str().parse().ok()))))
+        .chain(HOST_PORT.captures_iter(line).map(|c| (c[1].to_owned(), c[2].parse().ok())))
+        .chain(QUOTED_HOST.captures_iter(line).map(|c| (c[1].to_lowercase(), None)));
+    for (name, port) in candidates {
+        // A dotted name outside cluster DNS (example.com) or an IP is not a Service.
+        if name.contains('.') || name.parse::<std::net::IpAddr>().is_ok() || NOT_HOSTS.contains(&name.as_str()) {
+            continue;
+        }
+        return Some(Host { name, namespace: None, port });
+    }
+    None
+}
+
+fn last_match<'l>(lines: &'l [String], re: &Regex) -> Option<&'l String> {
+    lines.iter().rev().find(|l| re.is_match(l))
+}
+
+/// Every symptom a log shows, most specific first (RBAC, DNS, missing setting, dependency,
+/// bad config, application error). Each cites the last line that shows it.
+pub fn symptoms(log: &str) -> Vec<Symptom> {
+    let lines = lines(log);
+    let mut out = vec![];
+    if let Some(line) = last_match(&lines, &RBAC)
+        && let Some(c) = RBAC.captures(line)
+    {
+        out.push(Symptom::Rbac {
+            line: line.clone(),
+            sa_namespace: c[1].to_owned(),
+            sa_name: c[2].to_owned(),
+            verb: c[3].to_owned(),
+            resource: c[4].to_owned(),
+            group: c.get(5).map(|g| g.as_str().to_owned()).unwrap_or_default(),
+            namespace: c.get(6).map(|n| n.as_str().to_owned()),
+        });
+    }
+    if let Some(line) = last_match(&lines, &DNS) {
+        out.push(Symptom::Dns { line: line.clone(), host: LOOKUP.captures(line).map(|c| c[1].to_owned()).and_then(|h| host_in(&h)).or_else(|| host_in(line)) });
+    }
+    if let Some(line) = last_match(&lines, &MISSING_VAR).or_else(|| last_match(&lines, &MISSING_VAR_PREFIX)) {
+        let var = MISSING_VAR
+            .captures(line)
+            .and_then(|c| c.get(1))
+            .or_else(|| MISSING_VAR_PREFIX.captures(line).and_then(|c| c.get(1)))
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_default();
+        out.push(Symptom::MissingVar { line: line.clone(), var });
+    }
+    if let Some(line) = last_match(&lines, &DEPENDENCY) {
+        // The host is often on another line of the same failure; take the nearest one.
+        let host = host_in(line).or_else(|| lines.iter().rev().filter(|l| DEPENDENCY.is_match(l)).find_map(|l| host_in(l)));
+        let failure = if REFUSED.is_match(line) {
+            ConnectFailure::Refused
+        } else if TIMEOUT.is_match(line) {
+            ConnectFailure::Timeout
+        } else {
+            ConnectFailure::Other
+        };
+        out.push(Symptom::Dependency { line: line.clone(), host, failure });
+    }
+    if let Some(line) = last_match(&lines, &BAD_CONFIG) {
+        out.push(Symptom::BadConfig { line: line.clone() });
+    }
+    // The root exception ("Caused by" last), else the last exception header, else the last
+    // error-level line.
+    let cause = lines.iter().rev().find(|l| l.starts_with("Caused by: ")).or_else(|| last_match(&lines, &EXCEPTION)).or_else(|| last_match(&lines, &ERROR_LEVEL));
+    if let Some(line) = cause {
+        out.push(Symptom::AppError { line: line.clone() });
+    }
+    out
+}
+
+/// The symptom that explains a crash: the most specific one.
+pub fn crash_cause(log: &str) -> Option<Symptom> {
+    symptoms(log).into_iter().next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_log_lines_read_as_level_message_error() {
+        let line = r#"{"level":"fatal","ts":"2026-11-20T10:03:35Z","msg":"invalid configuration","error":"required key DATABASE_URL missing value","stacktrace":"main.main"}"#;
+        assert_eq!(readable_log_line(line), "fatal: invalid configuration: required key DATABASE_URL missing value");
+        assert_eq!(readable_log_line("  plain text  "), "plain text");
+        assert_eq!(readable_log_line("{not json"), "{not json");
+    }
+
+    #[test]
+    fn client_go_forbidden_names_the_service_account_and_permission() {
+        let log = r#"W1208 14:16:09.529033       1 reflector.go:561] k8s.io/client-go/tools/cache/reflector.go:243: failed to list *v1.Pod: pods is forbidden: User "system:serviceaccount:ci:scaler" cannot list resource "pods" in API group "" in the namespace "ci""#;
+        match crash_cause(log).unwrap() {
+            Symptom::Rbac { sa_namespace, sa_name, verb, resource, namespace, .. } => {
+                assert_eq!((sa_namespace.as_str(), sa_name.as_str(), verb.as_str(), resource.as_str()), ("ci", "scaler", "list", "pods"));
+                assert_eq!(namespace.as_deref(), Some("ci"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cluster = r#"E0101 reflector.go] nodes is forbidden: User \"system:serviceaccount:ops:agent\" cannot watch resource \"nodes\" in API group \"\" at the cluster scope"#;
+        assert!(matches!(crash_cause(cluster), Some(Symptom::Rbac { namespace: None, .. })));
+    }
+
+    #[test]
+    fn dns_failures_win_over_the_connection_error_they_cause() {
+        let log = r#"{"level":"ERROR","msg":"startup failed","error":"redis: dial tcp: lookup cache-master.data.svc.cluster.local on 10.96.0.10:53: read udp 10.0.0.5:5775->10.96.0.10:53: read: connection refused"}"#;
+        match crash_cause(log).unwrap() {
+            Symptom::Dns { host: Some(h), .. } => assert_eq!((h.name.as_str(), h.namespace.as_deref()), ("cache-master", Some("data"))),
+            other => panic!("{other:?}"),
+        }
+        let py = "socket.gaierror: [Errno -3] Temporary failure in name resolution";
+        assert!(matches!(crash_cause(py), Some(Symptom::Dns { .. })));
+    }
+
+    #[test]
+    fn dependency_lines_name_the_service_and_the_failure_kind() {
+        let pgx = "{\"level\":\"ERROR\",\"msg\":\"fatal: startup failed\",\"error\":\"failed to connect to `user=app database=app`: 172.20.1.2:5432 (db.shop.svc.cluster.local): dial error: dial tcp 172.20.1.2:5432: connect: connection refused\"}";
+        match crash_cause(pgx).unwrap() {
+            Symptom::Dependency { host: Some(h), failure, .. } => {
+                assert_eq!((h.name.as_str(), h.namespace.as_deref(), failure), ("db", Some("shop"), ConnectFailure::Refused));
+            }
+            other => panic!("{other:?}"),
+        }
+        let netty = "io.netty.channel.ConnectTimeoutException: connection timed out after 2000 ms: scorer.risk.svc.cluster.local/172.20.141.37:8080";
+        assert!(matches!(crash_cause(netty), Some(Symptom::Dependency { failure: ConnectFailure::Timeout, host: Some(Host { port: None, .. }), .. })));
+        let bare = "Error: connect ECONNREFUSED redis:6379";
+        match crash_cause(bare).unwrap() {
+            Symptom::Dependency { host: Some(h), .. } => assert_eq!((h.name.as_str(), h.namespace, h.port), ("redis", None, Some(6379))),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_settings_are_named() {
+        assert!(matches!(crash_cause("FATAL: DATABASE_URL is not set"), Some(Symptom::MissingVar { var, .. }) if var == "DATABASE_URL"));
+        assert!(matches!(crash_cause("error: missing required environment variable: API_TOKEN"), Some(Symptom::MissingVar { var, .. }) if var == "API_TOKEN"));
+    }
+
+    #[test]
+    fn java_root_cause_is_the_last_caused_by_not_a_stack_frame() {
+        let log = "2026-12-03T08:26:12.760Z ERROR 1 --- [main] o.s.boot.SpringApplication : Application run failed\n\
+java.lang.IllegalStateException: Failed to execute CommandLineRunner\n\
+\tat org.springframework.boot.SpringApplication.callRunner(SpringApplication.java:798)\n\
+Caused by: java.lang.IllegalStateException: Duplicate key K1 (attempted merging values A and B)\n\
+\tat java.base/java.util.stream.Collectors.duplicateKeyException(Collectors.java:135)\n\
+\t... 24 common frames omitted\n\
+2026-12-03T08:26:12.830Z  INFO 1 --- [main] com.zaxxer.hikari.HikariDataSource : HikariPool-1 - Shutdown initiated...";
+        match crash_cause(log).unwrap() {
+            Symptom::AppError { line } => assert!(line.starts_with("Caused by: java.lang.IllegalStateException: Duplicate key K1"), "{line}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(crash_cause("panic: runtime error: invalid memory address or nil pointer dereference"), Some(Symptom::AppError { .. })));
+    }
+
+    #[test]
+    fn config_file_errors_are_config() {
+        let coredns = "/etc/coredns/Corefile:7 - Error during parsing: Unknown directive 'bogus'";
+        assert!(matches!(crash_cause(coredns), Some(Symptom::BadConfig { .. })));
+        assert!(matches!(crash_cause("flag provided but not defined: -listen"), Some(Symptom::BadConfig { .. })));
+    }
+
+    #[test]
+    fn hosts_outside_cluster_dns_are_not_services() {
+        assert_eq!(host_in("GET https://api.example.com/v1 failed: i/o timeout"), None);
+        assert_eq!(host_in("dial tcp 10.0.0.1:443: i/o timeout"), None);
+        assert_eq!(host_in("at com.acme.Main(Main.java:12)"), None);
+        assert_eq!(host_in("upstream http://payments:8080/charge").map(|h| h.name), Some("payments".into()));
+    }
+}

@@ -1,0 +1,253 @@
+//! What an alert is about, and which of the objects read belong to it. Labels name the
+//! object for kube-state-metrics and cAdvisor alerts; blackbox probes only carry a URL
+//! (`instance`), which names a Service (`<svc>.<ns>.svc...`) or a public host an Ingress
+//! serves.
+
+use super::{
+    k8s,
+    observations::{Observations, s},
+};
+use aetherius_core::{StandardEvent, Target};
+use regex::Regex;
+use serde_json::Value;
+use std::sync::LazyLock;
+
+static URL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(?:https?|tcp|grpc|wss?)://([a-z0-9.-]+)(?::(\d{1,5}))?([^\s\]\)'\x22,]*)").expect("regex"));
+static SVC: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.svc(?:\.[a-z0-9.-]+)?\.?$").expect("regex"));
+
+/// A URL an alert probes: from the `instance` / `target` / `url` label, or the annotations
+/// (blackbox alerts print their labels into the description).
+pub fn probed_url(event: &StandardEvent) -> Option<(String, Option<u16>, String)> {
+    let sources = ["instance", "target", "url", "probe_url", "endpoint"]
+        .iter()
+        .filter_map(|l| event.labels.get(*l))
+        .chain(["description", "summary", "message"].iter().filter_map(|a| event.annotations.get(*a)));
+    for text in sources {
+        if let Some(c) = URL.captures(text) {
+            return Some((c[1].to_lowercase(), c.get(2).and_then(|p| p.as_str().parse().ok()), c.get(3).map(|p| p.as_str().to_owned()).unwrap_or_default()));
+        }
+    }
+    None
+}
+
+/// The object the alert is about: from its labels, else the Service its probed URL names.
+pub fn alert_target(event: &StandardEvent) -> Option<Target> {
+    if let Some(t) = Target::from_labels(&event.labels) {
+        return Some(t);
+    }
+    let (host, _, _) = probed_url(event)?;
+    let c = SVC.captures(&host)?;
+    Some(Target { namespace: Some(c[2].to_owned()), kind: "Service".into(), name: c[1].to_owned() })
+}
+
+/// A public host name the alert probes (served by an Ingress), when it names no Service.
+pub fn external_host(event: &StandardEvent) -> Option<String> {
+    if alert_target(event).is_some() {
+        return None;
+    }
+    let (host, _, _) = probed_url(event)?;
+    (host.contains('.') && host.parse::<std::net::IpAddr>().is_err() && !SVC.is_match(&host)).then_some(host)
+}
+
+/// Whether an Ingress rule host (`shop.example.com`, `*.example.com`) serves `host`.
+pub fn host_matches(rule_host: &str, host: &str) -> bool {
+    match rule_host.strip_prefix("*.") {
+        Some(suffix) => host.split_once('.').is_some_and(|(_, rest)| rest == suffix),
+        None => rule_host.eq_ignore_ascii_case(host),
+    }
+}
+
+/// Backend Services of an Ingress: (service name, port number or name).
+pub fn ingress_backends(ing: &Value) -> Vec<(String, Value)> {
+    let mut out = vec![];
+    let mut add = |b: &Value| {
+        if let Some(svc) = b.get("service") {
+            let port = svc.pointer("/port/number").cloned().or_else(|| svc.pointer("/port/name").cloned()).unwrap_or(Value::Null);
+            let entry = (s(svc, "/name").to_owned(), port);
+            if !entry.0.is_empty() && !out.contains(&entry) {
+                out.push(entry);
+            }
+        }
+    };
+    if let Some(b) = ing.pointer("/spec/defaultBackend") {
+        add(b);
+    }
+    for rule in ing.pointer("/spec/rules").and_then(Value::as_array).into_iter().flatten() {
+        for path in rule.pointer("/http/paths").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(b) = path.get("backend") {
+                add(b);
+            }
+        }
+    }
+    out
+}
+
+/// The objects that belong to the alert.
+#[derive(Default)]
+pub struct Scope<'a> {
+    /// What the alert names.
+    pub target: Option<Target>,
+    /// Public host it probes, when no object is named.
+    pub external_host: Option<String>,
+    /// Pods whose health the alert is about.
+    pub pods: Vec<&'a Value>,
+    /// Workloads it is about.
+    pub workloads: Vec<&'a Value>,
+    /// Services it is about.
+    pub services: Vec<&'a Value>,
+    /// Ingresses it is about.
+    pub ingresses: Vec<&'a Value>,
+}
+
+/// Pods of `ns` a workload's `spec.selector` selects.
+pub fn pods_of_workload<'a>(obs: &Observations<'a>, w: &Value) -> Vec<&'a Value> {
+    let ns = s(w, "/metadata/namespace");
+    let Some(sel) = w.pointer("/spec/selector").filter(|v| v.is_object() && v.as_object().is_some_and(|m| !m.is_empty())) else { return vec![] };
+    obs.all("Pod").filter(|p| s(p, "/metadata/namespace") == ns && k8s::label_selector_matches(sel, k8s::labels(p))).collect()
+}
+
+/// Pods of `ns` a Service selects.
+pub fn pods_of_service<'a>(obs: &Observations<'a>, svc: &Value) -> Vec<&'a Value> {
+    let ns = s(svc, "/metadata/namespace");
+    let Some(sel) = svc.pointer("/spec/selector").and_then(Value::as_object) else { return vec![] };
+    obs.all("Pod").filter(|p| s(p, "/metadata/namespace") == ns && k8s::map_selects(sel, k8s::labels(p))).collect()
+}
+
+/// Ingresses whose rules serve `host`.
+pub fn ingresses_for_host<'a>(obs: &Observations<'a>, host: &str) -> Vec<&'a Value> {
+    obs.all("Ingress")
+        .filter(|i| {
+            i.pointer("/spec/rules").and_then(Value::as_array).into_iter().flatten().any(|r| host_matches(s(r, "/host"), host))
+        })
+        .collect()
+}
+
+/// What belongs to the alert among what was read.
+pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
+    let target = alert_target(event);
+    let mut sc = Scope { external_host: external_host(event), ..Default::default() };
+    let push_unique = |v: &mut Vec<&'a Value>, o: &'a Value| {
+        if !v.iter().any(|x| std::ptr::eq(*x, o)) {
+            v.push(o);
+        }
+    };
+    match &target {
+        Some(t) => {
+            let ns = t.namespace.as_deref().unwrap_or("");
+            match t.kind.as_str() {
+                "Pod" => {
+                    if let Some(pod) = obs.get("Pod", ns, &t.name) {
+                        sc.pods.push(pod);
+                        // Siblings from the same controller share its fate and its fix.
+                        if let Some(owner) = Observations::controller_of(pod) {
+                            for p in obs.all("Pod").filter(|p| s(p, "/metadata/namespace") == ns && Observations::controller_of(p).as_ref() == Some(&owner)) {
+                                push_unique(&mut sc.pods, p);
+                            }
+                        }
+                    }
+                }
+                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+                    if let Some(w) = obs.get(&t.kind, ns, &t.name) {
+                        sc.workloads.push(w);
+                        sc.pods = pods_of_workload(obs, w);
+                    }
+                }
+                "CronJob" => {
+                    for job in obs.all("Job").filter(|j| Observations::controller_of(j).is_some_and(|(k, n)| k == "CronJob" && n == t.name)) {
+                        sc.workloads.push(job);
+                        sc.pods.extend(pods_of_workload(obs, job));
+                    }
+                }
+                "Service" => {
+                    if let Some(svc) = obs.get("Service", ns, &t.name) {
+                        sc.services.push(svc);
+                        sc.pods = pods_of_service(obs, svc);
+                    }
+                }
+                "Ingress" => {
+                    if let Some(ing) = obs.get("Ingress", ns, &t.name) {
+                        sc.ingresses.push(ing);
+                    }
+                }
+                "HorizontalPodAutoscaler" => {
+                    if let Some(hpa) = obs.get("HorizontalPodAutoscaler", ns, &t.name)
+                        && let Some(w) = obs.get(s(hpa, "/spec/scaleTargetRef/kind"), ns, s(hpa, "/spec/scaleTargetRef/name"))
+                    {
+                        sc.workloads.push(w);
+                        sc.pods = pods_of_workload(obs, w);
+                    }
+                }
+                // A node's problem is the node's: its pods are read for evictions, not as
+                // suspects of their own.
+                _ => {}
+            }
+        }
+        None => {
+            if let Some(host) = &sc.external_host {
+                sc.ingresses = ingresses_for_host(obs, host);
+            } else {
+                sc.pods = obs.all("Pod").collect();
+                sc.workloads = ["Deployment", "StatefulSet", "DaemonSet", "Job"].iter().flat_map(|k| obs.all(k)).collect();
+            }
+        }
+    }
+    for ing in sc.ingresses.clone() {
+        let ns = s(ing, "/metadata/namespace");
+        for (svc, _) in ingress_backends(ing) {
+            if let Some(svc) = obs.get("Service", ns, &svc) {
+                push_unique(&mut sc.services, svc);
+                for p in pods_of_service(obs, svc) {
+                    push_unique(&mut sc.pods, p);
+                }
+            }
+        }
+    }
+    sc.target = target;
+    sc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aetherius_core::AlertmanagerAlert;
+
+    fn event(labels: &[(&str, &str)], description: &str) -> StandardEvent {
+        let alert: AlertmanagerAlert = serde_json::from_value(serde_json::json!({
+            "status": "firing",
+            "labels": labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<std::collections::BTreeMap<_, _>>(),
+            "annotations": {"description": description},
+            "startsAt": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        StandardEvent::from_alertmanager(&alert, "default")
+    }
+
+    #[test]
+    fn a_blackbox_probe_of_a_cluster_url_targets_the_service() {
+        let e = event(
+            &[("alertname", "BlackboxProbeFailed"), ("job", "probe/monitoring/x")],
+            "Probe failed\n  LABELS = map[__name__:probe_success instance:http://inventory.warehouse.svc.cluster.local:8080/healthz job:x]",
+        );
+        assert_eq!(alert_target(&e).unwrap().resource_ref(), "warehouse/Service/inventory");
+        assert_eq!(external_host(&e), None);
+    }
+
+    #[test]
+    fn a_blackbox_probe_of_a_public_url_names_the_host() {
+        let e = event(&[("alertname", "BlackboxProbeFailed"), ("instance", "https://shop.example.com/")], "Probe failed");
+        assert!(alert_target(&e).is_none());
+        assert_eq!(external_host(&e).as_deref(), Some("shop.example.com"));
+        assert!(host_matches("*.example.com", "shop.example.com"));
+        assert!(!host_matches("*.example.com", "example.com"));
+    }
+
+    #[test]
+    fn ingress_backends_cover_rules_and_default() {
+        let ing = serde_json::json!({"spec": {
+            "defaultBackend": {"service": {"name": "fallback", "port": {"name": "http"}}},
+            "rules": [{"host": "a", "http": {"paths": [{"backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]
+        }});
+        let b = ingress_backends(&ing);
+        assert_eq!(b, vec![("fallback".to_owned(), serde_json::json!("http")), ("web".to_owned(), serde_json::json!(80))]);
+    }
+}
