@@ -85,10 +85,39 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
         "get" | "describe" => {
             let r = cmd.resource().ok_or_else(|| Error::Unsupported(cmd.to_string()))?;
             let api = dynamic_api(client, cmd, &api_resource(r), r.namespaced);
-            match cmd.name() {
-                Some(name) => Ok(Read::Objects(vec![to_value(api.get(name).await?)])),
-                None => Ok(Read::Objects(api.list(&list_params(cmd)).await?.items.into_iter().map(to_value).collect())),
+            let objects: Vec<Value> = match cmd.name() {
+                Some(name) => vec![to_value(api.get(name).await?)],
+                None => api.list(&list_params(cmd)).await?.items.into_iter().map(to_value).collect(),
+            };
+            if cmd.action == "get" || objects.len() != 1 || r.plural == "events" {
+                return Ok(Read::Objects(objects));
             }
+            // `describe` of one object: the object and its events, as kubectl shows them.
+            let obj = &objects[0];
+            let field = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let mut fields = vec![format!("involvedObject.name={}", field("/metadata/name"))];
+            let ns = field("/metadata/namespace");
+            if !ns.is_empty() {
+                fields.push(format!("involvedObject.namespace={ns}"));
+            }
+            let uid = field("/metadata/uid");
+            if !uid.is_empty() {
+                fields.push(format!("involvedObject.uid={uid}"));
+            }
+            let ev_ar = api_resource(ResourceKind::lookup("events").expect("events are registered"));
+            let ev_api: Api<DynamicObject> = if ns.is_empty() {
+                Api::all_with(client.clone(), &ev_ar)
+            } else {
+                Api::namespaced_with(client.clone(), &ns, &ev_ar)
+            };
+            let mut events: Vec<Value> = match ev_api.list(&ListParams::default().fields(&fields.join(","))).await {
+                Ok(list) => list.items.into_iter().map(to_value).collect(),
+                // Events may be forbidden where the object is not: describe still answers.
+                Err(kube::Error::Api(_)) => vec![],
+                Err(e) => return Err(e.into()),
+            };
+            events.sort_by_key(event_time);
+            Ok(Read::Objects(objects.into_iter().chain(events).collect()))
         }
         "events" => {
             let ar = api_resource(ResourceKind::lookup("events").expect("events are registered"));

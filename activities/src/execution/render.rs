@@ -2,7 +2,7 @@
 //! readable text for humans and LLMs; both redacted and capped.
 
 use super::kube_read::Read;
-use crate::redact::redact;
+use crate::redact::{redact, redact_value};
 use aetherius_core::{Command, StepResult, StepStatus};
 use serde_json::Value;
 use std::fmt::Write;
@@ -10,7 +10,14 @@ use std::fmt::Write;
 pub(crate) fn success(command: Command, read: Read, max_bytes: usize) -> StepResult {
     let (objects, text) = match read {
         Read::Objects(objects) => {
-            let objects: Vec<Value> = objects.into_iter().map(prune).collect();
+            let objects: Vec<Value> = objects
+                .into_iter()
+                .map(|o| {
+                    let mut o = prune(o);
+                    redact_value(&mut o);
+                    o
+                })
+                .collect();
             let text = objects.iter().map(summarize).collect::<Vec<_>>().join("\n");
             let text = if text.is_empty() { "No resources found.".to_owned() } else { text };
             (objects, text)
@@ -143,10 +150,135 @@ fn summarize(obj: &Value) -> String {
         }
         _ => {
             let _ = write!(out, "{id}");
+            facts(kind, obj, &mut out);
             conditions(obj, &mut out);
         }
     }
     out
+}
+
+fn num(v: &Value, pointer: &str) -> i64 {
+    v.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn joined(v: &Value, pointer: &str, f: impl Fn(&Value) -> String) -> String {
+    v.pointer(pointer).and_then(Value::as_array).map(|a| a.iter().map(f).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+}
+
+fn map_text(v: Option<&Value>) -> String {
+    v.and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
+        .unwrap_or_default()
+}
+
+/// The facts `kubectl describe` leads with, per kind, on one or two lines.
+fn facts(kind: &str, o: &Value, out: &mut String) {
+    let images = |base: &str| joined(o, &format!("{base}/containers"), |c| format!("{}={}", s(c, "/name"), s(c, "/image")));
+    let _ = match kind {
+        "Deployment" | "StatefulSet" | "ReplicaSet" => write!(
+            out,
+            " replicas desired={} updated={} ready={} available={} selector={} images: {}",
+            num(o, "/spec/replicas"),
+            num(o, "/status/updatedReplicas"),
+            num(o, "/status/readyReplicas"),
+            num(o, "/status/availableReplicas"),
+            map_text(o.pointer("/spec/selector/matchLabels")),
+            images("/spec/template/spec")
+        ),
+        "DaemonSet" => write!(
+            out,
+            " desired={} ready={} available={} images: {}",
+            num(o, "/status/desiredNumberScheduled"),
+            num(o, "/status/numberReady"),
+            num(o, "/status/numberAvailable"),
+            images("/spec/template/spec")
+        ),
+        "Job" => write!(
+            out,
+            " completions={} succeeded={} failed={} active={} backoffLimit={}",
+            num(o, "/spec/completions"),
+            num(o, "/status/succeeded"),
+            num(o, "/status/failed"),
+            num(o, "/status/active"),
+            num(o, "/spec/backoffLimit")
+        ),
+        "Service" => write!(
+            out,
+            " type={} clusterIP={} selector={} ports: {}",
+            s(o, "/spec/type"),
+            s(o, "/spec/clusterIP"),
+            map_text(o.pointer("/spec/selector")),
+            joined(o, "/spec/ports", |p| format!(
+                "{}{}->{}",
+                p.get("name").and_then(Value::as_str).map(|n| format!("{n}:")).unwrap_or_default(),
+                p.get("port").map(Value::to_string).unwrap_or_default(),
+                p.get("targetPort").map(|t| t.as_str().map(str::to_owned).unwrap_or_else(|| t.to_string())).unwrap_or_default()
+            ))
+        ),
+        "Endpoints" => write!(
+            out,
+            " ready={} notReady={}",
+            joined(o, "/subsets", |ss| joined(ss, "/addresses", |a| s(a, "/ip").to_owned())),
+            joined(o, "/subsets", |ss| joined(ss, "/notReadyAddresses", |a| s(a, "/ip").to_owned()))
+        ),
+        "Node" => write!(
+            out,
+            " kubelet={} unschedulable={} taints: {} allocatable cpu={} memory={} pods={}",
+            s(o, "/status/nodeInfo/kubeletVersion"),
+            o.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false),
+            joined(o, "/spec/taints", |t| format!("{}={}:{}", s(t, "/key"), s(t, "/value"), s(t, "/effect"))),
+            s(o, "/status/allocatable/cpu"),
+            s(o, "/status/allocatable/memory"),
+            s(o, "/status/allocatable/pods")
+        ),
+        "PersistentVolumeClaim" => write!(
+            out,
+            " phase={} storageClass={} volume={} requested={}",
+            s(o, "/status/phase"),
+            s(o, "/spec/storageClassName"),
+            s(o, "/spec/volumeName"),
+            s(o, "/spec/resources/requests/storage")
+        ),
+        "HorizontalPodAutoscaler" => write!(
+            out,
+            " target={}/{} min={} max={} current={} desired={}",
+            s(o, "/spec/scaleTargetRef/kind"),
+            s(o, "/spec/scaleTargetRef/name"),
+            num(o, "/spec/minReplicas"),
+            num(o, "/spec/maxReplicas"),
+            num(o, "/status/currentReplicas"),
+            num(o, "/status/desiredReplicas")
+        ),
+        "Ingress" => write!(
+            out,
+            " class={} backends: {}",
+            s(o, "/spec/ingressClassName"),
+            joined(o, "/spec/rules", |r| joined(r, "/http/paths", |p| format!(
+                "{}{} -> {}:{}",
+                s(r, "/host"),
+                s(p, "/path"),
+                s(p, "/backend/service/name"),
+                p.pointer("/backend/service/port/number").map(Value::to_string).unwrap_or_else(|| s(p, "/backend/service/port/name").to_owned())
+            )))
+        ),
+        "NetworkPolicy" => write!(
+            out,
+            " podSelector={} policyTypes={}",
+            map_text(o.pointer("/spec/podSelector/matchLabels")),
+            joined(o, "/spec/policyTypes", |t| t.as_str().unwrap_or_default().to_owned())
+        ),
+        "ConfigMap" | "Secret" => write!(
+            out,
+            " keys: {}",
+            ["/data", "/binaryData", "/stringData"]
+                .iter()
+                .filter_map(|p| o.pointer(p).and_then(Value::as_object))
+                .flat_map(|m| m.keys().cloned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => Ok(()),
+    };
 }
 
 fn state_text(state: Option<&Value>) -> String {
@@ -192,6 +324,18 @@ mod tests {
         let (out, cut) = cap("x".repeat(100), 10);
         assert!(cut);
         assert!(out.starts_with("xxxxxxxxxx\n[... output truncated at 10 bytes of 100"));
+    }
+
+    #[test]
+    fn describe_facts_lead_with_what_a_human_needs() {
+        let svc = json!({"kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"type": "ClusterIP", "clusterIP": "10.0.0.1", "selector": {"app": "web"},
+                     "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}});
+        let text = summarize(&svc);
+        assert!(text.contains("selector=app=web") && text.contains("http:80->8080"), "{text}");
+        let hpa = json!({"kind": "HorizontalPodAutoscaler", "metadata": {"name": "api", "namespace": "shop"},
+            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "api"}, "minReplicas": 2, "maxReplicas": 2}});
+        assert!(summarize(&hpa).contains("target=Deployment/api min=2 max=2"));
     }
 
     #[test]
