@@ -203,7 +203,7 @@ impl Api<'_> {
         if let Some(r) = RESOURCE_KINDS.iter().find(|r| r.group == group && r.plural == plural) {
             return Some(r.kind.into());
         }
-        if let Some((kind, _)) = SERVED_BUILTINS.iter().find(|(g, v, p, _, _)| *g == group && *v == version && *p == plural).map(|(_, _, _, k, n)| (k, n)) {
+        if let Some((.., kind, _)) = SERVED_BUILTINS.iter().find(|(g, v, p, ..)| *g == group && *v == version && *p == plural) {
             return Some((*kind).into());
         }
         let api_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
@@ -289,11 +289,12 @@ impl Api<'_> {
 
     /// The objects a list answers: of `kind`, in `namespace` (all when None), matching the
     /// label and field selectors, sorted by namespace and name as etcd returns them.
-    fn matching<'c>(&'c self, group: &str, kind: &str, namespace: Option<&str>, pool: &'c [Value]) -> Result<Vec<&'c Value>, Response> {
+    fn matching<'c>(&'c self, group: &str, kind: &str, namespace: Option<&str>, pool: &'c [Value]) -> Result<Vec<&'c Value>, String> {
+        // An unparsable selector is a BadRequest with the parser's message.
         let labels = LabelSelector::parse(self.query.get("labelSelector").map(String::as_str).unwrap_or(""))
-            .map_err(|e| status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()))?;
+            .map_err(|e| e.to_string())?;
         let fields = FieldSelector::parse(self.query.get("fieldSelector").map(String::as_str).unwrap_or(""))
-            .map_err(|e| status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()))?;
+            .map_err(|e| e.to_string())?;
         let source = if kind == "Namespace" { pool } else { self.source(group) };
         let mut items: Vec<&Value> = source
             .iter()
@@ -313,7 +314,7 @@ impl Api<'_> {
         let namespaces = if kind == "Namespace" { self.namespaces() } else { vec![] };
         let items = match self.matching(group, kind, namespace, &namespaces) {
             Ok(items) => items,
-            Err(resp) => return resp,
+            Err(message) => return status(StatusCode::BAD_REQUEST, "BadRequest", message),
         };
         // Pagination: `continue` is the offset of the next page.
         let start = self.query.get("continue").and_then(|c| c.parse::<usize>().ok()).unwrap_or(0).min(items.len());
