@@ -3,6 +3,7 @@
 
 use aetherius_activities::execution::ExecutionOptions;
 use aetherius_activities::knowledge::KnowledgeOptions;
+use aetherius_activities::llm::LlmOptions;
 use aetherius_api::ApiOptions;
 use figment::{
     Figment,
@@ -43,6 +44,9 @@ pub struct Config {
     /// Knowledge base: embedding model, search defaults (seed: top_k 5, threshold 0.7).
     #[serde(default)]
     pub knowledge: KnowledgeOptions,
+    /// LLM (OpenAI-compatible); absent: the rules alone diagnose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmOptions>,
     /// tracing filter (`info`, `aetherius=debug`, ...).
     pub log: String,
 }
@@ -55,6 +59,7 @@ impl Default for Config {
             api: ApiOptions::default(),
             execution: ExecutionOptions::default(),
             knowledge: KnowledgeOptions::default(),
+            llm: None,
             log: "info".into(),
         }
     }
@@ -92,6 +97,23 @@ mod tests {
             assert_eq!(c.api.max_payload_bytes, 10 * 1024 * 1024);
             assert_eq!(c.execution.clusters["demo"].namespaces, vec!["shop".to_owned()]);
             assert_eq!(c.execution.max_output_bytes, 1 << 20);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_llm_is_off_without_a_section_and_its_key_comes_from_the_environment_only() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("none.toml", "log = \"info\"\n")?;
+            assert_eq!(Config::load(Some(Path::new("none.toml")))?.llm, None);
+            jail.create_file("llm.toml", "[llm]\nbase_url = \"http://127.0.0.1:8081/v1\"\nmodel = \"gemma\"\napi_key_env = \"LLM_KEY\"\n[llm.breaker]\nfailure_threshold = 2\n")?;
+            jail.set_env("AETHERIUS_LLM__TASK_TOKEN_BUDGET", "1234");
+            let llm = Config::load(Some(Path::new("llm.toml")))?.llm.expect("llm section");
+            assert_eq!((llm.model.as_str(), llm.max_tokens, llm.temperature), ("gemma", 4000, 0.1));
+            assert_eq!((llm.task_token_budget, llm.breaker.failure_threshold), (1234, 2));
+            jail.create_file("key.toml", "[llm]\napi_key = \"sk-abc\"\n")?;
+            let err = Config::load(Some(Path::new("key.toml"))).unwrap_err().to_string();
+            assert!(err.contains("unknown field") && !err.contains("sk-abc"), "{err}");
             Ok(())
         });
     }

@@ -4,7 +4,10 @@
 //! - `up` / `down`: start / stop the dev stack (Temporal, PostgreSQL + pgvector, Vault, Aetherius)
 //! - `demo`: up + a real diagnosis of a scenario's alert, printed with its Temporal UI link
 //! - `test`: setup + the stack's services + every test
+//! - `eval`: every scenario through the real stack, scored
+//! - `bench`: the performance figures of DESIGN.md
 
+mod bench;
 mod demo;
 mod setup;
 mod stack;
@@ -23,17 +26,25 @@ fn main() -> Result<()> {
         Some("demo") => demo::run(&root),
         Some("test") => test(&root, &args[1..]),
         Some("eval") => eval(&root, &args[1..]),
+        Some("bench") => bench::run(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  setup   install what is missing (protoc, Temporal, PostgreSQL+pgvector, embedding model, rvault)\n  up      start the dev stack (state in .aetherius/)\n  down    stop what `up` started\n  status  show what runs\n  demo    up + diagnose a scenario's alert, print the result and its Temporal UI link\n  test    setup + services + every test (extra args go to cargo test)\n  eval    [DIR] [--json FILE]: diagnose every scenario of DIR (default scenarios/) through the real stack, print accuracy"
+                "usage: cargo xtask <command>\n\n  setup   install what is missing (protoc, Temporal, PostgreSQL+pgvector, embedding model, rvault)\n  up      start the dev stack (state in .aetherius/)\n  down    stop what `up` started\n  status  show what runs\n  demo    up + diagnose a scenario's alert, print the result and its Temporal UI link\n  test    setup + services + every test (extra args go to cargo test)\n  eval    [DIR] [--json FILE]: diagnose every scenario of DIR (default scenarios/) through the real stack, print accuracy\n  bench   [--debug]: end-to-end latency, ingest rate, knowledge search and embedding, idle RSS (release build)"
             );
-            if args.is_empty() { Ok(()) } else { bail!("unknown command {:?}", args[0]) }
+            if args.is_empty() {
+                Ok(())
+            } else {
+                bail!("unknown command {:?}", args[0])
+            }
         }
     }
 }
 
 fn project_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
 }
 
 fn eval(root: &std::path::Path, args: &[String]) -> Result<()> {
@@ -41,7 +52,10 @@ fn eval(root: &std::path::Path, args: &[String]) -> Result<()> {
     stack::up(root, stack::Components::services())?;
     stack::build_aetherius(root)?;
     let mut cmd = std::process::Command::new(stack::aetherius_bin(root));
-    cmd.current_dir(root).arg("eval").args(args).env("RUST_LOG", "warn");
+    cmd.current_dir(root)
+        .arg("eval")
+        .args(args)
+        .env("RUST_LOG", "warn");
     for (k, v) in stack::eval_env() {
         cmd.env(k, v);
     }
@@ -53,11 +67,15 @@ fn test(root: &std::path::Path, extra: &[String]) -> Result<()> {
     stack::up(root, stack::Components::services())?;
     let env = stack::test_env(root)?;
     let mut cmd = setup::cargo(root);
-    cmd.args(["test", "--workspace", "--all-targets"]).args(extra);
+    cmd.args(["test", "--workspace", "--all-targets"])
+        .args(extra);
     for (k, v) in &env {
         cmd.env(k, v);
     }
-    println!("==> cargo test --workspace --all-targets {}", extra.join(" "));
+    println!(
+        "==> cargo test --workspace --all-targets {}",
+        extra.join(" ")
+    );
     let status = cmd.status()?;
     if !status.success() {
         bail!("tests failed");

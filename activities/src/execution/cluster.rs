@@ -1,7 +1,10 @@
 //! Clusters a worker can reach, and their kube clients (one per cluster, cached until its
 //! credentials are due for renewal; see [`credentials`](super::credentials)).
 
-use super::credentials::{Clock, CredentialCache, CredentialsError, CredentialsOptions, Providers, SystemClock, VaultOptions};
+use super::credentials::{
+    Clock, CredentialCache, CredentialsError, CredentialsOptions, Providers, SystemClock,
+    VaultOptions,
+};
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
 
@@ -56,7 +59,12 @@ pub struct ExecutionOptions {
 
 impl Default for ExecutionOptions {
     fn default() -> Self {
-        ExecutionOptions { clusters: BTreeMap::new(), vault: None, max_output_bytes: 1 << 20, command_timeout_secs: 300 }
+        ExecutionOptions {
+            clusters: BTreeMap::new(),
+            vault: None,
+            max_output_bytes: 1 << 20,
+            command_timeout_secs: 300,
+        }
     }
 }
 
@@ -98,14 +106,26 @@ impl Clusters {
     /// credentials fetched from its provider (concurrent callers share one fetch). The error
     /// names the cluster and the failing step, never a secret.
     pub async fn client(&self, cluster: &str) -> Result<kube::Client, String> {
-        let opts = self.options.clusters.get(cluster).ok_or_else(|| format!("cluster {cluster:?} is not configured"))?;
-        let provider = opts.provider().map_err(|e| format!("cluster {cluster:?}: {e}"))?;
+        let opts = self
+            .options
+            .clusters
+            .get(cluster)
+            .ok_or_else(|| format!("cluster {cluster:?} is not configured"))?;
+        let provider = opts
+            .provider()
+            .map_err(|e| format!("cluster {cluster:?}: {e}"))?;
         let (this, provider) = (self, &provider);
         let fetch = move || async move {
-            let creds = this.providers.fetch(provider, this.options.vault.as_ref()).await?;
+            let creds = this
+                .providers
+                .fetch(provider, this.options.vault.as_ref())
+                .await?;
             let mut config = creds.config;
-            config.read_timeout = Some(std::time::Duration::from_secs(this.options.command_timeout_secs));
-            let client = kube::Client::try_from(config).map_err(|e| CredentialsError::Kube(format!("building the client: {e}")))?;
+            config.read_timeout = Some(std::time::Duration::from_secs(
+                this.options.command_timeout_secs,
+            ));
+            let client = kube::Client::try_from(config)
+                .map_err(|e| CredentialsError::Kube(format!("building the client: {e}")))?;
             tracing::info!(
                 cluster,
                 provider = provider.name(),
@@ -114,7 +134,10 @@ impl Clusters {
             );
             Ok((client, creds.validity))
         };
-        self.clients.get(cluster, fetch).await.map_err(|e| format!("cluster {cluster:?} ({}): {e}", provider.name()))
+        self.clients
+            .get(cluster, fetch)
+            .await
+            .map_err(|e| format!("cluster {cluster:?} ({}): {e}", provider.name()))
     }
 }
 
@@ -124,19 +147,29 @@ mod tests {
 
     #[test]
     fn the_older_kubeconfig_fields_still_select_the_kubeconfig_provider() {
-        let old: ClusterOptions = serde_json::from_value(serde_json::json!({"kubeconfig": "/k", "context": "prod"})).unwrap();
+        let old: ClusterOptions =
+            serde_json::from_value(serde_json::json!({"kubeconfig": "/k", "context": "prod"}))
+                .unwrap();
         assert_eq!(
             old.provider().unwrap(),
-            CredentialsOptions::Kubeconfig { path: Some("/k".into()), context: Some("prod".into()) }
+            CredentialsOptions::Kubeconfig {
+                path: Some("/k".into()),
+                context: Some("prod".into())
+            }
         );
-        assert_eq!(ClusterOptions::default().provider().unwrap(), CredentialsOptions::Infer);
+        assert_eq!(
+            ClusterOptions::default().provider().unwrap(),
+            CredentialsOptions::Infer
+        );
         let both = ClusterOptions {
             kubeconfig: Some("/k".into()),
             credentials: Some(CredentialsOptions::InCluster),
             ..Default::default()
         };
         assert!(both.provider().is_err());
-        let ic: ClusterOptions = serde_json::from_value(serde_json::json!({"credentials": {"provider": "in_cluster"}})).unwrap();
+        let ic: ClusterOptions =
+            serde_json::from_value(serde_json::json!({"credentials": {"provider": "in_cluster"}}))
+                .unwrap();
         assert_eq!(ic.provider().unwrap(), CredentialsOptions::InCluster);
     }
 }

@@ -36,7 +36,6 @@ use std::{
 };
 use vaultrs::client::{Client as _, VaultClient, VaultClientSettingsBuilder};
 
-
 // ---------------------------------------------------------------------------------------
 // Secret text
 // ---------------------------------------------------------------------------------------
@@ -155,12 +154,21 @@ pub enum VaultAuth {
         /// Name of the variable holding the secret id.
         #[serde(default = "default_secret_id_env")]
         secret_id_env: String,
+        /// File holding the role id (e.g. a mounted Kubernetes Secret); read instead of
+        /// `role_id_env` when set, on every login, so a rotated file is picked up.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role_id_file: Option<PathBuf>,
+        /// File holding the secret id; read instead of `secret_id_env` when set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret_id_file: Option<PathBuf>,
     },
 }
 
 impl Default for VaultAuth {
     fn default() -> Self {
-        VaultAuth::Token { token_env: default_token_env() }
+        VaultAuth::Token {
+            token_env: default_token_env(),
+        }
     }
 }
 
@@ -300,17 +308,21 @@ fn vault_error(what: &str, e: vaultrs::error::ClientError) -> CredentialsError {
     // denied") and transport causes.
     let detail = match &e {
         E::APIError { code, errors } if errors.is_empty() => format!("status {code}"),
-        E::APIError { code, errors } => format!("status {code}: {}", errors.join("; ")),
-        E::RestClientError { source: R::ServerResponseError { code, content } } => {
+        E::APIError { code, errors } => {
+            format!("status {code}: {}", tidy(errors.iter().map(String::as_str)))
+        }
+        E::RestClientError {
+            source: R::ServerResponseError { code, content },
+        } => {
             // Vault answers {"errors": [...]}, rvault {"error": "..."}.
             let said = content
                 .as_deref()
                 .and_then(|c| serde_json::from_str::<Value>(c).ok())
                 .and_then(|v| match (v.get("errors"), v.get("error")) {
                     (Some(Value::Array(list)), _) => {
-                        Some(list.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "))
+                        Some(tidy(list.iter().filter_map(Value::as_str)))
                     }
-                    (_, Some(Value::String(one))) => Some(one.clone()),
+                    (_, Some(Value::String(one))) => Some(tidy([one.as_str()])),
                     _ => None,
                 })
                 .filter(|s| !s.is_empty());
@@ -319,7 +331,9 @@ fn vault_error(what: &str, e: vaultrs::error::ClientError) -> CredentialsError {
                 None => format!("status {code}"),
             }
         }
-        E::RestClientError { source: R::ResponseParseError { source, .. } } => {
+        E::RestClientError {
+            source: R::ResponseParseError { source, .. },
+        } => {
             // serde's "missing field `x`" helps; "invalid type: string \"...\"" could quote a value.
             let msg = source.to_string();
             if msg.starts_with("missing field") || msg.starts_with("unknown field") {
@@ -331,6 +345,18 @@ fn vault_error(what: &str, e: vaultrs::error::ClientError) -> CredentialsError {
         other => error_chain(other),
     };
     CredentialsError::Vault(format!("{what}: {detail}"))
+}
+
+/// Vault's error strings on one line: "1 error occurred:\n\t* permission denied\n\n" →
+/// "permission denied".
+fn tidy<'a>(errors: impl IntoIterator<Item = &'a str>) -> String {
+    errors
+        .into_iter()
+        .flat_map(str::lines)
+        .map(|l| l.trim().trim_start_matches("* ").trim())
+        .filter(|l| !(l.is_empty() || l.ends_with("occurred:") && l.contains("error")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// `e: cause: cause...` (transport errors: the URL, "connection refused", timeouts).
@@ -416,7 +442,9 @@ pub struct Providers {
 impl Providers {
     /// Providers whose Vault logins are timed on `clock`.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Providers { logins: CredentialCache::new(clock) }
+        Providers {
+            logins: CredentialCache::new(clock),
+        }
     }
 
     /// Fetches fresh credentials from `provider`; `default_vault` is `[execution.vault]`.
@@ -428,47 +456,84 @@ impl Providers {
         match provider {
             CredentialsOptions::Kubeconfig { path, context } => {
                 let kubeconfig = match path {
-                    Some(path) => Kubeconfig::read_from(path)
-                        .map_err(|e| CredentialsError::Kube(format!("reading kubeconfig {}: {e}", path.display())))?,
-                    None => Kubeconfig::read()
-                        .map_err(|e| CredentialsError::Kube(format!("reading the default kubeconfig: {e}")))?,
+                    Some(path) => Kubeconfig::read_from(path).map_err(|e| {
+                        CredentialsError::Kube(format!(
+                            "reading kubeconfig {}: {e}",
+                            path.display()
+                        ))
+                    })?,
+                    None => Kubeconfig::read().map_err(|e| {
+                        CredentialsError::Kube(format!("reading the default kubeconfig: {e}"))
+                    })?,
                 };
-                let kco = KubeConfigOptions { context: context.clone(), ..Default::default() };
+                let kco = KubeConfigOptions {
+                    context: context.clone(),
+                    ..Default::default()
+                };
                 let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kco)
                     .await
-                    .map_err(|e| CredentialsError::Kube(format!("kubeconfig {}: {e}", path_or_default(path))))?;
-                Ok(Credentials { config, validity: Validity::Unbounded })
+                    .map_err(|e| {
+                        CredentialsError::Kube(format!("kubeconfig {}: {e}", path_or_default(path)))
+                    })?;
+                Ok(Credentials {
+                    config,
+                    validity: Validity::Unbounded,
+                })
             }
             CredentialsOptions::InCluster => {
-                let config =
-                    kube::Config::incluster().map_err(|e| CredentialsError::Kube(format!("in-cluster service account: {e}")))?;
-                Ok(Credentials { config, validity: Validity::Unbounded })
+                let config = kube::Config::incluster().map_err(|e| {
+                    CredentialsError::Kube(format!("in-cluster service account: {e}"))
+                })?;
+                Ok(Credentials {
+                    config,
+                    validity: Validity::Unbounded,
+                })
             }
             CredentialsOptions::Infer => {
-                let config = kube::Config::infer().await.map_err(|e| CredentialsError::Kube(e.to_string()))?;
-                Ok(Credentials { config, validity: Validity::Unbounded })
+                let config = kube::Config::infer()
+                    .await
+                    .map_err(|e| CredentialsError::Kube(e.to_string()))?;
+                Ok(Credentials {
+                    config,
+                    validity: Validity::Unbounded,
+                })
             }
             CredentialsOptions::VaultKv(kv) => {
                 let vault = vault_options(kv.vault.as_ref(), default_vault)?;
-                self.with_vault(vault, move |client| async move { from_kv(&client, kv).await }).await
+                self.with_vault(
+                    vault,
+                    move |client| async move { from_kv(&client, kv).await },
+                )
+                .await
             }
             CredentialsOptions::VaultKubernetes(k8s) => {
                 let vault = vault_options(k8s.vault.as_ref(), default_vault)?;
-                self.with_vault(vault, move |client| async move { from_kubernetes_engine(&client, k8s).await }).await
+                self.with_vault(vault, move |client| async move {
+                    from_kubernetes_engine(&client, k8s).await
+                })
+                .await
             }
         }
     }
 
     /// Runs `read` with a logged-in client; a 403 drops the cached login (revoked or expired
     /// token) and tries once more with a fresh one.
-    async fn with_vault<F, Fut>(&self, opts: &VaultOptions, read: F) -> Result<Credentials, CredentialsError>
+    async fn with_vault<F, Fut>(
+        &self,
+        opts: &VaultOptions,
+        read: F,
+    ) -> Result<Credentials, CredentialsError>
     where
         F: Fn(Arc<VaultClient>) -> Fut,
         Fut: Future<Output = Result<Credentials, CredentialsError>>,
     {
         // The options hold no secret, so they can key the cache.
         let key = serde_json::to_string(opts).unwrap_or_else(|_| opts.address.clone());
-        let login = move || async move { login_with_validity(opts).await.map(|(client, validity)| (Arc::new(client), validity)) };
+        let login = move || async move {
+            login_with_validity(opts)
+                .await
+                .map(|(client, validity)| (Arc::new(client), validity))
+        };
         let client = self.logins.get(&key, login).await?;
         match read(client).await {
             Err(e) if is_forbidden(&e) => {
@@ -482,13 +547,31 @@ impl Providers {
 }
 
 fn path_or_default(path: &Option<PathBuf>) -> String {
-    path.as_ref().map_or_else(|| "(default)".to_owned(), |p| p.display().to_string())
+    path.as_ref()
+        .map_or_else(|| "(default)".to_owned(), |p| p.display().to_string())
 }
 
-fn vault_options<'a>(own: Option<&'a VaultOptions>, default: Option<&'a VaultOptions>) -> Result<&'a VaultOptions, CredentialsError> {
+fn vault_options<'a>(
+    own: Option<&'a VaultOptions>,
+    default: Option<&'a VaultOptions>,
+) -> Result<&'a VaultOptions, CredentialsError> {
     own.or(default).ok_or_else(|| {
-        CredentialsError::Config("a Vault provider needs a `vault` table (the cluster's own or [execution.vault])".into())
+        CredentialsError::Config(
+            "a Vault provider needs a `vault` table (the cluster's own or [execution.vault])"
+                .into(),
+        )
     })
+}
+
+/// A secret from `file` when given, else from the environment variable `env`. Errors name
+/// the file or variable, never the content.
+fn file_or_env_secret(file: Option<&std::path::Path>, env: &str) -> Result<Secret, CredentialsError> {
+    let Some(path) = file else { return env_secret(env) };
+    match std::fs::read_to_string(path) {
+        Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
+        Ok(_) => Err(CredentialsError::Config(format!("{} is empty", path.display()))),
+        Err(e) => Err(CredentialsError::Config(format!("reading {}: {}", path.display(), e.kind()))),
+    }
 }
 
 fn env_secret(name: &str) -> Result<Secret, CredentialsError> {
@@ -517,7 +600,12 @@ struct VaultRequest<R> {
 
 impl<R> VaultRequest<R> {
     fn get(path: String) -> Self {
-        VaultRequest { method: rustify::enums::RequestMethod::GET, path, body: None, response: std::marker::PhantomData }
+        VaultRequest {
+            method: rustify::enums::RequestMethod::GET,
+            path,
+            body: None,
+            response: std::marker::PhantomData,
+        }
     }
 
     fn post(path: String, body: &Value) -> Self {
@@ -566,11 +654,18 @@ pub async fn login(opts: &VaultOptions) -> Result<VaultClient, CredentialsError>
     login_with_validity(opts).await.map(|(client, _)| client)
 }
 
-async fn login_with_validity(opts: &VaultOptions) -> Result<(VaultClient, Validity), CredentialsError> {
+async fn login_with_validity(
+    opts: &VaultOptions,
+) -> Result<(VaultClient, Validity), CredentialsError> {
     let address = url::Url::parse(&opts.address)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .ok_or_else(|| CredentialsError::Config(format!("vault address {:?} is not an http(s) URL", opts.address)))?;
+        .ok_or_else(|| {
+            CredentialsError::Config(format!(
+                "vault address {:?} is not an http(s) URL",
+                opts.address
+            ))
+        })?;
     let token = match &opts.auth {
         VaultAuth::Token { token_env } => env_secret(token_env)?,
         VaultAuth::Approle { .. } => Secret::new(""),
@@ -582,18 +677,32 @@ async fn login_with_validity(opts: &VaultOptions) -> Result<(VaultClient, Validi
         .token(token.expose())
         .timeout(Some(Duration::from_secs(opts.timeout_secs)))
         .verify(true)
-        .ca_certs(opts.ca_file.iter().map(|p| p.display().to_string()).collect());
+        .ca_certs(
+            opts.ca_file
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        );
     if let Some(ns) = &opts.namespace {
         settings.set_namespace(ns.clone());
     }
-    let settings = settings.build().map_err(|e| CredentialsError::Config(format!("vault client settings: {e}")))?;
-    let mut client = VaultClient::new(settings).map_err(|e| vault_error("building the client", e))?;
+    let settings = settings
+        .build()
+        .map_err(|e| CredentialsError::Config(format!("vault client settings: {e}")))?;
+    let mut client =
+        VaultClient::new(settings).map_err(|e| vault_error("building the client", e))?;
     let validity = match &opts.auth {
         // The token's lifetime is the operator's business (renewed outside, in the env).
         VaultAuth::Token { .. } => Validity::Unbounded,
-        VaultAuth::Approle { mount, role_id_env, secret_id_env } => {
-            let role_id = env_secret(role_id_env)?;
-            let secret_id = env_secret(secret_id_env)?;
+        VaultAuth::Approle {
+            mount,
+            role_id_env,
+            secret_id_env,
+            role_id_file,
+            secret_id_file,
+        } => {
+            let role_id = file_or_env_secret(role_id_file.as_deref(), role_id_env)?;
+            let secret_id = file_or_env_secret(secret_id_file.as_deref(), secret_id_env)?;
             let body = json!({ "role_id": role_id.expose(), "secret_id": secret_id.expose() });
             let request = VaultRequest::<LoginResponse>::post(format!("auth/{mount}/login"), &body);
             let response = vaultrs::api::exec_with_no_result(&client, request)
@@ -601,7 +710,9 @@ async fn login_with_validity(opts: &VaultOptions) -> Result<(VaultClient, Validi
                 .map_err(|e| vault_error(&format!("AppRole login at auth/{mount}"), e))?;
             let token = Secret::new(response.auth.client_token);
             if token.expose().is_empty() {
-                return Err(CredentialsError::Vault(format!("AppRole login at auth/{mount}: no client_token in the answer")));
+                return Err(CredentialsError::Vault(format!(
+                    "AppRole login at auth/{mount}: no client_token in the answer"
+                )));
             }
             client.set_token(token.expose());
             match response.auth.lease_duration {
@@ -631,36 +742,65 @@ struct Kv2Data {
 }
 
 /// Reads the fields of a KV secret (v1: `GET <mount>/<path>`, v2: `GET <mount>/data/<path>`).
-async fn read_kv(vault: &VaultClient, kv: &VaultKvOptions) -> Result<Map<String, Value>, CredentialsError> {
-    let what = format!("reading KV v{} secret {}/{}", kv.kv_version, kv.mount, kv.path);
+async fn read_kv(
+    vault: &VaultClient,
+    kv: &VaultKvOptions,
+) -> Result<Map<String, Value>, CredentialsError> {
+    let what = format!(
+        "reading KV v{} secret {}/{}",
+        kv.kv_version, kv.mount, kv.path
+    );
     let path = kv.path.trim_matches('/');
     let mount = kv.mount.trim_matches('/');
     let data = match kv.kv_version {
-        1 => vaultrs::api::exec_with_no_result(vault, VaultRequest::<Kv1Response>::get(format!("{mount}/{path}")))
+        1 => {
+            vaultrs::api::exec_with_no_result(
+                vault,
+                VaultRequest::<Kv1Response>::get(format!("{mount}/{path}")),
+            )
             .await
             .map_err(|e| vault_error(&what, e))?
-            .data,
-        2 => {
-            vaultrs::api::exec_with_no_result(vault, VaultRequest::<Kv2Response>::get(format!("{mount}/data/{path}")))
-                .await
-                .map_err(|e| vault_error(&what, e))?
-                .data
-                .data
+            .data
         }
-        other => return Err(CredentialsError::Config(format!("kv_version must be 1 or 2, not {other}"))),
+        2 => {
+            vaultrs::api::exec_with_no_result(
+                vault,
+                VaultRequest::<Kv2Response>::get(format!("{mount}/data/{path}")),
+            )
+            .await
+            .map_err(|e| vault_error(&what, e))?
+            .data
+            .data
+        }
+        other => {
+            return Err(CredentialsError::Config(format!(
+                "kv_version must be 1 or 2, not {other}"
+            )));
+        }
     };
-    data.ok_or_else(|| CredentialsError::Vault(format!("{what}: the secret has no data (deleted?)")))
+    data.ok_or_else(|| {
+        CredentialsError::Vault(format!("{what}: the secret has no data (deleted?)"))
+    })
 }
 
-fn string_field(map: &mut Map<String, Value>, field: &str, secret: &str) -> Result<Option<Secret>, CredentialsError> {
+fn string_field(
+    map: &mut Map<String, Value>,
+    field: &str,
+    secret: &str,
+) -> Result<Option<Secret>, CredentialsError> {
     match map.remove(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(Secret::new(s))),
-        Some(_) => Err(CredentialsError::Vault(format!("field {field:?} of secret {secret} is not a string"))),
+        Some(_) => Err(CredentialsError::Vault(format!(
+            "field {field:?} of secret {secret} is not a string"
+        ))),
     }
 }
 
-async fn from_kv(vault: &VaultClient, kv: &VaultKvOptions) -> Result<Credentials, CredentialsError> {
+async fn from_kv(
+    vault: &VaultClient,
+    kv: &VaultKvOptions,
+) -> Result<Credentials, CredentialsError> {
     let secret = format!("{}/{}", kv.mount, kv.path);
     let mut fields = read_kv(vault, kv).await?;
     let validity = Validity::Refresh(Duration::from_secs(kv.refresh_secs.max(1)));
@@ -678,7 +818,10 @@ async fn from_kv(vault: &VaultClient, kv: &VaultKvOptions) -> Result<Credentials
     let server = match string_field(&mut fields, &kv.server_field, &secret)? {
         Some(s) => s.expose().to_owned(),
         None => kv.server.clone().ok_or_else(|| {
-            CredentialsError::Config(format!("secret {secret} has no field {:?} and no `server` is configured", kv.server_field))
+            CredentialsError::Config(format!(
+                "secret {secret} has no field {:?} and no `server` is configured",
+                kv.server_field
+            ))
         })?,
     };
     let ca = match string_field(&mut fields, &kv.ca_field, &secret)? {
@@ -705,18 +848,26 @@ struct KubernetesCredsData {
     service_account_name: Option<String>,
 }
 
-async fn from_kubernetes_engine(vault: &VaultClient, k8s: &VaultKubernetesOptions) -> Result<Credentials, CredentialsError> {
+async fn from_kubernetes_engine(
+    vault: &VaultClient,
+    k8s: &VaultKubernetesOptions,
+) -> Result<Credentials, CredentialsError> {
     let mut body = json!({ "kubernetes_namespace": k8s.kubernetes_namespace });
     if let Some(ttl) = k8s.ttl_secs {
         body["ttl"] = json!(format!("{ttl}s"));
     }
     let mount = k8s.mount.trim_matches('/');
-    let request = VaultRequest::<KubernetesCredsResponse>::post(format!("{mount}/creds/{}", k8s.role), &body);
+    let request =
+        VaultRequest::<KubernetesCredsResponse>::post(format!("{mount}/creds/{}", k8s.role), &body);
     let what = format!("generating a token at {}/creds/{}", k8s.mount, k8s.role);
-    let response = vaultrs::api::exec_with_no_result(vault, request).await.map_err(|e| vault_error(&what, e))?;
+    let response = vaultrs::api::exec_with_no_result(vault, request)
+        .await
+        .map_err(|e| vault_error(&what, e))?;
     let token = Secret::new(response.data.service_account_token);
     if token.expose().is_empty() {
-        return Err(CredentialsError::Vault(format!("{what}: the response has no service_account_token")));
+        return Err(CredentialsError::Vault(format!(
+            "{what}: the response has no service_account_token"
+        )));
     }
     tracing::debug!(
         service_account = response.data.service_account_name.as_deref().unwrap_or("?"),
@@ -768,16 +919,25 @@ fn token_kubeconfig(server: &str, token: &Secret, ca: &Ca) -> Value {
     })
 }
 
-async fn config_from_token(server: &str, token: &Secret, ca: &Ca, what: &str) -> Result<kube::Config, CredentialsError> {
+async fn config_from_token(
+    server: &str,
+    token: &Secret,
+    ca: &Ca,
+    what: &str,
+) -> Result<kube::Config, CredentialsError> {
     let kubeconfig = token_kubeconfig(server, token, ca);
-    let kubeconfig: Kubeconfig =
-        serde_json::from_value(kubeconfig).map_err(|_| CredentialsError::Kube(format!("{what}: could not build a kubeconfig")))?;
+    let kubeconfig: Kubeconfig = serde_json::from_value(kubeconfig)
+        .map_err(|_| CredentialsError::Kube(format!("{what}: could not build a kubeconfig")))?;
     kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .map_err(|e| CredentialsError::Kube(format!("{what} (server {server}): {e}")))
 }
 
-async fn config_from_kubeconfig_text(text: &Secret, context: Option<String>, what: &str) -> Result<kube::Config, CredentialsError> {
+async fn config_from_kubeconfig_text(
+    text: &Secret,
+    context: Option<String>,
+    what: &str,
+) -> Result<kube::Config, CredentialsError> {
     // The parser's message may quote the text: say where, not what.
     let kubeconfig = Kubeconfig::from_yaml(text.expose())
         .map_err(|_| CredentialsError::Kube(format!("{what} is not a valid kubeconfig (YAML)")))?;
@@ -792,8 +952,13 @@ async fn config_from_kubeconfig_text(text: &Secret, context: Option<String>, wha
             )));
         }
     }
-    let kco = KubeConfigOptions { context, ..Default::default() };
-    kube::Config::from_custom_kubeconfig(kubeconfig, &kco).await.map_err(|e| CredentialsError::Kube(format!("{what}: {e}")))
+    let kco = KubeConfigOptions {
+        context,
+        ..Default::default()
+    };
+    kube::Config::from_custom_kubeconfig(kubeconfig, &kco)
+        .await
+        .map_err(|e| CredentialsError::Kube(format!("{what}: {e}")))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -825,7 +990,10 @@ pub struct ManualClock {
 
 impl Default for ManualClock {
     fn default() -> Self {
-        ManualClock { start: Instant::now(), elapsed: std::sync::Mutex::new(Duration::ZERO) }
+        ManualClock {
+            start: Instant::now(),
+            elapsed: std::sync::Mutex::new(Duration::ZERO),
+        }
     }
 }
 
@@ -872,21 +1040,32 @@ pub struct CredentialCache<T> {
 impl<T: Clone> CredentialCache<T> {
     /// An empty cache on `clock`.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        CredentialCache { clock, slots: std::sync::Mutex::default() }
+        CredentialCache {
+            clock,
+            slots: std::sync::Mutex::default(),
+        }
     }
 
     fn slot(&self, key: &str) -> Arc<Slot<T>> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         slots
             .entry(key.to_owned())
-            .or_insert_with(|| Arc::new(Slot { generation: AtomicU64::new(0), state: tokio::sync::Mutex::new(None) }))
+            .or_insert_with(|| {
+                Arc::new(Slot {
+                    generation: AtomicU64::new(0),
+                    state: tokio::sync::Mutex::new(None),
+                })
+            })
             .clone()
     }
 
     /// Forgets `key`'s value (e.g. after the API server rejected its token): the next `get`
     /// fetches.
     pub fn invalidate(&self, key: &str) {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        self.slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
     }
 
     /// `key`'s value, from the cache while fresh, else from `fetch`.
@@ -900,9 +1079,13 @@ impl<T: Clone> CredentialCache<T> {
         let mut state = slot.state.lock().await;
         let now = self.clock.now();
         match &*state {
-            Some(Ok(entry)) if entry.refresh_at.is_none_or(|at| now < at) => return Ok(entry.value.clone()),
+            Some(Ok(entry)) if entry.refresh_at.is_none_or(|at| now < at) => {
+                return Ok(entry.value.clone());
+            }
             // A fetch finished (and failed) while this caller waited: share its outcome.
-            Some(Err(e)) if slot.generation.load(Ordering::Acquire) != seen => return Err(e.clone()),
+            Some(Err(e)) if slot.generation.load(Ordering::Acquire) != seen => {
+                return Err(e.clone());
+            }
             _ => {}
         }
         // Lifetimes count from before the request: the lease started after it was sent.
@@ -923,7 +1106,8 @@ impl<T: Clone> CredentialCache<T> {
                 Some(Ok(previous)) if previous.expires_at.is_none_or(|at| now < at) => {
                     tracing::warn!(cluster = key, error = %e, "refreshing credentials failed; using the previous ones while they last");
                     let retry = now + RETRY_AFTER_FAILED_REFRESH;
-                    previous.refresh_at = Some(previous.expires_at.map_or(retry, |at| retry.min(at)));
+                    previous.refresh_at =
+                        Some(previous.expires_at.map_or(retry, |at| retry.min(at)));
                     Ok(previous.value.clone())
                 }
                 _ => {
@@ -948,18 +1132,39 @@ mod tests {
     }
 
     /// A fetch that counts its calls and returns the call number.
-    fn counting(calls: &AtomicUsize, validity: Validity) -> impl Future<Output = Result<(u32, Validity), CredentialsError>> + '_ {
-        async move { Ok((calls.fetch_add(1, Ordering::SeqCst) as u32 + 1, validity)) }
+    async fn counting(
+        calls: &AtomicUsize,
+        validity: Validity,
+    ) -> Result<(u32, Validity), CredentialsError> {
+        Ok((calls.fetch_add(1, Ordering::SeqCst) as u32 + 1, validity))
     }
 
     #[test]
     fn lease_margin_is_ten_percent_at_least_a_minute_at_most_half() {
-        assert_eq!(lease_margin(Duration::from_secs(3600)), Duration::from_secs(360));
-        assert_eq!(lease_margin(Duration::from_secs(600)), Duration::from_secs(60));
-        assert_eq!(lease_margin(Duration::from_secs(300)), Duration::from_secs(60));
-        assert_eq!(lease_margin(Duration::from_secs(60)), Duration::from_secs(30));
-        assert_eq!(Validity::Lease(Duration::from_secs(600)).refresh_after(), Some(Duration::from_secs(540)));
-        assert_eq!(Validity::Refresh(Duration::from_secs(300)).refresh_after(), Some(Duration::from_secs(300)));
+        assert_eq!(
+            lease_margin(Duration::from_secs(3600)),
+            Duration::from_secs(360)
+        );
+        assert_eq!(
+            lease_margin(Duration::from_secs(600)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            lease_margin(Duration::from_secs(300)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            lease_margin(Duration::from_secs(60)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            Validity::Lease(Duration::from_secs(600)).refresh_after(),
+            Some(Duration::from_secs(540))
+        );
+        assert_eq!(
+            Validity::Refresh(Duration::from_secs(300)).refresh_after(),
+            Some(Duration::from_secs(300))
+        );
         assert_eq!(Validity::Unbounded.refresh_after(), None);
     }
 
@@ -970,9 +1175,17 @@ mod tests {
         let lease = Validity::Lease(Duration::from_secs(600));
         assert_eq!(cache.get("c", || counting(&calls, lease)).await, Ok(1));
         clock.advance(Duration::from_secs(539));
-        assert_eq!(cache.get("c", || counting(&calls, lease)).await, Ok(1), "still 61 s before expiry");
+        assert_eq!(
+            cache.get("c", || counting(&calls, lease)).await,
+            Ok(1),
+            "still 61 s before expiry"
+        );
         clock.advance(Duration::from_secs(1));
-        assert_eq!(cache.get("c", || counting(&calls, lease)).await, Ok(2), "60 s before expiry: refreshed");
+        assert_eq!(
+            cache.get("c", || counting(&calls, lease)).await,
+            Ok(2),
+            "60 s before expiry: refreshed"
+        );
         assert_eq!(cache.get("c", || counting(&calls, lease)).await, Ok(2));
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
@@ -989,20 +1202,50 @@ mod tests {
         assert_eq!(cache.get("kv", || counting(&calls, kv)).await, Ok(2));
 
         let file_calls = AtomicUsize::new(0);
-        assert_eq!(cache.get("file", || counting(&file_calls, Validity::Unbounded)).await, Ok(1));
+        assert_eq!(
+            cache
+                .get("file", || counting(&file_calls, Validity::Unbounded))
+                .await,
+            Ok(1)
+        );
         clock.advance(Duration::from_secs(365 * 24 * 3600));
-        assert_eq!(cache.get("file", || counting(&file_calls, Validity::Unbounded)).await, Ok(1));
+        assert_eq!(
+            cache
+                .get("file", || counting(&file_calls, Validity::Unbounded))
+                .await,
+            Ok(1)
+        );
     }
 
     #[tokio::test]
     async fn clusters_are_cached_separately_and_invalidate_forces_a_fetch() {
         let (_clock, cache) = cache();
         let calls = AtomicUsize::new(0);
-        assert_eq!(cache.get("a", || counting(&calls, Validity::Unbounded)).await, Ok(1));
-        assert_eq!(cache.get("b", || counting(&calls, Validity::Unbounded)).await, Ok(2));
-        assert_eq!(cache.get("a", || counting(&calls, Validity::Unbounded)).await, Ok(1));
+        assert_eq!(
+            cache
+                .get("a", || counting(&calls, Validity::Unbounded))
+                .await,
+            Ok(1)
+        );
+        assert_eq!(
+            cache
+                .get("b", || counting(&calls, Validity::Unbounded))
+                .await,
+            Ok(2)
+        );
+        assert_eq!(
+            cache
+                .get("a", || counting(&calls, Validity::Unbounded))
+                .await,
+            Ok(1)
+        );
         cache.invalidate("a");
-        assert_eq!(cache.get("a", || counting(&calls, Validity::Unbounded)).await, Ok(3));
+        assert_eq!(
+            cache
+                .get("a", || counting(&calls, Validity::Unbounded))
+                .await,
+            Ok(3)
+        );
     }
 
     #[tokio::test]
@@ -1012,7 +1255,11 @@ mod tests {
         let down = || async { Err(CredentialsError::Vault("down".into())) };
         assert_eq!(cache.get("c", || async { Ok((1, lease)) }).await, Ok(1));
         clock.advance(Duration::from_secs(550));
-        assert_eq!(cache.get("c", down).await, Ok(1), "refresh failed, lease still valid");
+        assert_eq!(
+            cache.get("c", down).await,
+            Ok(1),
+            "refresh failed, lease still valid"
+        );
         // Within the retry delay no fetch is attempted.
         clock.advance(RETRY_AFTER_FAILED_REFRESH - Duration::from_secs(1));
         let attempts = &AtomicUsize::new(0);
@@ -1021,13 +1268,24 @@ mod tests {
             Err(CredentialsError::Vault("down".into()))
         };
         assert_eq!(cache.get("c", counted).await, Ok(1));
-        assert_eq!(attempts.load(Ordering::SeqCst), 0, "no fetch during the retry delay");
+        assert_eq!(
+            attempts.load(Ordering::SeqCst),
+            0,
+            "no fetch during the retry delay"
+        );
         clock.advance(Duration::from_secs(1));
         assert_eq!(cache.get("c", down).await, Ok(1));
         // Past the lease's end, a failure is an error.
         clock.advance(Duration::from_secs(60));
-        assert_eq!(cache.get("c", down).await, Err(CredentialsError::Vault("down".into())));
-        assert_eq!(cache.get("c", || async { Ok((2, lease)) }).await, Ok(2), "a later fetch recovers");
+        assert_eq!(
+            cache.get("c", down).await,
+            Err(CredentialsError::Vault("down".into()))
+        );
+        assert_eq!(
+            cache.get("c", || async { Ok((2, lease)) }).await,
+            Ok(2),
+            "a later fetch recovers"
+        );
     }
 
     #[tokio::test]
@@ -1035,7 +1293,12 @@ mod tests {
         let (_clock, cache) = cache();
         let down = || async { Err(CredentialsError::Vault("down".into())) };
         assert!(cache.get("c", down).await.is_err());
-        assert_eq!(cache.get("c", || async { Ok((7, Validity::Unbounded)) }).await, Ok(7));
+        assert_eq!(
+            cache
+                .get("c", || async { Ok((7, Validity::Unbounded)) })
+                .await,
+            Ok(7)
+        );
     }
 
     #[tokio::test]
@@ -1072,8 +1335,25 @@ mod tests {
             Err::<(u32, Validity), _>(CredentialsError::Vault("sealed".into()))
         };
         let results = futures::future::join_all((0..4).map(|_| cache.get("c", fetch))).await;
-        assert!(results.iter().all(|r| r == &Err(CredentialsError::Vault("sealed".into()))));
+        assert!(
+            results
+                .iter()
+                .all(|r| r == &Err(CredentialsError::Vault("sealed".into())))
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn vault_error_strings_are_put_on_one_line() {
+        assert_eq!(
+            tidy(["1 error occurred:\n\t* permission denied\n\n"]),
+            "permission denied"
+        );
+        assert_eq!(
+            tidy(["2 errors occurred:\n\t* a\n\t* b\n\n", "c"]),
+            "a; b; c"
+        );
+        assert_eq!(tidy(["Permission denied."]), "Permission denied.");
     }
 
     #[test]
@@ -1091,12 +1371,20 @@ mod tests {
             "mount": "kv", "path": "clusters/prod", "kv_version": 1,
         }))
         .unwrap();
-        let CredentialsOptions::VaultKv(kv) = kv else { panic!() };
+        let CredentialsOptions::VaultKv(kv) = kv else {
+            panic!()
+        };
         assert_eq!(kv.kubeconfig_field, "kubeconfig");
         assert_eq!(kv.refresh_secs, 300);
         assert_eq!(
             kv.vault.unwrap().auth,
-            VaultAuth::Approle { mount: "approle".into(), role_id_env: "R".into(), secret_id_env: "S".into() }
+            VaultAuth::Approle {
+                mount: "approle".into(),
+                role_id_env: "R".into(),
+                secret_id_env: "S".into(),
+                role_id_file: None,
+                secret_id_file: None,
+            }
         );
         let k8s: CredentialsOptions = serde_json::from_value(json!({
             "provider": "vault_kubernetes", "role": "reader", "kubernetes_namespace": "shop",
@@ -1104,7 +1392,8 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(k8s.name(), "vault_kubernetes");
-        let ic: CredentialsOptions = serde_json::from_value(json!({ "provider": "in_cluster" })).unwrap();
+        let ic: CredentialsOptions =
+            serde_json::from_value(json!({ "provider": "in_cluster" })).unwrap();
         assert_eq!(ic, CredentialsOptions::InCluster);
     }
 
@@ -1113,8 +1402,15 @@ mod tests {
         let with_token = serde_json::from_value::<VaultOptions>(json!({
             "address": "http://127.0.0.1:8200", "auth": { "method": "token", "token": "s.abc" },
         }));
-        assert!(with_token.unwrap_err().to_string().contains("unknown field `token`"));
-        let at_top = serde_json::from_value::<VaultOptions>(json!({ "address": "http://v", "token": "s.abc" }));
+        assert!(
+            with_token
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `token`")
+        );
+        let at_top = serde_json::from_value::<VaultOptions>(
+            json!({ "address": "http://v", "token": "s.abc" }),
+        );
         assert!(at_top.is_err());
     }
 
@@ -1122,13 +1418,18 @@ mod tests {
     async fn a_missing_token_variable_is_named_and_nothing_else() {
         let opts = VaultOptions {
             address: "http://127.0.0.1:1".into(),
-            auth: VaultAuth::Token { token_env: "AETHERIUS_TEST_SURELY_UNSET_VAULT_TOKEN".into() },
+            auth: VaultAuth::Token {
+                token_env: "AETHERIUS_TEST_SURELY_UNSET_VAULT_TOKEN".into(),
+            },
             ca_file: None,
             namespace: None,
             timeout_secs: 1,
         };
-        let err = login(&opts).await.unwrap_err();
-        assert_eq!(err, CredentialsError::MissingEnv("AETHERIUS_TEST_SURELY_UNSET_VAULT_TOKEN".into()));
+        let err = login(&opts).await.err().expect("no Vault token variable");
+        assert_eq!(
+            err,
+            CredentialsError::MissingEnv("AETHERIUS_TEST_SURELY_UNSET_VAULT_TOKEN".into())
+        );
     }
 
     #[tokio::test]
@@ -1137,11 +1438,17 @@ mod tests {
             "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://k\n\
              contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [\"-c\", \"echo SECRET-ARG\"]\n",
         );
-        let err = config_from_kubeconfig_text(&text, None, "field").await.unwrap_err().to_string();
+        let err = config_from_kubeconfig_text(&text, None, "field")
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("exec"), "{err}");
         assert!(!err.contains("SECRET-ARG"), "{err}");
         let broken = Secret::new("users: [token: s.SECRET-VALUE");
-        let err = config_from_kubeconfig_text(&broken, None, "field").await.unwrap_err().to_string();
+        let err = config_from_kubeconfig_text(&broken, None, "field")
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("SECRET-VALUE"), "{err}");
     }
 
@@ -1150,17 +1457,39 @@ mod tests {
         let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
         let token = Secret::new("eyJhbGciOiJSUzI1NiJ9.payload.sig");
         let k = token_kubeconfig("https://10.0.0.1:6443", &token, &Ca::Data(Secret::new(pem)));
-        let data = k["clusters"][0]["cluster"]["certificate-authority-data"].as_str().unwrap();
-        assert_eq!(base64::engine::general_purpose::STANDARD.decode(data).unwrap(), pem.as_bytes());
+        let data = k["clusters"][0]["cluster"]["certificate-authority-data"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap(),
+            pem.as_bytes()
+        );
         let k = token_kubeconfig("https://k", &token, &Ca::Data(Secret::new(" TFMw\nLS0= ")));
-        assert_eq!(k["clusters"][0]["cluster"]["certificate-authority-data"], "TFMwLS0=", "base64 kept as is");
+        assert_eq!(
+            k["clusters"][0]["cluster"]["certificate-authority-data"], "TFMwLS0=",
+            "base64 kept as is"
+        );
         let k = token_kubeconfig("https://k", &token, &Ca::File("/etc/k8s/ca.crt".into()));
-        assert_eq!(k["clusters"][0]["cluster"]["certificate-authority"], "/etc/k8s/ca.crt");
+        assert_eq!(
+            k["clusters"][0]["cluster"]["certificate-authority"],
+            "/etc/k8s/ca.crt"
+        );
 
-        let config = config_from_token("https://10.0.0.1:6443", &token, &Ca::System, "t").await.unwrap();
+        let config = config_from_token("https://10.0.0.1:6443", &token, &Ca::System, "t")
+            .await
+            .unwrap();
         assert_eq!(config.cluster_url.to_string(), "https://10.0.0.1:6443/");
         assert!(config.auth_info.token.is_some());
-        let err = config_from_token("https://10.0.0.1:6443", &token, &Ca::Data(Secret::new("not base64!")), "t").await.unwrap_err();
+        let err = config_from_token(
+            "https://10.0.0.1:6443",
+            &token,
+            &Ca::Data(Secret::new("not base64!")),
+            "t",
+        )
+        .await
+        .unwrap_err();
         assert!(!err.to_string().contains("eyJ"), "{err}");
     }
 }

@@ -52,6 +52,10 @@ impl ExecutionActivities {
         let mut result = match outcome {
             Ok(read) => render::success(cmd, read, max),
             Err(kube_read::Error::Status { code, message }) => {
+                if code == 401 {
+                    // Expired or rotated credentials: the next step fetches fresh ones.
+                    self.clusters.invalidate(&cmd.cluster_id);
+                }
                 let status = match code {
                     404 => StepStatus::NotFound,
                     401 | 403 => StepStatus::Forbidden,
