@@ -7,10 +7,13 @@
 //! - [`report`]: render and store the report in PostgreSQL.
 //! - [`knowledge`]: the knowledge base (pgvector + local MiniLM embeddings): runbooks,
 //!   semantic search, feedback, and the match the analyze step asks for.
+//! - [`llm`]: the optional LLM (OpenAI-compatible, structured outputs, budgets, breaker)
+//!   that refines the rules' analysis and decisions.
 
 pub mod execution;
 pub mod knowledge;
 pub mod labels;
+pub mod llm;
 pub mod reasoning;
 pub mod redact;
 pub mod report;

@@ -7,7 +7,8 @@
 //! Only the scorer below reads a scenario's `expect`; the diagnosing code gets the alert
 //! and the fixture cluster, nothing else.
 //!
-//! `RULES_TRACE=<scenario id>` prints that scenario's steps and decisions.
+//! `RULES_TRACE=<scenario id>|all` prints steps and decisions; `RULES_ONLY=<part of an id>`
+//! runs the matching scenarios; `RULES_SCENARIOS=<folder>` reads scenarios from elsewhere.
 
 use aetherius_activities::{
     execution::{ClusterOptions, ExecutionActivities, ExecutionOptions},
@@ -20,8 +21,9 @@ use std::{collections::VecDeque, net::SocketAddr, path::PathBuf, time::Instant};
 /// Share of scenarios that must pass.
 const MIN_ACCURACY: f64 = 0.9;
 
+/// `scenarios/`, or the folder `RULES_SCENARIOS` names (to try rules on scenarios in the making).
 fn scenarios_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+    std::env::var_os("RULES_SCENARIOS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios"))
 }
 
 async fn diagnose(scenario: &Scenario, trace: bool) -> (Diagnosis, usize) {

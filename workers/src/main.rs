@@ -62,6 +62,11 @@ enum Cmd {
         #[command(subcommand)]
         command: KnowledgeCmd,
     },
+    /// LLM tools.
+    Llm {
+        #[command(subcommand)]
+        command: LlmCmd,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -90,7 +95,43 @@ enum KnowledgeCmd {
 }
 
 #[derive(Subcommand)]
+enum LlmCmd {
+    /// Serve an OpenAI-compatible chat-completions endpoint for tests and demos that answers
+    /// well or fails on request (POST /_test/behaviour queues one behaviour).
+    TestServer {
+        /// Port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// good | slow | rate-limited | server-error | not-json-body | content-not-json |
+        /// schema-violation | mutating
+        #[arg(long, default_value = "good")]
+        mode: aetherius_activities::llm::test_server::Behaviour,
+    },
+}
+
+#[derive(Subcommand)]
 enum BenchCmd {
+    /// End to end, no LLM: webhook accepted -> report stored, one diagnosis at a time.
+    E2e {
+        /// Scenario folder served as the cluster.
+        #[arg(long, default_value = "scenarios/crashloop-missing-env")]
+        scenario: PathBuf,
+        /// Timed diagnoses (after 2 warm-up runs).
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
+    /// Webhook start rate vs the raw Temporal client, and duplicates from the dedup window.
+    Ingest {
+        /// Scenario whose alert is sent (with distinct startsAt values).
+        #[arg(long, default_value = "scenarios/crashloop-missing-env")]
+        scenario: PathBuf,
+        /// Alerts per phase.
+        #[arg(long, default_value_t = 300)]
+        count: usize,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
     /// Vector search over many entries (random unit vectors, own schema) and query
     /// embedding latency (the real model).
     Knowledge {
@@ -190,6 +231,20 @@ async fn run(command: Cmd, config: Config) -> anyhow::Result<()> {
             std::process::exit(validate_command(&config, &line, cluster.as_deref(), json))
         }
         Cmd::Knowledge { command } => knowledge_command(command, &config).await,
+        Cmd::Llm { command: LlmCmd::TestServer { port, mode } } => {
+            let server = aetherius_activities::llm::test_server::TestServer::start(SocketAddr::from(([127, 0, 0, 1], port)), mode).await?;
+            println!("OpenAI-compatible test server on {}", server.base_url());
+            pools::shutdown_signal().await;
+            Ok(())
+        }
+        Cmd::Bench { command: BenchCmd::E2e { scenario, runs } } => {
+            print!("{}", aetherius_workers::bench::e2e(config, &scenario, runs).await?);
+            Ok(())
+        }
+        Cmd::Bench { command: BenchCmd::Ingest { scenario, count, concurrency } } => {
+            print!("{}", aetherius_workers::bench::ingest(config, &scenario, count, concurrency).await?);
+            Ok(())
+        }
         Cmd::Bench { command: BenchCmd::Knowledge { entries, queries, schema, fresh } } => {
             let pool = pools::database(&config).await?;
             aetherius_activities::MIGRATOR.run(&pool).await.context("running migrations")?;

@@ -5,6 +5,7 @@ use aetherius_activities::{execution::ExecutionActivities, reasoning::ReasoningA
 use aetherius_core::queues;
 use aetherius_workflows::DiagnosisWorkflow;
 use aetherius_activities::knowledge::{self, KnowledgeBase};
+use aetherius_activities::llm::{Llm, LlmOptions, UsageStore};
 use anyhow::Context;
 use std::{str::FromStr, sync::Arc, time::Duration};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
@@ -72,6 +73,22 @@ pub fn knowledge(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Option<
     Ok(Some(Arc::new(KnowledgeBase::new(pool.clone(), embedder, options.clone()))))
 }
 
+/// The LLM `[llm]` asks for: `None` when the section is absent or disabled. Token usage
+/// goes to PostgreSQL (run `aetherius migrate` first), proposed commands are checked
+/// against the execution clusters' allowlists.
+pub async fn llm(config: &Config) -> anyhow::Result<Option<Arc<Llm>>> {
+    let Some(options) = config.llm.clone().filter(LlmOptions::is_enabled) else {
+        return Ok(None);
+    };
+    let store = UsageStore::Postgres(database(config).await?);
+    store.check().await.context("LLM usage tables missing: run `aetherius migrate`")?;
+    let access = aetherius_activities::execution::cluster_access(&config.execution);
+    let (base_url, model) = (options.base_url.clone(), options.model.clone());
+    let llm = Llm::new(options, store, access).context("[llm]")?;
+    tracing::info!(%base_url, %model, "LLM enabled");
+    Ok(Some(Arc::new(llm)))
+}
+
 fn identity() -> String {
     format!("aetherius-{}@{}", std::process::id(), std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()))
 }
@@ -82,7 +99,7 @@ pub async fn worker(runtime: &Runtime, client: Client, config: &Config, pool: Po
     let options = match pool {
         Pool::Reasoning => WorkerOptions::new(queues::REASONING)
             .register_workflow::<DiagnosisWorkflow>()?
-            .register_activities(ReasoningActivities)
+            .register_activities(ReasoningActivities::new(llm(config).await?))
             .register_activities(crate::routing::RoutingActivities::new(client.clone()))
             .build(),
         Pool::Execution => {

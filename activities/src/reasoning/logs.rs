@@ -91,17 +91,25 @@ static RBAC: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"User \\?"system:serviceaccount:([a-z0-9.-]+):([a-z0-9.-]+)\\?" cannot ([a-z]+) resource \\?"([a-z0-9./-]+)\\?"(?: in API group \\?"([a-z0-9.-]*)\\?")?(?: in the namespace \\?"([a-z0-9-]+)\\?")?"#).expect("regex")
 });
 static DNS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(no such host|name or service not known|temporary failure in name resolution|getaddrinfo (ENOTFOUND|EAI_AGAIN)|could not resolve host|nxdomain|unknown host|UnknownHostException|lookup \S+ on \S+:53\b|server misbehaving|failed to resolve|name resolution)").expect("regex")
+    Regex::new(r"(?i)(no such host|name or service not known|temporary failure in name resolution|getaddrinfo (ENOTFOUND|EAI_AGAIN)|could not resolve host|nxdomain|unknown host|UnknownHostException|lookup \S+ on \S+:53\b|server misbehaving|failed to resolve (host|address|name|hostname)|name resolution)").expect("regex")
 });
 // The variable is matched case-sensitively (env vars are upper snake case); the phrase is not.
 static MISSING_VAR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b[^\n]{0,40}?\b(?i:is not set|not set|is required|required|must be set|is missing|missing|is undefined|undefined|is empty|not defined|not provided)").expect("regex")
 });
+// Python's os.environ["X"], Spring's unresolved ${placeholder}.
+static MISSING_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"KeyError: ['"]([A-Z][A-Z0-9_]*)['"]|[Cc]ould not resolve placeholder '([^']+)'"#).expect("regex")
+});
+// Credentials the dependency rejects: the configured secret is wrong, not the dependency.
+static AUTH_FAILED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(password authentication failed|access denied for user|authentication failed|invalid credentials|invalid password|NOAUTH|WRONGPASS|SASL authentication failed)").expect("regex")
+});
 static MISSING_VAR_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i:missing|required|undefined|unset|no)\s+(?i:required\s+)?(?i:environment variable|env var|env|config(?:uration)? (?:key|value|option)|setting|variable|key)s?\s*[:=]?\s*['`]?([A-Z][A-Z0-9_]*[A-Z0-9])").expect("regex")
 });
 static BAD_CONFIG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)((open|read|load|loading|parse|parsing)[^\n]{0,80}(config|\.ya?ml|\.json|\.toml|\.conf|\.ini|\.properties)[^\n]{0,80}(no such file or directory|not found|cannot find|invalid|error)|flag provided but not defined|unknown (flag|option|shorthand flag|directive)|unrecognized (option|argument)|executable file not found|exec format error|invalid (configuration|config)|error during parsing|no such file or directory)"#).expect("regex")
+    Regex::new(r#"(?i)((open|read|load|loading|parse|parsing)[^\n]{0,80}(config|\.ya?ml|\.json|\.toml|\.conf|\.ini|\.properties)[^\n]{0,80}(no such file or directory|not found|cannot find|invalid|error)|flag provided but not defined|unknown (flag|option|shorthand flag|directive)|unrecognized (option|argument)|executable file not found|exec format error|invalid (configuration|config)|error during parsing|no such file or directory|cannot find module|could not find or load main class|unable to access jarfile)"#).expect("regex")
 });
 static DEPENDENCY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(connection refused|ECONNREFUSED|could not connect to|can't connect to|cannot connect to|failed to connect to|unable to connect to|error \S+ connecting to|connection timed out|connect timed out|connect timeout|i/o timeout|no route to host|ETIMEDOUT|EHOSTUNREACH|server closed the connection unexpectedly|is the server running|connection reset by peer)").expect("regex")
@@ -172,14 +180,18 @@ pub fn symptoms(log: &str) -> Vec<Symptom> {
     if let Some(line) = last_match(&lines, &DNS) {
         out.push(Symptom::Dns { line: line.clone(), host: LOOKUP.captures(line).map(|c| c[1].to_owned()).and_then(|h| host_in(&h)).or_else(|| host_in(line)) });
     }
-    if let Some(line) = last_match(&lines, &MISSING_VAR).or_else(|| last_match(&lines, &MISSING_VAR_PREFIX)) {
+    if let Some(line) = last_match(&lines, &MISSING_VAR).or_else(|| last_match(&lines, &MISSING_VAR_PREFIX)).or_else(|| last_match(&lines, &MISSING_KEY)) {
         let var = MISSING_VAR
             .captures(line)
             .and_then(|c| c.get(1))
             .or_else(|| MISSING_VAR_PREFIX.captures(line).and_then(|c| c.get(1)))
+            .or_else(|| MISSING_KEY.captures(line).and_then(|c| c.get(1).or_else(|| c.get(2))))
             .map(|m| m.as_str().to_owned())
             .unwrap_or_default();
         out.push(Symptom::MissingVar { line: line.clone(), var });
+    }
+    if let Some(line) = last_match(&lines, &AUTH_FAILED) {
+        out.push(Symptom::BadConfig { line: line.clone() });
     }
     if let Some(line) = last_match(&lines, &DEPENDENCY) {
         // The host is often on another line of the same failure; take the nearest one.
@@ -285,6 +297,15 @@ Caused by: java.lang.IllegalStateException: Duplicate key K1 (attempted merging 
             other => panic!("{other:?}"),
         }
         assert!(matches!(crash_cause("panic: runtime error: invalid memory address or nil pointer dereference"), Some(Symptom::AppError { .. })));
+    }
+
+    #[test]
+    fn unresolved_settings_and_rejected_credentials_are_config() {
+        assert!(matches!(crash_cause("KeyError: 'REDIS_URL'"), Some(Symptom::MissingVar { var, .. }) if var == "REDIS_URL"));
+        assert!(matches!(crash_cause("java.lang.IllegalArgumentException: Could not resolve placeholder 'db.url' in value \"${db.url}\""), Some(Symptom::MissingVar { var, .. }) if var == "db.url"));
+        let pg = "failed to connect to `host=db user=app`: server error (FATAL: password authentication failed for user \"app\" (SQLSTATE 28P01))";
+        assert!(matches!(crash_cause(pg), Some(Symptom::BadConfig { .. })));
+        assert!(matches!(crash_cause("Error: Cannot find module '/app/server.js'"), Some(Symptom::BadConfig { .. })));
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //! read what the steps fetched. Pure over their inputs; no cluster access here.
 
 pub mod analyzers;
+pub mod k8s;
+pub mod logs;
 pub mod observations;
 pub mod plan;
+pub mod scope;
 
 use aetherius_core::{
     AnalysisResult, DecideInput, Decision, Diagnosis, DiagnosticStrategy, Evidence, Method, RootCause, StandardEvent,
@@ -18,10 +21,29 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 const CONCLUSIVE: f64 = 0.9;
 /// Most new steps one decision adds, to keep the investigation focused.
 const MAX_NEW_STEPS: usize = 6;
+/// Below this, a finding is a lead, not a diagnosis: the report says "unknown" and names it.
+const MIN_CONFIDENCE: f64 = 0.5;
+/// A target that looks healthy again outweighs findings weaker than this.
+const HEALTHY_OVERRIDES: f64 = 0.6;
 
 /// Activities of the reasoning pool.
 #[derive(Default)]
-pub struct ReasoningActivities;
+pub struct ReasoningActivities {
+    /// The LLM, when `[llm]` configures one: it refines the rules' answers (crate::llm::assist).
+    llm: Option<std::sync::Arc<crate::llm::Llm>>,
+}
+
+impl ReasoningActivities {
+    /// With the LLM, if any; `None` keeps the rules alone.
+    pub fn new(llm: Option<std::sync::Arc<crate::llm::Llm>>) -> Self {
+        ReasoningActivities { llm }
+    }
+}
+
+/// The task an activity serves (its workflow id: the LLM's token budget is per task).
+fn task_id(ctx: &ActivityContext, fallback: &str) -> String {
+    ctx.info().workflow_id.clone().unwrap_or_else(|| fallback.to_owned())
+}
 
 /// Hypotheses an alert name suggests before anything is read.
 fn hypotheses(alertname: &str) -> &'static [RootCause] {
@@ -37,6 +59,10 @@ fn hypotheses(alertname: &str) -> &'static [RootCause] {
         "KubeNodeNotReady" | "KubeNodeUnreachable" => &[NodeNotReady],
         "KubeHpaMaxedOut" | "KubeHpaReplicasMismatch" => &[HpaMisconfigured],
         "CPUThrottlingHigh" => &[CpuThrottling],
+        "KubeNodePressure" | "KubeNodeEviction" | "NodeFilesystemAlmostOutOfSpace" => &[NodePressureEviction],
+        "TargetDown" => &[ServicePortMismatch, ServiceNoEndpoints, NetworkPolicyBlocked],
+        "BlackboxProbeFailed" | "ProbeFailed" => &[IngressMisconfigured, ServiceNoEndpoints, ServicePortMismatch, NetworkPolicyBlocked],
+        "KubeDaemonSetRolloutStuck" | "KubeDaemonSetNotScheduled" => &[PendingTaint, PendingInsufficientResources, ImagePullNotFound],
         "KubePersistentVolumeErrors" => &[PendingPvcUnbound, VolumeMountFailed],
         "Watchdog" | "InfoInhibitor" => &[NotAnIssue],
         _ => &[],
@@ -45,9 +71,13 @@ fn hypotheses(alertname: &str) -> &'static [RootCause] {
 
 /// The first analysis, from the alert alone.
 pub fn analyze_alert(event: &StandardEvent) -> AnalysisResult {
-    let target = Target::from_labels(&event.labels);
+    let target = scope::alert_target(event);
     let causes: Vec<String> = hypotheses(event.alertname()).iter().map(|c| c.as_str().to_owned()).collect();
-    let about = target.as_ref().map(Target::resource_ref).unwrap_or_else(|| "no specific object".into());
+    let about = target
+        .as_ref()
+        .map(Target::resource_ref)
+        .or_else(|| scope::external_host(event).map(|h| format!("host {h}")))
+        .unwrap_or_else(|| "no specific object".into());
     let summary = format!(
         "{} ({}) on cluster {} about {about}. {}",
         event.alertname(),
@@ -86,7 +116,7 @@ pub fn strategize_plan(input: &StrategizeInput) -> DiagnosticStrategy {
 pub fn decide(input: &DecideInput) -> Decision {
     let obs = Observations::new(&input.results);
     let findings = analyzers::analyze(&input.event, &obs);
-    let best = findings.first();
+    let best = findings.first().filter(|f| f.confidence >= MIN_CONFIDENCE);
     let mut follow = plan::follow_ups(&input.event, &obs, &input.pending);
     follow.truncate(MAX_NEW_STEPS);
     // A pod's events often overturn what its status and logs suggest (a liveness kill looks
@@ -98,7 +128,7 @@ pub fn decide(input: &DecideInput) -> Decision {
     let conclusive = best.is_some_and(|f| f.confidence >= CONCLUSIVE);
     let nothing_left = follow.is_empty() && input.pending.is_empty();
     if (conclusive && !events_pending) || nothing_left || input.steps_left == 0 {
-        return Decision::Conclude { diagnosis: conclude(input, &obs, best) };
+        return Decision::Conclude { diagnosis: conclude(input, &obs, &findings) };
     }
     if conclusive {
         // Only the pod's events stand between us and the conclusion: read them next,
@@ -112,8 +142,15 @@ pub fn decide(input: &DecideInput) -> Decision {
     Decision::Continue { add_steps: follow, reason }
 }
 
-fn conclude(input: &DecideInput, obs: &Observations<'_>, best: Option<&Finding>) -> Diagnosis {
-    if let Some(f) = best {
+fn conclude(input: &DecideInput, obs: &Observations<'_>, findings: &[Finding]) -> Diagnosis {
+    let effective = scope::effective_target(&input.event, obs).or_else(|| input.analysis.target.clone());
+    let target = effective.as_ref();
+    let healthy = target.and_then(|t| {
+        let ns = t.namespace.as_deref().unwrap_or("");
+        obs.get(&t.kind, ns, &t.name).and_then(looks_healthy).map(|why| (t, why))
+    });
+    let best = findings.first();
+    if let Some(f) = best.filter(|f| f.confidence >= HEALTHY_OVERRIDES || (f.confidence >= MIN_CONFIDENCE && healthy.is_none())) {
         return Diagnosis {
             root_cause: f.root_cause,
             resource: f.resource.clone(),
@@ -123,47 +160,65 @@ fn conclude(input: &DecideInput, obs: &Observations<'_>, best: Option<&Finding>)
             confidence: f.confidence,
         };
     }
-    let target = input.analysis.target.as_ref();
-    let healthy = target.and_then(|t| {
-        let ns = t.namespace.as_deref().unwrap_or("");
-        obs.get(&t.kind, ns, &t.name).map(|o| (t, looks_healthy(o)))
-    });
-    match healthy {
-        Some((t, Some(why))) => Diagnosis {
+    if let Some((t, why)) = healthy {
+        return Diagnosis {
             root_cause: RootCause::NotAnIssue,
             resource: Some(t.resource_ref()),
             summary: format!("{} looks healthy now: {why}. The condition behind the alert is not visible any more.", t.resource_ref()),
             evidence: vec![Evidence { source: t.resource_ref(), detail: why }],
             recommendations: vec!["Check whether the alert is flapping or its threshold is too tight.".into()],
-            confidence: 0.5,
-        },
-        _ => Diagnosis {
-            root_cause: RootCause::Unknown,
-            resource: target.map(Target::resource_ref),
-            summary: format!(
-                "The evidence read ({} steps) does not support any known cause; a human should look.",
-                input.results.len()
-            ),
-            evidence: input
-                .results
-                .iter()
-                .filter(|r| r.error.is_some())
-                .map(|r| Evidence { source: r.command.to_string(), detail: r.error.clone().unwrap_or_default() })
-                .collect(),
-            recommendations: vec!["Inspect the object, its events and logs by hand; add what you learn to the knowledge base.".into()],
-            confidence: 0.2,
-        },
+            confidence: 0.6,
+        };
+    }
+    // Say so rather than guess: name the weak lead, if any, and what could not be read.
+    let mut evidence: Vec<Evidence> = best.map(|f| f.evidence.clone()).unwrap_or_default();
+    evidence.extend(input.results.iter().filter(|r| r.error.is_some()).map(|r| Evidence { source: r.command.to_string(), detail: r.error.clone().unwrap_or_default() }));
+    let lead = best.map(|f| format!(" Weak lead ({}, {:.2}): {}", f.root_cause, f.confidence, f.summary)).unwrap_or_default();
+    Diagnosis {
+        root_cause: RootCause::Unknown,
+        resource: target.map(Target::resource_ref),
+        summary: format!("The evidence read ({} steps) does not support any known cause; a human should look.{lead}", input.results.len()),
+        evidence,
+        recommendations: vec!["Inspect the object, its events and logs by hand; add what you learn to the knowledge base.".into()],
+        confidence: 0.2,
     }
 }
 
-/// Why an object looks healthy, if it does.
+/// Why an object the alert measures looks healthy, if it does. Only kinds whose status is
+/// what kube-state-metrics alerts on: a Service with endpoints can still fail requests.
 fn looks_healthy(obj: &serde_json::Value) -> Option<String> {
-    let conditions = obj.pointer("/status/conditions").and_then(serde_json::Value::as_array)?;
-    let is_true = |t: &str| conditions.iter().any(|c| s(c, "/type") == t && s(c, "/status") == "True");
+    let int = |p: &str| obj.pointer(p).and_then(serde_json::Value::as_i64);
+    let is_true = |t: &str| k8s::condition(obj, t).is_some_and(|c| s(c, "/status") == "True");
     match s(obj, "/kind") {
-        "Pod" if s(obj, "/status/phase") == "Running" && is_true("Ready") => Some("phase Running, Ready=True".into()),
-        "Deployment" if is_true("Available") => Some("Available=True".into()),
-        "Node" if is_true("Ready") => Some("Ready=True".into()),
+        "Pod" => {
+            let waiting = obj.pointer("/status/containerStatuses").and_then(serde_json::Value::as_array).into_iter().flatten().any(|c| c.pointer("/state/waiting").is_some());
+            (k8s::pod_ready(obj) && !waiting).then(|| "phase Running, Ready=True, no container waiting".into())
+        }
+        "Deployment" => {
+            let want = int("/spec/replicas").unwrap_or(1);
+            let all = ["/status/replicas", "/status/readyReplicas", "/status/availableReplicas", "/status/updatedReplicas"].iter().all(|p| int(p).unwrap_or(0) == want);
+            let stuck = k8s::condition(obj, "Progressing").is_some_and(|c| s(c, "/reason") == "ProgressDeadlineExceeded");
+            (all && !stuck && is_true("Available")).then(|| format!("{want}/{want} replicas ready, available and up to date"))
+        }
+        "StatefulSet" => {
+            let want = int("/spec/replicas").unwrap_or(1);
+            let all = ["/status/replicas", "/status/readyReplicas"].iter().all(|p| int(p).unwrap_or(0) == want);
+            (all && s(obj, "/status/currentRevision") == s(obj, "/status/updateRevision")).then(|| format!("{want}/{want} replicas ready"))
+        }
+        "DaemonSet" => {
+            let want = int("/status/desiredNumberScheduled").unwrap_or(0);
+            let ok = int("/status/numberReady") == Some(want) && int("/status/updatedNumberScheduled").unwrap_or(want) == want && int("/status/numberUnavailable").unwrap_or(0) == 0;
+            ok.then(|| format!("{want}/{want} daemon pods ready"))
+        }
+        "Node" => {
+            let pressure = ["MemoryPressure", "DiskPressure", "PIDPressure"].iter().any(|t| is_true(t));
+            (is_true("Ready") && !pressure).then(|| "Ready=True, no pressure condition".into())
+        }
+        "Job" => is_true("Complete").then(|| "Complete=True".into()),
+        "HorizontalPodAutoscaler" => {
+            let ok = is_true("AbleToScale") && is_true("ScalingActive") && int("/status/currentReplicas") == int("/status/desiredReplicas");
+            ok.then(|| "AbleToScale and ScalingActive, at the desired replica count".into())
+        }
         _ => None,
     }
 }
@@ -172,19 +227,31 @@ fn looks_healthy(obj: &serde_json::Value) -> Option<String> {
 impl ReasoningActivities {
     /// Initial analysis of the alert.
     #[activity(name = activity::ANALYZE)]
-    pub async fn analyze(_ctx: ActivityContext, event: StandardEvent) -> Result<AnalysisResult, ActivityError> {
-        Ok(analyze_alert(&event))
+    pub async fn analyze(self: std::sync::Arc<Self>, ctx: ActivityContext, event: StandardEvent) -> Result<AnalysisResult, ActivityError> {
+        let rules = analyze_alert(&event);
+        Ok(match &self.llm {
+            Some(llm) => crate::llm::assist::analyze(llm, &task_id(&ctx, &event.id), &event, rules).await,
+            None => rules,
+        })
     }
 
     /// The first diagnostic plan.
     #[activity(name = activity::STRATEGIZE)]
-    pub async fn strategize(_ctx: ActivityContext, input: StrategizeInput) -> Result<DiagnosticStrategy, ActivityError> {
-        Ok(strategize_plan(&input))
+    pub async fn strategize(self: std::sync::Arc<Self>, _ctx: ActivityContext, input: StrategizeInput) -> Result<DiagnosticStrategy, ActivityError> {
+        let plan = strategize_plan(&input);
+        Ok(match &self.llm {
+            Some(llm) => crate::llm::assist::extend_plan(llm, &input, plan),
+            None => plan,
+        })
     }
 
     /// What to do after a step.
     #[activity(name = activity::DECIDE_NEXT)]
-    pub async fn decide_next(_ctx: ActivityContext, input: DecideInput) -> Result<Decision, ActivityError> {
-        Ok(decide(&input))
+    pub async fn decide_next(self: std::sync::Arc<Self>, ctx: ActivityContext, input: DecideInput) -> Result<Decision, ActivityError> {
+        let decision = decide(&input);
+        Ok(match &self.llm {
+            Some(llm) => crate::llm::assist::decide(llm, &task_id(&ctx, &input.event.id), &input, decision).await,
+            None => decision,
+        })
     }
 }

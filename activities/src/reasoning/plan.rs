@@ -1,150 +1,465 @@
 //! Which steps to run: the first plan from the alert, then follow-ups from what the steps
-//! found (owner chains, referenced objects, previous logs, scheduling context).
+//! found. Each follow-up tests the leading lead of what was seen: a crash log naming a host
+//! leads to that Service and its endpoints, a 403 to the ServiceAccount's bindings, a DNS
+//! error to CoreDNS, a Service to its endpoints and the pods its selector should match, a
+//! probed public host to the Ingress that serves it. Steps carry a priority; the most
+//! telling run first, and the step budget bounds the rest.
 
-use super::observations::{Observations, s};
+use super::{
+    analyzers::{DNS_NAMESPACE, DNS_SERVICE},
+    k8s,
+    logs::{self, ConnectFailure, Symptom},
+    observations::{Observations, s},
+    scope::{self, Scope},
+};
 use aetherius_core::{Command, DiagnosticStep, StandardEvent, Target, command::ResourceKind};
 use serde_json::Value;
 
 /// Log lines fetched per container.
 const LOG_TAIL: u32 = 200;
+/// Unhealthy pods of one alert followed in depth, one per owner (a new and an old ReplicaSet).
+const PODS_FOLLOWED: usize = 2;
 
 fn step(purpose: impl Into<String>, command: Command) -> DiagnosticStep {
     DiagnosticStep { purpose: purpose.into(), command }
 }
 
-/// First steps: read the object the alert names and its events.
+/// `kubectl events -n <ns> --field-selector type=Warning`: every warning of a namespace at once.
+fn warnings_in(cluster: &str, ns: &str) -> Command {
+    let mut c = Command::events_for(cluster, Some(ns), "Pod", "x");
+    c.flags.clear();
+    c.flags.insert("field-selector".into(), "type=Warning".into());
+    c
+}
+
+/// `kubectl top pod <name> -n <ns> --containers`.
+fn top_pod(cluster: &str, ns: &str, name: &str) -> Command {
+    let mut c = Command::get(cluster, Some(ns), "pods", name);
+    c.action = "top".into();
+    c.flags.insert("containers".into(), "true".into());
+    c
+}
+
+fn all_namespaces(mut c: Command) -> Command {
+    c.flags.insert("all-namespaces".into(), "true".into());
+    c
+}
+
+/// First steps: read the object the alert names and what tells its story fastest.
 pub fn initial_steps(event: &StandardEvent, target: Option<&Target>) -> Vec<DiagnosticStep> {
     let cluster = event.cluster_id.as_str();
-    let Some(t) = target else { return vec![] };
+    let Some(t) = target else {
+        return match scope::external_host(event) {
+            Some(host) => vec![step(format!("Ingresses that serve {host}"), all_namespaces(Command::list(cluster, None, "ingresses", None)))],
+            None => vec![],
+        };
+    };
     let Some(kind) = ResourceKind::lookup(&t.kind) else { return vec![] };
     let ns = if kind.namespaced { t.namespace.as_deref() } else { None };
-    let mut steps = vec![
-        step(format!("Read the {} the alert names", t.kind), Command::get(cluster, ns, kind.plural, &t.name)),
-        step(format!("Events of the {}", t.kind), Command::events_for(cluster, ns, kind.kind, &t.name)),
-    ];
-    if t.kind == "Node" {
-        let mut pods = Command::list(cluster, None, "pods", None);
-        pods.flags.insert("all-namespaces".into(), "true".into());
-        pods.flags.insert("field-selector".into(), format!("spec.nodeName={}", t.name));
-        steps.push(step("Pods on the node", pods));
+    let get = step(format!("Read the {} the alert names", t.kind), Command::get(cluster, ns, kind.plural, &t.name));
+    let events = step(format!("Events of the {}", t.kind), Command::events_for(cluster, ns, kind.kind, &t.name));
+    match (t.kind.as_str(), ns) {
+        ("Pod", Some(ns)) => {
+            let mut steps = vec![get, events];
+            if event.alertname() == "CPUThrottlingHigh" {
+                steps.push(step("CPU usage of the pod against its limit", top_pod(cluster, ns, &t.name)));
+            }
+            steps
+        }
+        ("Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet", Some(ns)) => {
+            vec![get, step(format!("Warnings in namespace {ns} (pods, ReplicaSets, scheduler, kubelet)"), warnings_in(cluster, ns))]
+        }
+        ("Service", Some(ns)) => vec![get, step("Endpoints of the Service", Command::get(cluster, Some(ns), "endpoints", &t.name))],
+        ("Ingress", _) => vec![get],
+        ("Node", _) => {
+            let mut pods = all_namespaces(Command::list(cluster, None, "pods", None));
+            pods.flags.insert("field-selector".into(), format!("spec.nodeName={}", t.name));
+            vec![get, events, step("Pods on the node", pods)]
+        }
+        _ => vec![get, events],
     }
-    steps
+}
+
+/// Steps collected with a priority (lower runs first), never repeating a command.
+struct Steps<'p> {
+    obs: &'p Observations<'p>,
+    pending: &'p [DiagnosticStep],
+    items: Vec<(u8, DiagnosticStep)>,
+}
+
+impl Steps<'_> {
+    fn push(&mut self, priority: u8, st: DiagnosticStep) {
+        let key = st.command.key();
+        if self.obs.executed.contains(&key) || self.pending.iter().any(|p| p.command.key() == key) {
+            return;
+        }
+        match self.items.iter_mut().find(|(_, o)| o.command.key() == key) {
+            Some(existing) => existing.0 = existing.0.min(priority),
+            None => self.items.push((priority, st)),
+        }
+    }
+
+    fn finish(mut self) -> Vec<DiagnosticStep> {
+        self.items.sort_by_key(|(p, _)| *p);
+        self.items.into_iter().map(|(_, s)| s).collect()
+    }
+}
+
+/// Whether a pod needs a closer look.
+fn unhealthy(pod: &Value) -> bool {
+    let restarted = ["/status/initContainerStatuses", "/status/containerStatuses"]
+        .iter()
+        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .any(|c| c.pointer("/state/waiting").is_some_and(|w| s(w, "/reason") != "PodInitializing") || c.get("restartCount").and_then(Value::as_u64).unwrap_or(0) > 0);
+    !k8s::pod_ready(pod) && s(pod, "/status/phase") != "Succeeded" || restarted
+}
+
+fn statuses(pod: &Value) -> impl Iterator<Item = &Value> {
+    ["/status/initContainerStatuses", "/status/containerStatuses"].into_iter().filter_map(|p| pod.pointer(p).and_then(Value::as_array)).flatten()
 }
 
 /// Steps worth running next, given what has been read. Never repeats a command.
 pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[DiagnosticStep]) -> Vec<DiagnosticStep> {
     let cluster = event.cluster_id.as_str();
-    let mut out: Vec<DiagnosticStep> = vec![];
-    let mut push = |st: DiagnosticStep| {
-        let key = st.command.key();
-        if !obs.executed.contains(&key) && !pending.iter().any(|p| p.command.key() == key) && !out.iter().any(|o| o.command.key() == key) {
-            out.push(st);
-        }
-    };
+    let sc = scope::scope(event, obs);
+    let mut steps = Steps { obs, pending, items: vec![] };
 
-    for pod in obs.all("Pod") {
-        let ns = s(pod, "/metadata/namespace");
-        let name = s(pod, "/metadata/name");
-        push(step(format!("Events of pod {name}"), Command::events_for(cluster, Some(ns), "Pod", name)));
-        if let Some((kind, owner)) = Observations::controller_of(pod)
-            && let Some(r) = ResourceKind::lookup(&kind)
-            && !obs.known(&kind, ns, &owner)
-        {
-            push(step(format!("Owner of pod {name}"), Command::get(cluster, Some(ns), r.plural, &owner)));
-        }
-        for cs in ["/status/initContainerStatuses", "/status/containerStatuses"]
-            .iter()
-            .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
-            .flatten()
-        {
-            let c = s(cs, "/name");
-            let restarted = cs.get("restartCount").and_then(Value::as_u64).unwrap_or(0) > 0 || cs.pointer("/lastState/terminated").is_some();
-            if restarted {
-                push(step(format!("Logs of the crashed {c} container"), Command::logs(cluster, ns, name, c, true, LOG_TAIL)));
-            }
-            let running_unready = cs.pointer("/state/running").is_some() && !cs.get("ready").and_then(Value::as_bool).unwrap_or(false);
-            if running_unready {
-                push(step(format!("Logs of the unready {c} container"), Command::logs(cluster, ns, name, c, false, LOG_TAIL)));
-            }
-            if s(cs, "/state/waiting/reason") == "CreateContainerConfigError" {
-                for (res, obj) in config_refs(pod, c) {
-                    if !obs.known(if res == "configmaps" { "ConfigMap" } else { "Secret" }, ns, &obj) {
-                        push(step(format!("Referenced {res} {obj}"), Command::get(cluster, Some(ns), res, &obj)));
-                    }
-                }
-            }
-        }
-        if s(pod, "/status/phase") == "Pending" {
-            for claim in pod
-                .pointer("/spec/volumes")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str))
-            {
-                push(step(format!("Claim {claim} the pod waits for"), Command::get(cluster, Some(ns), "persistentvolumeclaims", claim)));
-            }
-            if pod.pointer("/spec/nodeName").is_none() {
-                push(step("Nodes the scheduler could use", Command::list(cluster, None, "nodes", None)));
-            }
-        }
+    // The pod is gone: the workload that replaced it.
+    if let Some(t) = scope::alert_target(event).filter(|t| t.kind == "Pod")
+        && obs.missing.contains(&("Pod".to_owned(), t.namespace.clone().unwrap_or_default(), t.name.clone()))
+        && let Some(owner) = scope::owner_from_pod_name(&t)
+        && let Some(r) = ResourceKind::lookup(&owner.kind)
+        && !obs.known(&owner.kind, owner.namespace.as_deref().unwrap_or(""), &owner.name)
+    {
+        steps.push(1, step(format!("The pod is gone: its {} {}", owner.kind, owner.name), Command::get(cluster, owner.namespace.as_deref(), r.plural, &owner.name)));
     }
+    workload_steps(cluster, obs, &sc, &mut steps);
+    service_steps(cluster, obs, &sc, &mut steps);
+    ingress_steps(cluster, obs, &sc, &mut steps);
+
+    // The pods the alert is about: follow the worst ones in depth.
+    let target_pod = sc.target.as_ref().filter(|t| t.kind == "Pod").map(|t| t.name.clone());
+    let mut suspects: Vec<&Value> = sc.pods.iter().copied().filter(|p| unhealthy(p)).collect();
+    suspects.sort_by_key(|p| {
+        let crash = statuses(p).any(|c| s(c, "/state/waiting/reason") == "CrashLoopBackOff");
+        (Some(s(p, "/metadata/name").to_owned()) != target_pod, !crash, s(p, "/status/reason") == "Evicted")
+    });
+    // One pod per owner: siblings from the same template fail the same way.
+    let mut owners = vec![];
+    for pod in suspects {
+        let owner = Observations::controller_of(pod);
+        if owners.len() >= PODS_FOLLOWED || (owner.is_some() && owners.contains(&owner)) {
+            continue;
+        }
+        pod_steps(cluster, obs, pod, 1, &mut steps);
+        owners.push(owner);
+    }
+
+    log_chains(cluster, obs, &sc, &mut steps);
 
     for pvc in obs.all("PersistentVolumeClaim").filter(|p| s(p, "/status/phase") != "Bound") {
         let (ns, name) = (s(pvc, "/metadata/namespace"), s(pvc, "/metadata/name"));
-        push(step(format!("Events of claim {name}"), Command::events_for(cluster, Some(ns), "PersistentVolumeClaim", name)));
+        steps.push(1, step(format!("Events of claim {name}"), Command::events_for(cluster, Some(ns), "PersistentVolumeClaim", name)));
         let class = s(pvc, "/spec/storageClassName");
         if !class.is_empty() && !obs.known("StorageClass", "", class) {
-            push(step(format!("StorageClass {class} of claim {name}"), Command::get(cluster, None, "storageclasses", class)));
+            steps.push(1, step(format!("StorageClass {class} of claim {name}"), Command::get(cluster, None, "storageclasses", class)));
         }
     }
+    steps.finish()
+}
 
+fn workload_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
+    for w in &sc.workloads {
+        let (kind, ns, name) = (s(w, "/kind"), s(w, "/metadata/namespace"), s(w, "/metadata/name"));
+        let selector = crate::labels::match_labels_selector(w);
+        if !selector.is_empty() && scope::pods_of_workload(obs, w).is_empty() {
+            steps.push(1, step(format!("Pods of {kind} {name}"), Command::list(cluster, Some(ns), "pods", Some(&selector))));
+        }
+        if kind == "Job" {
+            steps.push(2, step(format!("Events of Job {name}"), Command::events_for(cluster, Some(ns), "Job", name)));
+        }
+    }
+    // An HPA alert is about its target's pods too.
+    if let Some(t) = sc.target.as_ref().filter(|t| t.kind == "HorizontalPodAutoscaler") {
+        let ns = t.namespace.as_deref().unwrap_or("");
+        if let Some(hpa) = obs.get("HorizontalPodAutoscaler", ns, &t.name) {
+            let (kind, name) = (s(hpa, "/spec/scaleTargetRef/kind"), s(hpa, "/spec/scaleTargetRef/name"));
+            if let Some(r) = ResourceKind::lookup(kind)
+                && !obs.known(kind, ns, name)
+            {
+                steps.push(1, step(format!("Scale target {kind} {name} of the HPA"), Command::get(cluster, Some(ns), r.plural, name)));
+            }
+        }
+    }
+    // A ReplicaSet read on its own: who owns it.
     for rs in obs.all("ReplicaSet") {
         let ns = s(rs, "/metadata/namespace");
         if let Some((kind, owner)) = Observations::controller_of(rs)
             && let Some(r) = ResourceKind::lookup(&kind)
             && !obs.known(&kind, ns, &owner)
+            && sc.target.as_ref().is_some_and(|t| t.kind == "ReplicaSet")
         {
-            push(step(format!("Owner of ReplicaSet {}", s(rs, "/metadata/name")), Command::get(cluster, Some(ns), r.plural, &owner)));
+            steps.push(2, step(format!("Owner of ReplicaSet {}", s(rs, "/metadata/name")), Command::get(cluster, Some(ns), r.plural, &owner)));
         }
     }
+}
 
-    for kind in ["Deployment", "StatefulSet", "DaemonSet", "Job"] {
-        for w in obs.all(kind) {
-            let ns = s(w, "/metadata/namespace");
-            let name = s(w, "/metadata/name");
-            let selector = crate::labels::match_labels_selector(w);
-            let has_pods = obs.all("Pod").any(|p| s(p, "/metadata/namespace") == ns && matches_labels(p, w));
-            if !has_pods && !selector.is_empty() {
-                push(step(format!("Pods of {kind} {name}"), Command::list(cluster, Some(ns), "pods", Some(&selector))));
+/// What a Service needs checked: endpoints, the pods it selects, and when it selects none,
+/// the pods that look like they should match.
+fn service_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
+    let traffic_alert = sc.target.as_ref().is_some_and(|t| matches!(t.kind.as_str(), "Service" | "Ingress")) || sc.external_host.is_some();
+    for svc in &sc.services {
+        service_check(cluster, obs, svc, 1, steps);
+        // Structurally fine and still alerting: what do its pods say?
+        let ns = s(svc, "/metadata/namespace");
+        let pods = scope::pods_of_service(obs, svc);
+        let endpoints_ready = obs.get("Endpoints", ns, s(svc, "/metadata/name")).is_some_and(|e| k8s::endpoint_addresses(e).0 > 0);
+        if traffic_alert
+            && endpoints_ready
+            && let Some(pod) = pods.iter().find(|p| k8s::pod_ready(p))
+            && let Some(c) = pod.pointer("/spec/containers/0/name").and_then(Value::as_str)
+        {
+            let name = s(pod, "/metadata/name");
+            steps.push(3, step(format!("Logs of {name}, a ready backend of the Service"), Command::logs(cluster, ns, name, c, false, LOG_TAIL)));
+        }
+    }
+}
+
+fn service_check(cluster: &str, obs: &Observations<'_>, svc: &Value, base: u8, steps: &mut Steps<'_>) {
+    let (ns, name) = (s(svc, "/metadata/namespace"), s(svc, "/metadata/name"));
+    if !obs.known("Endpoints", ns, name) {
+        steps.push(base, step(format!("Endpoints of Service {name}"), Command::get(cluster, Some(ns), "endpoints", name)));
+    }
+    let Some(selector) = svc.pointer("/spec/selector").and_then(Value::as_object).filter(|m| !m.is_empty()) else { return };
+    let sel = k8s::selector_string(selector);
+    let list = Command::list(cluster, Some(ns), "pods", Some(&sel));
+    if !obs.ran(&list) && scope::pods_of_service(obs, svc).is_empty() {
+        steps.push(base, step(format!("Pods Service {name} selects ({sel})"), list));
+        return;
+    }
+    if scope::pods_of_service(obs, svc).is_empty() {
+        // Selects nothing: the pods that should match, and a workload scaled to zero.
+        steps.push(base, step(format!("Pods in {ns}, to compare their labels with the selector of {name}"), Command::list(cluster, Some(ns), "pods", None)));
+        steps.push(base + 1, step(format!("Deployments in {ns} (one may back {name} at 0 replicas)"), Command::list(cluster, Some(ns), "deployments", None)));
+        steps.push(base + 1, step(format!("StatefulSets in {ns} (one may back {name} at 0 replicas)"), Command::list(cluster, Some(ns), "statefulsets", None)));
+    }
+}
+
+fn ingress_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
+    for ing in &sc.ingresses {
+        let ns = s(ing, "/metadata/namespace");
+        for (svc, _) in scope::ingress_backends(ing) {
+            if !obs.known("Service", ns, &svc) {
+                steps.push(1, step(format!("Backend Service {svc} of Ingress {}", s(ing, "/metadata/name")), Command::get(cluster, Some(ns), "services", &svc)));
             }
-            push(step(format!("Events of {kind} {name}"), Command::events_for(cluster, Some(ns), kind, name)));
-            if kind == "Deployment" && !selector.is_empty() {
-                push(step(format!("ReplicaSets of {name}"), Command::list(cluster, Some(ns), "replicasets", Some(&selector))));
+        }
+        let class = s(ing, "/spec/ingressClassName");
+        if !class.is_empty() && !obs.known("IngressClass", "", class) {
+            steps.push(2, step(format!("IngressClass {class}"), Command::get(cluster, None, "ingressclasses", class)));
+        }
+    }
+}
+
+/// Events, logs and context of one pod.
+fn pod_steps(cluster: &str, obs: &Observations<'_>, pod: &Value, base: u8, steps: &mut Steps<'_>) {
+    let ns = s(pod, "/metadata/namespace");
+    let name = s(pod, "/metadata/name");
+    let warnings_read = obs.ran(&warnings_in(cluster, ns));
+    if !warnings_read {
+        steps.push(base, step(format!("Events of pod {name}"), Command::events_for(cluster, Some(ns), "Pod", name)));
+    }
+    let events = obs.events_for("Pod", ns, name);
+    for cs in statuses(pod) {
+        let c = s(cs, "/name");
+        let restarts = cs.get("restartCount").and_then(Value::as_u64).unwrap_or(0);
+        let crashed = restarts > 0 && (s(cs, "/state/waiting/reason") == "CrashLoopBackOff" || cs.pointer("/lastState/terminated/exitCode").and_then(Value::as_i64).is_some_and(|x| x != 0));
+        if crashed && s(cs, "/lastState/terminated/reason") != "OOMKilled" {
+            steps.push(base, step(format!("Logs of the crashed {c} container"), Command::logs(cluster, ns, name, c, true, LOG_TAIL)));
+        }
+        // A Job's failed container does not restart: its log is the current one.
+        if s(pod, "/status/phase") == "Failed" && s(pod, "/status/reason") != "Evicted" && cs.pointer("/state/terminated/exitCode").and_then(Value::as_i64).is_some_and(|x| x != 0) {
+            steps.push(base + 1, step(format!("Logs of the failed {c} container"), Command::logs(cluster, ns, name, c, false, LOG_TAIL)));
+        }
+        let running_unready = cs.pointer("/state/running").is_some() && !cs.get("ready").and_then(Value::as_bool).unwrap_or(false);
+        let readiness_explained = events.iter().any(|e| s(e, "/reason") == "Unhealthy" && !s(e, "/message").contains("statuscode: 5"));
+        if running_unready && !readiness_explained {
+            steps.push(base + 2, step(format!("Logs of the unready {c} container"), Command::logs(cluster, ns, name, c, false, LOG_TAIL)));
+        }
+        if s(cs, "/state/waiting/reason") == "CreateContainerConfigError" {
+            for (res, obj) in config_refs(pod, c) {
+                if !obs.known(if res == "configmaps" { "ConfigMap" } else { "Secret" }, ns, &obj) {
+                    steps.push(base + 1, step(format!("Referenced {res} {obj}"), Command::get(cluster, Some(ns), res, &obj)));
+                }
             }
         }
     }
-    for rs in obs.all("ReplicaSet") {
-        let unavailable = rs.pointer("/status/replicas").and_then(Value::as_u64).unwrap_or(0)
-            < rs.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(0);
-        if unavailable {
-            let (ns, name) = (s(rs, "/metadata/namespace"), s(rs, "/metadata/name"));
-            push(step(format!("Events of ReplicaSet {name} (pod creation)"), Command::events_for(cluster, Some(ns), "ReplicaSet", name)));
+    // Probes that time out on a CPU-limited container: is it starved?
+    let timeouts = events.iter().any(|e| s(e, "/reason") == "Unhealthy" && ["context deadline exceeded", "Client.Timeout", "timed out"].iter().any(|t| s(e, "/message").contains(t)));
+    let cpu_limited = pod.get("spec").map(k8s::containers).into_iter().flatten().any(|c| !s(c, "/resources/limits/cpu").is_empty());
+    if timeouts && cpu_limited && obs.get("PodMetrics", ns, name).is_none() {
+        steps.push(base, step(format!("CPU usage of {name} against its limits"), top_pod(cluster, ns, name)));
+    }
+    // A volume that cannot mount: confirm the object it names.
+    for e in events.iter().filter(|e| s(e, "/reason") == "FailedMount") {
+        let m = s(e, "/message");
+        for (word, res, kind) in [("secret \"", "secrets", "Secret"), ("configmap \"", "configmaps", "ConfigMap"), ("persistentvolumeclaim \"", "persistentvolumeclaims", "PersistentVolumeClaim")] {
+            if let Some(rest) = m.split(word).nth(1)
+                && let Some(obj) = rest.split('"').next()
+                && m.contains("not found")
+                && !obs.known(kind, ns, obj)
+            {
+                steps.push(base + 2, step(format!("{kind} {obj} the volume needs"), Command::get(cluster, Some(ns), res, obj)));
+            }
         }
     }
-    out
+    if s(pod, "/status/phase") == "Pending" {
+        for claim in pod.pointer("/spec/volumes").and_then(Value::as_array).into_iter().flatten().filter_map(|v| v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str)) {
+            steps.push(base, step(format!("Claim {claim} the pod waits for"), Command::get(cluster, Some(ns), "persistentvolumeclaims", claim)));
+        }
+        if pod.pointer("/spec/nodeName").is_none() {
+            steps.push(base, step("Nodes the scheduler could use", Command::list(cluster, None, "nodes", None)));
+        }
+    }
+    // Lost on its node: read the node.
+    let node = s(pod, "/spec/nodeName");
+    let lost = s(pod, "/status/phase") == "Unknown" || s(pod, "/status/reason") == "NodeLost" || pod.pointer("/metadata/deletionTimestamp").is_some() || s(pod, "/status/reason") == "Evicted";
+    if lost && !node.is_empty() && !obs.known("Node", "", node) {
+        steps.push(base + 1, step(format!("Node {node} of pod {name}"), Command::get(cluster, None, "nodes", node)));
+    }
+}
+
+/// What the logs of the alert's pods point at, followed one hop: the ServiceAccount's
+/// bindings, CoreDNS, or the dependency's Service, endpoints, backing pods and policies.
+fn log_chains(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
+    let mut seen = vec![];
+    for pod in &sc.pods {
+        let (ns, name) = (s(pod, "/metadata/namespace"), s(pod, "/metadata/name"));
+        for ((lns, lpod, _, previous), log) in &obs.logs {
+            if lns != ns || lpod != name {
+                continue;
+            }
+            let symptom = if *previous {
+                logs::crash_cause(log)
+            } else {
+                logs::symptoms(log).into_iter().find(|sy| matches!(sy, Symptom::Rbac { .. } | Symptom::Dns { .. } | Symptom::Dependency { host: Some(_), .. }))
+            };
+            if let Some(sy) = symptom
+                && !seen.contains(&sy)
+            {
+                chain_steps(cluster, obs, pod, &sy, steps);
+                seen.push(sy);
+            }
+        }
+    }
+}
+
+fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &Symptom, steps: &mut Steps<'_>) {
+    let client_ns = s(client, "/metadata/namespace");
+    match symptom {
+        Symptom::Rbac { sa_namespace, sa_name, namespace, .. } => {
+            match namespace {
+                Some(n) => steps.push(1, step(format!("RoleBindings in {n} (what ServiceAccount {sa_name} may do)"), Command::list(cluster, Some(n), "rolebindings", None))),
+                None => steps.push(1, step(format!("ClusterRoleBindings (what ServiceAccount {sa_name} may do)"), Command::list(cluster, None, "clusterrolebindings", None))),
+            }
+            let binds_sa = |b: &Value| {
+                b.get("subjects").and_then(Value::as_array).into_iter().flatten().any(|sub| {
+                    s(sub, "/kind") == "ServiceAccount" && s(sub, "/name") == sa_name && (s(sub, "/namespace") == sa_namespace || s(sub, "/namespace").is_empty())
+                })
+            };
+            for b in obs.all("RoleBinding").chain(obs.all("ClusterRoleBinding")).filter(|b| binds_sa(b)) {
+                let (kind, role) = (s(b, "/roleRef/kind"), s(b, "/roleRef/name"));
+                let (res, rns) = if kind == "Role" { ("roles", Some(s(b, "/metadata/namespace"))) } else { ("clusterroles", None) };
+                if !obs.known(kind, rns.unwrap_or(""), role) {
+                    steps.push(1, step(format!("{kind} {role} bound to ServiceAccount {sa_name}"), Command::get(cluster, rns, res, role)));
+                }
+            }
+        }
+        Symptom::Dns { host, .. } => {
+            let Some(dns) = obs.get("Service", DNS_NAMESPACE, DNS_SERVICE) else {
+                if !obs.known("Service", DNS_NAMESPACE, DNS_SERVICE) {
+                    steps.push(1, step("The cluster DNS Service (CoreDNS)", Command::get(cluster, Some(DNS_NAMESPACE), "services", DNS_SERVICE)));
+                }
+                return;
+            };
+            let Some(selector) = dns.pointer("/spec/selector").and_then(Value::as_object).filter(|m| !m.is_empty()) else { return };
+            let list = Command::list(cluster, Some(DNS_NAMESPACE), "pods", Some(&k8s::selector_string(selector)));
+            let dns_pods = scope::pods_of_service(obs, dns);
+            if dns_pods.is_empty() && !obs.ran(&list) {
+                steps.push(1, step("CoreDNS pods", list));
+                return;
+            }
+            if dns_pods.is_empty() {
+                // Listed and none: what should run them (scaled to zero?).
+                steps.push(1, step("Deployments in kube-system (CoreDNS has no pod)", Command::list(cluster, Some(DNS_NAMESPACE), "deployments", None)));
+                return;
+            }
+            let sick: Vec<&Value> = dns_pods.iter().copied().filter(|p| unhealthy(p)).collect();
+            for p in sick.iter().take(1) {
+                for cs in statuses(p) {
+                    let c = s(cs, "/name");
+                    let pns = s(p, "/metadata/namespace");
+                    let pname = s(p, "/metadata/name");
+                    if cs.get("restartCount").and_then(Value::as_u64).unwrap_or(0) > 0 {
+                        steps.push(1, step(format!("Logs of the crashed CoreDNS container {pname}"), Command::logs(cluster, pns, pname, c, true, LOG_TAIL)));
+                    } else {
+                        steps.push(2, step(format!("Events of CoreDNS pod {pname}"), Command::events_for(cluster, Some(pns), "Pod", pname)));
+                    }
+                }
+            }
+            if sick.is_empty() {
+                // CoreDNS is fine: an egress policy may drop port 53, or the name is wrong.
+                steps.push(2, step(format!("NetworkPolicies in {client_ns} (egress to DNS allowed?)"), Command::list(cluster, Some(client_ns), "networkpolicies", None)));
+            }
+            if sick.is_empty()
+                && let Some(h) = host
+            {
+                let hns = h.namespace.as_deref().unwrap_or(client_ns);
+                if !obs.known("Service", hns, &h.name) {
+                    steps.push(2, step(format!("Service {} the app resolves", h.name), Command::get(cluster, Some(hns), "services", &h.name)));
+                }
+            }
+        }
+        Symptom::Dependency { host: Some(h), failure, .. } => {
+            let ns = h.namespace.as_deref().unwrap_or(client_ns);
+            let Some(svc) = obs.get("Service", ns, &h.name) else {
+                if !obs.known("Service", ns, &h.name) {
+                    steps.push(1, step(format!("Service {} the app cannot reach", h.name), Command::get(cluster, Some(ns), "services", &h.name)));
+                    steps.push(1, step(format!("Endpoints of {}", h.name), Command::get(cluster, Some(ns), "endpoints", &h.name)));
+                }
+                return;
+            };
+            let ready = obs.get("Endpoints", ns, &h.name).map(|e| k8s::endpoint_addresses(e).0);
+            match ready {
+                None => {
+                    if !obs.known("Endpoints", ns, &h.name) {
+                        steps.push(1, step(format!("Endpoints of {}", h.name), Command::get(cluster, Some(ns), "endpoints", &h.name)));
+                    }
+                }
+                Some(0) => service_check(cluster, obs, svc, 1, steps),
+                Some(_) => {
+                    if *failure != ConnectFailure::Refused {
+                        steps.push(1, step(format!("NetworkPolicies in {ns} (the dependency answers nobody? or only some clients?)"), Command::list(cluster, Some(ns), "networkpolicies", None)));
+                        if ns != client_ns {
+                            steps.push(2, step(format!("NetworkPolicies in {client_ns} (egress of the client)"), Command::list(cluster, Some(client_ns), "networkpolicies", None)));
+                        }
+                        if !obs.known("Namespace", "", client_ns) {
+                            steps.push(3, step(format!("Labels of namespace {client_ns} (policy namespaceSelectors match them)"), Command::get(cluster, None, "namespaces", client_ns)));
+                        }
+                    }
+                    if let Some(selector) = svc.pointer("/spec/selector").and_then(Value::as_object).filter(|m| !m.is_empty()) {
+                        steps.push(2, step(format!("Pods behind {}", h.name), Command::list(cluster, Some(ns), "pods", Some(&k8s::selector_string(selector)))));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// ConfigMaps and Secrets a container's env and envFrom reference.
 fn config_refs(pod: &Value, container: &str) -> Vec<(&'static str, String)> {
-    let Some(c) = ["/spec/initContainers", "/spec/containers"]
-        .iter()
-        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
-        .flatten()
-        .find(|c| s(c, "/name") == container)
-    else {
-        return vec![];
-    };
+    let Some(c) = pod.get("spec").and_then(|spec| k8s::containers(spec).find(|c| s(c, "/name") == container)) else { return vec![] };
     let mut refs = vec![];
     for e in c.get("env").and_then(Value::as_array).into_iter().flatten() {
         if let Some(n) = e.pointer("/valueFrom/configMapKeyRef/name").and_then(Value::as_str) {
@@ -167,7 +482,5 @@ fn config_refs(pod: &Value, container: &str) -> Vec<(&'static str, String)> {
     refs
 }
 
-fn matches_labels(pod: &Value, w: &Value) -> bool {
-    let Some(sel) = w.pointer("/spec/selector/matchLabels").and_then(Value::as_object) else { return false };
-    !sel.is_empty() && sel.iter().all(|(k, v)| pod.pointer(&format!("/metadata/labels/{}", k.replace('~', "~0").replace('/', "~1"))) == Some(v))
-}
+#[cfg(test)]
+mod tests;

@@ -40,6 +40,40 @@ pub fn alert_target(event: &StandardEvent) -> Option<Target> {
     Some(Target { namespace: Some(c[2].to_owned()), kind: "Service".into(), name: c[1].to_owned() })
 }
 
+static DEPLOY_POD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(.+)-[a-z0-9]{5,10}-[a-z0-9]{5}$").expect("regex"));
+static STS_POD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(.+)-\d+$").expect("regex"));
+
+/// The workload a pod name implies (`<deployment>-<hash>-<id>`, `<statefulset>-<ordinal>`),
+/// for when the pod is gone and only its name is left.
+pub fn owner_from_pod_name(t: &Target) -> Option<Target> {
+    if t.kind != "Pod" {
+        return None;
+    }
+    let (kind, name) = if let Some(c) = DEPLOY_POD.captures(&t.name) {
+        ("Deployment", c[1].to_owned())
+    } else if let Some(c) = STS_POD.captures(&t.name) {
+        ("StatefulSet", c[1].to_owned())
+    } else {
+        return None;
+    };
+    Some(Target { namespace: t.namespace.clone(), kind: kind.into(), name })
+}
+
+/// The alert's target, or, when it names a pod that no longer exists, the workload that
+/// replaced it (once read).
+pub fn effective_target(event: &StandardEvent, obs: &Observations<'_>) -> Option<Target> {
+    let t = alert_target(event)?;
+    let ns = t.namespace.clone().unwrap_or_default();
+    if t.kind == "Pod"
+        && obs.missing.contains(&("Pod".to_owned(), ns.clone(), t.name.clone()))
+        && let Some(owner) = owner_from_pod_name(&t)
+        && obs.get(&owner.kind, &ns, &owner.name).is_some()
+    {
+        return Some(owner);
+    }
+    Some(t)
+}
+
 /// A public host name the alert probes (served by an Ingress), when it names no Service.
 pub fn external_host(event: &StandardEvent) -> Option<String> {
     if alert_target(event).is_some() {
@@ -124,7 +158,7 @@ pub fn ingresses_for_host<'a>(obs: &Observations<'a>, host: &str) -> Vec<&'a Val
 
 /// What belongs to the alert among what was read.
 pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
-    let target = alert_target(event);
+    let target = effective_target(event, obs);
     let mut sc = Scope { external_host: external_host(event), ..Default::default() };
     let push_unique = |v: &mut Vec<&'a Value>, o: &'a Value| {
         if !v.iter().any(|x| std::ptr::eq(*x, o)) {
@@ -230,6 +264,14 @@ mod tests {
         );
         assert_eq!(alert_target(&e).unwrap().resource_ref(), "warehouse/Service/inventory");
         assert_eq!(external_host(&e), None);
+    }
+
+    #[test]
+    fn a_gone_pods_name_implies_its_workload() {
+        let t = |n: &str| Target { namespace: Some("a".into()), kind: "Pod".into(), name: n.into() };
+        assert_eq!(owner_from_pod_name(&t("web-7d9f8c6b5-x2x9k")).unwrap().resource_ref(), "a/Deployment/web");
+        assert_eq!(owner_from_pod_name(&t("db-0")).unwrap().resource_ref(), "a/StatefulSet/db");
+        assert!(owner_from_pod_name(&t("standalone")).is_none());
     }
 
     #[test]

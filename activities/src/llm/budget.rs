@@ -1,0 +1,153 @@
+//! Token accounting: what each diagnosis (task = workflow id) and each UTC day spent, from
+//! the `usage` field of every answer. In PostgreSQL (`llm_usage_task`, `llm_usage_daily`)
+//! so the daily budget survives restarts and is shared by every replica; in memory for
+//! tools and tests that have no database.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use std::{collections::HashMap, sync::Mutex};
+
+/// Tokens one answer used (the response's `usage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TokenUsage {
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Total.
+    pub total_tokens: u64,
+}
+
+/// Which budget ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetScope {
+    /// The diagnosis' own budget.
+    Task,
+    /// All diagnoses of the UTC day.
+    Day,
+}
+
+impl std::fmt::Display for BudgetScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BudgetScope::Task => "task",
+            BudgetScope::Day => "day",
+        })
+    }
+}
+
+/// Tokens spent so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Spent {
+    /// By this task.
+    pub task: u64,
+    /// By every task of the day.
+    pub day: u64,
+}
+
+/// Where usage is kept.
+pub enum UsageStore {
+    /// Shared by replicas, kept across restarts.
+    Postgres(PgPool),
+    /// This process only (tools, tests without a database).
+    Memory(Mutex<MemoryUsage>),
+}
+
+/// In-memory totals.
+#[derive(Debug, Default)]
+pub struct MemoryUsage {
+    tasks: HashMap<String, u64>,
+    days: HashMap<NaiveDate, u64>,
+}
+
+impl UsageStore {
+    /// An empty in-memory store.
+    pub fn memory() -> UsageStore {
+        UsageStore::Memory(Mutex::new(MemoryUsage::default()))
+    }
+
+    /// Tokens spent by `task` and on `day`.
+    pub async fn spent(&self, task: &str, day: NaiveDate) -> Result<Spent, sqlx::Error> {
+        match self {
+            UsageStore::Postgres(pool) => {
+                let task_total: Option<i64> =
+                    sqlx::query_scalar("SELECT total_tokens FROM llm_usage_task WHERE task_id = $1").bind(task).fetch_optional(pool).await?;
+                let day_total: Option<i64> =
+                    sqlx::query_scalar("SELECT SUM(total_tokens)::BIGINT FROM llm_usage_daily WHERE day = $1").bind(day).fetch_one(pool).await?;
+                Ok(Spent { task: task_total.unwrap_or(0).max(0) as u64, day: day_total.unwrap_or(0).max(0) as u64 })
+            }
+            UsageStore::Memory(m) => {
+                let m = m.lock().unwrap_or_else(|p| p.into_inner());
+                Ok(Spent { task: m.tasks.get(task).copied().unwrap_or(0), day: m.days.get(&day).copied().unwrap_or(0) })
+            }
+        }
+    }
+
+    /// Adds one answer's usage to `task` and `day` (atomically per row, so concurrent
+    /// replicas add up).
+    pub async fn record(&self, task: &str, day: NaiveDate, model: &str, usage: &TokenUsage) -> Result<(), sqlx::Error> {
+        match self {
+            UsageStore::Postgres(pool) => {
+                let (p, c, t) = (usage.prompt_tokens as i64, usage.completion_tokens as i64, usage.total_tokens as i64);
+                let mut tx = pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO llm_usage_task (task_id, requests, prompt_tokens, completion_tokens, total_tokens)
+                     VALUES ($1, 1, $2, $3, $4)
+                     ON CONFLICT (task_id) DO UPDATE SET
+                       requests = llm_usage_task.requests + 1,
+                       prompt_tokens = llm_usage_task.prompt_tokens + EXCLUDED.prompt_tokens,
+                       completion_tokens = llm_usage_task.completion_tokens + EXCLUDED.completion_tokens,
+                       total_tokens = llm_usage_task.total_tokens + EXCLUDED.total_tokens,
+                       updated_at = now()",
+                )
+                .bind(task)
+                .bind(p)
+                .bind(c)
+                .bind(t)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO llm_usage_daily (day, model, requests, prompt_tokens, completion_tokens, total_tokens)
+                     VALUES ($1, $2, 1, $3, $4, $5)
+                     ON CONFLICT (day, model) DO UPDATE SET
+                       requests = llm_usage_daily.requests + 1,
+                       prompt_tokens = llm_usage_daily.prompt_tokens + EXCLUDED.prompt_tokens,
+                       completion_tokens = llm_usage_daily.completion_tokens + EXCLUDED.completion_tokens,
+                       total_tokens = llm_usage_daily.total_tokens + EXCLUDED.total_tokens,
+                       updated_at = now()",
+                )
+                .bind(day)
+                .bind(model)
+                .bind(p)
+                .bind(c)
+                .bind(t)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await
+            }
+            UsageStore::Memory(m) => {
+                let mut m = m.lock().unwrap_or_else(|p| p.into_inner());
+                *m.tasks.entry(task.to_owned()).or_default() += usage.total_tokens;
+                *m.days.entry(day).or_default() += usage.total_tokens;
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks that the store can be read (the migration ran).
+    pub async fn check(&self) -> Result<(), sqlx::Error> {
+        if let UsageStore::Postgres(pool) = self {
+            sqlx::query("SELECT 1 FROM llm_usage_daily LIMIT 1").execute(pool).await?;
+            sqlx::query("SELECT 1 FROM llm_usage_task LIMIT 1").execute(pool).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Rough token count of a text (about 4 bytes a token, rounded up): for the budget check
+/// before a call, never for accounting when the server reports usage.
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.len() as u64).div_ceil(4)
+}

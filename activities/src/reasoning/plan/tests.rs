@@ -1,0 +1,120 @@
+//! The plan follows what the cluster shows: the same alert leads to different steps.
+
+use super::*;
+use crate::reasoning::analyzers::tests::{alert, crashing, listed, log, pod, read};
+use aetherius_core::StepResult;
+use serde_json::json;
+
+fn lines(steps: &[DiagnosticStep]) -> Vec<String> {
+    steps.iter().map(|s| s.command.to_string()).collect()
+}
+
+fn next(event: &StandardEvent, results: &[StepResult]) -> Vec<String> {
+    lines(&follow_ups(event, &Observations::new(results), &[]))
+}
+
+fn has(steps: &[String], want: &str) -> bool {
+    steps.iter().any(|s| s.contains(want))
+}
+
+#[test]
+fn a_probe_of_a_public_url_starts_from_the_ingresses() {
+    let e = alert(json!({"alertname": "BlackboxProbeFailed", "instance": "https://shop.example.com/"}));
+    let t = scope::alert_target(&e);
+    assert_eq!(lines(&initial_steps(&e, t.as_ref())), vec!["kubectl get ingresses --all-namespaces"]);
+    let ing = json!({"kind": "Ingress", "metadata": {"namespace": "sf", "name": "shop"}, "spec": {"ingressClassName": "nginx", "rules": [{"host": "shop.example.com", "http": {"paths": [{"backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}});
+    let steps = next(&e, &[read(vec![ing])]);
+    assert!(has(&steps, "get services web -n sf") && has(&steps, "get ingressclasses nginx"), "{steps:?}");
+}
+
+#[test]
+fn a_probe_of_a_cluster_url_reads_the_service_and_its_endpoints() {
+    let e = alert(json!({"alertname": "BlackboxProbeFailed", "instance": "http://inv.w.svc.cluster.local:8080/healthz"}));
+    let t = scope::alert_target(&e);
+    assert_eq!(lines(&initial_steps(&e, t.as_ref())), vec!["kubectl get services inv -n w", "kubectl get endpoints inv -n w"]);
+}
+
+#[test]
+fn a_service_that_selects_nothing_leads_to_the_pods_that_nearly_match() {
+    let e = alert(json!({"alertname": "TargetDown", "namespace": "w", "service": "inv"}));
+    let svc = json!({"kind": "Service", "metadata": {"namespace": "w", "name": "inv"}, "spec": {"selector": {"app": "inv"}}});
+    let ep = json!({"kind": "Endpoints", "metadata": {"namespace": "w", "name": "inv"}});
+    let steps = next(&e, &[read(vec![svc.clone(), ep.clone()])]);
+    assert!(has(&steps, "get pods -n w --selector=app=inv"), "{steps:?}");
+    let steps = next(&e, &[read(vec![svc, ep]), listed(Command::list("c", Some("w"), "pods", Some("app=inv")), vec![])]);
+    assert!(steps.first().is_some_and(|s| s == "kubectl get pods -n w"), "{steps:?}");
+    assert!(has(&steps, "get statefulsets -n w"));
+}
+
+fn crash_alert() -> StandardEvent {
+    alert(json!({"alertname": "KubePodCrashLooping", "namespace": "shop", "pod": "api-1", "container": "kube-rbac-proxy-main"}))
+}
+
+fn crashed_pod() -> Value {
+    pod("shop", "api-1", json!({"app": "api"}), json!({"containers": [{"name": "api"}]}), crashing("api", 1))
+}
+
+#[test]
+fn a_crash_reads_the_previous_log_first() {
+    let steps = next(&crash_alert(), &[read(vec![crashed_pod()])]);
+    assert!(has(&steps, "logs api-1 -n shop --container=api --previous"), "{steps:?}");
+}
+
+#[test]
+fn the_same_crash_alert_follows_what_the_log_says() {
+    let base = || read(vec![crashed_pod()]);
+    // Connection refused to a Service: that Service and its endpoints.
+    let refused = next(&crash_alert(), &[base(), log("shop", "api-1", "api", true, "Error: connect ECONNREFUSED db.data.svc.cluster.local:5432")]);
+    assert!(has(&refused, "get services db -n data") && has(&refused, "get endpoints db -n data"), "{refused:?}");
+    // Name resolution: CoreDNS.
+    let dns = next(&crash_alert(), &[base(), log("shop", "api-1", "api", true, "dial tcp: lookup db.data.svc.cluster.local on 10.96.0.10:53: no such host")]);
+    assert!(has(&dns, "get services kube-dns -n kube-system"), "{dns:?}");
+    assert!(!has(&dns, "get services db"));
+    // A 403: the ServiceAccount's RoleBindings.
+    let rbac = next(&crash_alert(), &[base(), log("shop", "api-1", "api", true, r#"pods is forbidden: User "system:serviceaccount:shop:api" cannot list resource "pods" in API group "" in the namespace "shop""#)]);
+    assert!(has(&rbac, "get rolebindings -n shop"), "{rbac:?}");
+}
+
+#[test]
+fn rbac_bindings_lead_to_the_bound_role() {
+    let rb = json!({"kind": "RoleBinding", "metadata": {"namespace": "shop", "name": "api"}, "roleRef": {"kind": "Role", "name": "api-role"}, "subjects": [{"kind": "ServiceAccount", "name": "api", "namespace": "shop"}]});
+    let other = json!({"kind": "RoleBinding", "metadata": {"namespace": "shop", "name": "x"}, "roleRef": {"kind": "ClusterRole", "name": "view"}, "subjects": [{"kind": "Group", "name": "devs"}]});
+    let text = r#"pods is forbidden: User "system:serviceaccount:shop:api" cannot list resource "pods" in API group "" in the namespace "shop""#;
+    let steps = next(&crash_alert(), &[read(vec![crashed_pod()]), log("shop", "api-1", "api", true, text), listed(Command::list("c", Some("shop"), "rolebindings", None), vec![rb, other])]);
+    assert!(has(&steps, "get roles api-role -n shop") && !has(&steps, "clusterroles view"), "{steps:?}");
+}
+
+#[test]
+fn timeouts_to_a_healthy_dependency_lead_to_its_network_policies() {
+    let dep = json!({"kind": "Service", "metadata": {"namespace": "risk", "name": "scorer"}, "spec": {"selector": {"app": "scorer"}}});
+    let ep = json!({"kind": "Endpoints", "metadata": {"namespace": "risk", "name": "scorer"}, "subsets": [{"addresses": [{"ip": "1"}]}]});
+    let steps = next(&crash_alert(), &[read(vec![crashed_pod(), dep, ep]), log("shop", "api-1", "api", true, "ConnectTimeoutException: connection timed out: scorer.risk.svc.cluster.local/10.0.0.1:8080")]);
+    assert!(has(&steps, "get networkpolicies -n risk") && has(&steps, "get namespaces shop"), "{steps:?}");
+}
+
+#[test]
+fn probe_timeouts_on_a_cpu_limited_pod_read_its_cpu_usage() {
+    let spec = json!({"containers": [{"name": "q", "resources": {"limits": {"cpu": "300m"}}}]});
+    let p = pod("pr", "q-1", json!({"app": "q"}), spec, json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}], "containerStatuses": [{"name": "q", "ready": false, "restartCount": 0, "state": {"running": {}}}]}));
+    let e = json!({"kind": "Event", "metadata": {"namespace": "pr", "name": "e1"}, "involvedObject": {"kind": "Pod", "namespace": "pr", "name": "q-1"}, "type": "Warning", "reason": "Unhealthy", "message": "Readiness probe failed: Get \"http://10.0.0.1:8080/ready\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"});
+    let ev = alert(json!({"alertname": "KubePodNotReady", "namespace": "pr", "pod": "q-1"}));
+    let steps = next(&ev, &[read(vec![p, e])]);
+    assert!(has(&steps, "kubectl top pods q-1 -n pr --containers"), "{steps:?}");
+}
+
+#[test]
+fn a_workload_alert_reads_warnings_then_its_pods() {
+    let ev = alert(json!({"alertname": "KubeDeploymentRolloutStuck", "namespace": "m", "deployment": "web", "container": "kube-rbac-proxy-main", "job": "kube-state-metrics"}));
+    let t = scope::alert_target(&ev);
+    assert_eq!(lines(&initial_steps(&ev, t.as_ref())), vec!["kubectl get deployments web -n m", "kubectl events -n m --field-selector=type=Warning"]);
+    let d = json!({"kind": "Deployment", "metadata": {"namespace": "m", "name": "web"}, "spec": {"selector": {"matchLabels": {"app": "web"}}}});
+    let steps = next(&ev, &[read(vec![d])]);
+    assert_eq!(steps.first().map(String::as_str), Some("kubectl get pods -n m --selector=app=web"));
+}
+
+#[test]
+fn cpu_throttling_alerts_read_usage_at_once() {
+    let ev = alert(json!({"alertname": "CPUThrottlingHigh", "namespace": "pr", "pod": "q-1", "container": "q"}));
+    let t = scope::alert_target(&ev);
+    assert!(has(&lines(&initial_steps(&ev, t.as_ref())), "kubectl top pods q-1 -n pr --containers"));
+}
