@@ -406,7 +406,7 @@ fn rbac_finding(c: &Client<'_>, line: &str, sa_ns: &str, sa: &str, verb: &str, r
         }
     }
     let rules_of = |role: &Value| role.get("rules").and_then(Value::as_array).cloned().unwrap_or_default();
-    let granted = bound_roles.iter().any(|(r, _)| rules_of(r).iter().any(|rule| grants(rule)));
+    let granted = bound_roles.iter().any(|(r, _)| rules_of(r).iter().any(&grants));
     let partial = bound_roles.iter().find_map(|(r, _)| rules_of(r).into_iter().find(|rule| rule_covers(rule)).map(|rule| (*r, rule)));
     let role_ref = |r: &Value| resource_ref(Some(s(r, "/metadata/namespace")).filter(|n| !n.is_empty()), s(r, "/kind"), s(r, "/metadata/name"));
     let (resource_to_fix, confidence, detail) = if granted {
@@ -780,7 +780,7 @@ fn network_policy_verdict(obs: &Observations<'_>, client: &Value, svc: &Value, s
 static MOUNT_MISSING: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"(?i)(secret|configmap|persistentvolumeclaim)s? "([^"]+)" not found"#).expect("regex"));
 
 fn volume_mounts(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[&Value], out: &mut Vec<Finding>) {
-    let started = container_statuses(pod).filter(|c| s(c, "/name") != "").all(|c| c.pointer("/state/running").is_some() || c.pointer("/state/terminated").is_some());
+    let started = container_statuses(pod).filter(|c| !s(c, "/name").is_empty()).all(|c| c.pointer("/state/running").is_some() || c.pointer("/state/terminated").is_some());
     if started && s(pod, "/status/phase") == "Running" {
         return;
     }
@@ -836,9 +836,7 @@ fn starved(obs: &Observations<'_>, pod: &Value, container_hint: &str, message: &
     if limited.is_empty() {
         return Some(false);
     }
-    if obs.get("PodMetrics", s(pod, "/metadata/namespace"), s(pod, "/metadata/name")).is_none() {
-        return None;
-    }
+    obs.get("PodMetrics", s(pod, "/metadata/namespace"), s(pod, "/metadata/name"))?;
     Some(limited.iter().any(|c| cpu_saturated(obs, pod, c).is_some()))
 }
 
