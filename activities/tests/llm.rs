@@ -496,3 +496,61 @@ async fn the_next_step_proposal_uses_its_own_schema_and_the_same_validator() {
     server.push([Behaviour::Answer { content: serde_json::json!({"commands": "kubectl get pods"}) }]);
     assert!(matches!(llm.propose_next(&task(), &ctx).await, Err(LlmError::SchemaViolation { .. })));
 }
+
+/// A whole diagnosis (analyze → strategize → execute/decide) over a fixture cluster with the
+/// test server as the LLM: its reads run through the execution activity like the rules'
+/// own, and the conclusion is still the scenario's root cause.
+#[tokio::test]
+async fn a_diagnosis_with_the_llm_completes_over_a_fixture_cluster() {
+    use aetherius_activities::execution::{ClusterOptions, ExecutionActivities, ExecutionOptions};
+    use aetherius_scenario::{Scenario, server};
+    use std::collections::VecDeque;
+
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/crashloop-missing-env");
+    let scenario = Scenario::load(&dir).unwrap();
+    let cluster_id = scenario.cluster_id();
+    let (addr, _fixture) = server::serve(scenario.cluster.clone(), std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let kubeconfig = tmp.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, server::kubeconfig(&cluster_id, addr)).unwrap();
+    let mut exec_options = ExecutionOptions::default();
+    exec_options.clusters.insert(cluster_id.clone(), ClusterOptions { kubeconfig: Some(kubeconfig), ..Default::default() });
+    let execution = ExecutionActivities::new(exec_options);
+
+    let llm_server = TestServer::local(Behaviour::Mutating).await.unwrap();
+    let llm = Llm::with_clock(options(&llm_server.base_url()), UsageStore::memory(), ClusterAccess::default().with(&cluster_id, &[]), ManualClock::new(start())).unwrap();
+    let t = task();
+
+    let event = StandardEvent::from_alertmanager(&scenario.alert, "default");
+    let analysis = assist::analyze(&llm, &t, &event, analyze_alert(&event)).await;
+    assert_eq!(analysis.method, Method::AiGenerated);
+    let input = StrategizeInput { event: event.clone(), analysis: analysis.clone() };
+    let rule_steps = strategize_plan(&input).steps.len();
+    let strategy = assist::extend_plan(&llm, &input, strategize_plan(&input));
+    let planned: Vec<String> = strategy.steps.iter().map(|s| s.command.to_string()).collect();
+    assert!(strategy.steps.len() > rule_steps, "the LLM's reads are queued after the rules' first steps: {planned:?}");
+    assert!(strategy.steps[rule_steps..].iter().all(|s| s.purpose == "Proposed by test-small" && s.command.action == "get"), "{planned:?}");
+    let mut pending: VecDeque<_> = strategy.steps.into();
+    let mut results = vec![];
+    let max_steps = aetherius_core::DEFAULT_MAX_STEPS;
+    let diagnosis = loop {
+        if let Some(step) = pending.pop_front().filter(|_| results.len() < max_steps as usize) {
+            results.push(execution.run(step.command).await.unwrap());
+        }
+        let input = DecideInput {
+            event: event.clone(),
+            analysis: analysis.clone(),
+            results: results.clone(),
+            pending: pending.iter().cloned().collect(),
+            steps_left: max_steps - results.len() as u32,
+        };
+        match assist::decide(&llm, &t, &input, decide(&input)).await {
+            Decision::Conclude { diagnosis } => break diagnosis,
+            Decision::Continue { add_steps, .. } => add_steps.into_iter().rev().for_each(|s| pending.push_front(s)),
+        }
+    };
+    assert_eq!(diagnosis.root_cause.as_str(), scenario.expect.as_ref().expect("the scenario has an expectation").root_cause);
+    // A conclusive rule finding ends the diagnosis before the LLM's reads come up: fine.
+    assert!(results.iter().all(|r| r.command.action != "delete"));
+    assert!(llm.usage_store().spent(&t, start().date_naive()).await.unwrap().task > 0);
+}

@@ -114,6 +114,9 @@ mod tests {
             jail.create_file("key.toml", "[llm]\napi_key = \"sk-abc\"\n")?;
             let err = Config::load(Some(Path::new("key.toml"))).unwrap_err().to_string();
             assert!(err.contains("unknown field") && !err.contains("sk-abc"), "{err}");
+            let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/aetherius.example.toml");
+            let llm = Config::load(Some(&example))?.llm.expect("the example documents [llm]");
+            assert_eq!((llm.api_key_env.as_deref(), llm.complex_model.as_deref()), (Some("OPENAI_API_KEY"), Some("gpt-4o")));
             Ok(())
         });
     }

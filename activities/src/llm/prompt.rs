@@ -111,7 +111,7 @@ pub fn user(ctx: &Context<'_>, instruction: &str, max_bytes: usize) -> String {
     let n = ctx.results.len();
     let keep = n.min((room / MIN_STEP_BYTES).max(1)).min(n);
     let skipped = n - keep;
-    let share = if keep == 0 { 0 } else { (room / keep).saturating_sub(200).max(MIN_STEP_BYTES / 2) };
+    let share = room.checked_div(keep).map_or(0, |s| s.saturating_sub(200).max(MIN_STEP_BYTES / 2));
     doc["steps"] = Value::Array(ctx.results[skipped..].iter().map(|r| step_json(r, share)).collect());
     doc["steps_omitted"] = json!(skipped);
     doc.to_string()
