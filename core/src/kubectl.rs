@@ -113,8 +113,7 @@ pub fn parse(line: &str, cluster: &str) -> Result<Command, Rejection> {
             };
             set(name, value, &mut namespace)?;
         } else if let Some(shorts) = tok.strip_prefix('-').filter(|s| !s.is_empty()) {
-            let mut chars = shorts.char_indices();
-            while let Some((i, c)) = chars.next() {
+            for (i, c) in shorts.char_indices() {
                 let Some(name) = long_name(c) else {
                     return Err(refuse(format!("flag -{c} is not allowed")));
                 };

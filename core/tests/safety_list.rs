@@ -87,8 +87,9 @@ proptest! {
     #[test]
     fn no_line_panics_and_nothing_mutating_is_accepted(tokens in proptest::collection::vec(token(), 0..10)) {
         let line = format!("kubectl {}", tokens.join(" "));
-        if let Ok(cmd) = kubectl::parse(&line, "prod") {
-            if safety::check(&cmd).is_ok() {
+        if let Ok(cmd) = kubectl::parse(&line, "prod")
+            && safety::check(&cmd).is_ok()
+        {
                 prop_assert!(READ_ACTIONS.contains(&cmd.action.as_str()), "{line} accepted as {}", cmd.action);
                 prop_assert!(!MUTATING_ACTIONS.contains(&cmd.action.as_str()));
                 prop_assert!(cmd.tool == "kubectl");
@@ -98,7 +99,6 @@ proptest! {
                 for forbidden in ["force", "grace-period", "raw", "as", "stdin", "tty", "follow", "kubeconfig"] {
                     prop_assert!(cmd.flag(forbidden).is_none(), "{line} kept --{forbidden}");
                 }
-            }
         }
     }
 

@@ -17,11 +17,13 @@ use std::{
 pub(crate) const ANSWER_TTL: Duration = Duration::from_secs(60);
 
 type Key = (String, RbacAttributes);
+/// An answer (`Err`: why not) and when it was given.
+type Answer = (Result<(), String>, Instant);
 
 /// Cached access reviews, shared by the execution activities of one worker.
 #[derive(Clone, Default)]
 pub(crate) struct AccessReviews {
-    answers: Arc<Mutex<HashMap<Key, (Result<(), String>, Instant)>>>,
+    answers: Arc<Mutex<HashMap<Key, Answer>>>,
 }
 
 impl AccessReviews {

@@ -67,7 +67,7 @@ fn flag_value(flag: &str, value: &str) -> Result<(), Rejection> {
         "tail" => bounded(flag, value, MAX_TAIL_LINES),
         "limit" => bounded(flag, value, MAX_LIST_LIMIT),
         "since" => match parse_duration_secs(value) {
-            Some(s) if s >= 1 && s <= MAX_SINCE_SECS => Ok(()),
+            Some(s) if (1..=MAX_SINCE_SECS).contains(&s) => Ok(()),
             _ => reject(Layer::Arguments, format!("--since={value} must be a duration from 1s to 168h (e.g. 30m, 2h)")),
         },
         "previous" | "timestamps" | "containers" | "all-namespaces" => match value {
