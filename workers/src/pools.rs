@@ -73,6 +73,15 @@ pub fn knowledge(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Option<
     Ok(Some(Arc::new(KnowledgeBase::new(pool.clone(), embedder, options.clone()))))
 }
 
+/// The knowledge base of the reasoning pool (`None` when disabled or without a model).
+async fn reasoning_knowledge(config: &Config) -> anyhow::Result<Option<Arc<KnowledgeBase>>> {
+    if !config.knowledge.enabled {
+        return Ok(None);
+    }
+    let pool = database(config).await?;
+    knowledge(config, &pool)
+}
+
 /// The LLM `[llm]` asks for: `None` when the section is absent or disabled. Token usage
 /// goes to PostgreSQL (run `aetherius migrate` first), proposed commands are checked
 /// against the execution clusters' allowlists.
@@ -99,7 +108,7 @@ pub async fn worker(runtime: &Runtime, client: Client, config: &Config, pool: Po
     let options = match pool {
         Pool::Reasoning => WorkerOptions::new(queues::REASONING)
             .register_workflow::<DiagnosisWorkflow>()?
-            .register_activities(ReasoningActivities::new(llm(config).await?))
+            .register_activities(ReasoningActivities::new(llm(config).await?).with_knowledge(reasoning_knowledge(config).await?))
             .register_activities(crate::routing::RoutingActivities::new(client.clone()))
             .build(),
         Pool::Execution => {

@@ -624,6 +624,16 @@ fn aetherius(root: &Path) -> Result<()> {
         bail!("port {API_PORT} (Aetherius API) is taken by a process `up` did not start");
     }
     let config = write_config(root)?;
+    // The starter runbooks (idempotent upsert by file name), so analyses can rest on them.
+    println!("==> loading the runbooks of knowledge/runbooks into the knowledge base");
+    for args in [&["migrate"][..], &["knowledge", "load"][..]] {
+        sh(Command::new(aetherius_bin(root))
+            .current_dir(root)
+            .env("RUST_LOG", "warn")
+            .arg("--config")
+            .arg(&config)
+            .args(args))?;
+    }
     println!("==> starting aetherius all (API :{API_PORT}, every worker pool)");
     spawn(
         root,

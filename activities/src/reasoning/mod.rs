@@ -31,13 +31,43 @@ const HEALTHY_OVERRIDES: f64 = 0.6;
 pub struct ReasoningActivities {
     /// The LLM, when `[llm]` configures one: it refines the rules' answers (crate::llm::assist).
     llm: Option<std::sync::Arc<crate::llm::Llm>>,
+    /// The knowledge base: a runbook matching the alert makes the analysis knowledge-based.
+    knowledge: Option<std::sync::Arc<crate::knowledge::KnowledgeBase>>,
 }
 
 impl ReasoningActivities {
     /// With the LLM, if any; `None` keeps the rules alone.
     pub fn new(llm: Option<std::sync::Arc<crate::llm::Llm>>) -> Self {
-        ReasoningActivities { llm }
+        ReasoningActivities { llm, knowledge: None }
     }
+
+    /// With the knowledge base.
+    pub fn with_knowledge(mut self, knowledge: Option<std::sync::Arc<crate::knowledge::KnowledgeBase>>) -> Self {
+        self.knowledge = knowledge;
+        self
+    }
+}
+
+/// The seed's order: a knowledge match at score >= 0.8 (or the alert's own runbook) makes
+/// the analysis knowledge-based; the rules' hypotheses and target stay, since the steps
+/// and the conclusion still come from what the cluster shows. A failing search leaves the
+/// rules' analysis as it was.
+pub async fn with_knowledge(kb: &crate::knowledge::KnowledgeBase, event: &StandardEvent, mut analysis: AnalysisResult) -> AnalysisResult {
+    let matches = match kb.match_alert(event).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "knowledge search failed; the rules' analysis stands");
+            return analysis;
+        }
+    };
+    let Some(best) = matches.into_iter().filter(|m| m.is_knowledge_based()).max_by(|a, b| a.score.total_cmp(&b.score)) else {
+        return analysis;
+    };
+    analysis.method = Method::KnowledgeBased;
+    analysis.confidence = analysis.confidence.max(best.score.min(0.9));
+    analysis.summary = format!("{} Runbook: {:?} (match {:.2}).", analysis.summary, best.entry.title, best.score);
+    analysis.suggested_steps.push(format!("Follow the runbook {:?} (knowledge entry {}).", best.entry.title, best.entry.id));
+    analysis
 }
 
 /// The task an activity serves (its workflow id: the LLM's token budget is per task).
@@ -228,7 +258,10 @@ impl ReasoningActivities {
     /// Initial analysis of the alert.
     #[activity(name = activity::ANALYZE)]
     pub async fn analyze(self: std::sync::Arc<Self>, ctx: ActivityContext, event: StandardEvent) -> Result<AnalysisResult, ActivityError> {
-        let rules = analyze_alert(&event);
+        let mut rules = analyze_alert(&event);
+        if let Some(kb) = &self.knowledge {
+            rules = with_knowledge(kb, &event, rules).await;
+        }
         Ok(match &self.llm {
             Some(llm) => crate::llm::assist::analyze(llm, &task_id(&ctx, &event.id), &event, rules).await,
             None => rules,

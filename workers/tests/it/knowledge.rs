@@ -294,3 +294,31 @@ async fn the_knowledge_http_api_serves_the_seed_endpoints_and_refuses_bad_input_
     assert_eq!((status, error_code(&body).0), (404, "not_found"), "{body}");
     drop_schema(&kb, &schema).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyze_rests_on_the_alerts_runbook_and_keeps_the_rules_without_a_match() {
+    let (kb, schema) = isolated().await;
+    let alert = |name: &str| -> aetherius_core::StandardEvent {
+        let a: aetherius_core::AlertmanagerAlert = serde_json::from_value(json!({
+            "status": "firing",
+            "labels": {"alertname": name, "namespace": "shop", "pod": "checkout-7d9f8-x2x", "severity": "warning"},
+            "annotations": {"description": "Pod shop/checkout-7d9f8-x2x (checkout) is in waiting state (reason: \"CrashLoopBackOff\")."},
+            "startsAt": "2026-11-20T10:00:00Z"
+        }))
+        .unwrap();
+        aetherius_core::StandardEvent::from_alertmanager(&a, "default")
+    };
+    let event = alert("KubePodCrashLooping");
+    let rules = aetherius_activities::reasoning::analyze_alert(&event);
+
+    // Empty knowledge base: the rules' analysis stands, unchanged.
+    let same = aetherius_activities::reasoning::with_knowledge(&kb, &event, rules.clone()).await;
+    assert_eq!(same, rules);
+
+    load_starter_set(&kb).await;
+    let analysis = aetherius_activities::reasoning::with_knowledge(&kb, &event, rules.clone()).await;
+    assert_eq!(analysis.method, aetherius_core::Method::KnowledgeBased, "{analysis:?}");
+    assert!(analysis.suggested_steps.iter().any(|s| s.contains("runbook")), "{analysis:?}");
+    assert_eq!(analysis.possible_causes, rules.possible_causes, "the rules' hypotheses stay");
+    drop_schema(&kb, &schema).await;
+}
