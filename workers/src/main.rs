@@ -296,6 +296,10 @@ async fn knowledge_command(command: KnowledgeCmd, config: &Config) -> anyhow::Re
             let n = entries.len();
             let r = kb.upsert(entries).await?;
             println!("{n} runbooks from {}: {} inserted, {} updated, {} unchanged", dir.display(), r.inserted, r.updated, r.unchanged);
+            let stale = kb.entries_of_other_models().await?;
+            if stale > 0 {
+                println!("{stale} entries were embedded by another model and are not searched until re-embedded");
+            }
         }
         KnowledgeCmd::Search { query, top_k, threshold } => {
             let matches = kb.search(&knowledge::SearchQuery { query, top_k, threshold, ..Default::default() }).await?;

@@ -66,7 +66,7 @@ impl Percentiles {
 impl fmt::Display for Percentiles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        write!(f, "n={} p50={:.2} ms p95={:.2} ms p99={:.2} ms max={:.2} ms", self.n, ms(self.p50), ms(self.p95), ms(self.p99), ms(self.max))
+        write!(f, "n={} p50={:.3} ms p95={:.3} ms p99={:.3} ms max={:.3} ms", self.n, ms(self.p50), ms(self.p95), ms(self.p99), ms(self.max))
     }
 }
 
