@@ -6,7 +6,7 @@
 
 use crate::{
     command::{Command, DEFAULT_TIMEOUT_SECS, ResourceKind},
-    safety::{Layer, Rejection, has_shell_metacharacters},
+    safety::{Layer, Rejection, is_shell_metacharacter},
 };
 use std::collections::BTreeMap;
 
@@ -57,7 +57,7 @@ pub fn parse(line: &str, cluster: &str) -> Result<Command, Rejection> {
     if line.len() > MAX_LINE_BYTES {
         return Err(refuse(format!("the command is longer than {MAX_LINE_BYTES} bytes")));
     }
-    if let Some(c) = line.chars().find(|c| has_shell_metacharacters(&c.to_string())) {
+    if let Some(c) = line.chars().find(|c| is_shell_metacharacter(*c)) {
         return Err(refuse(format!("shell metacharacter {c:?}: commands never run in a shell, one read per command")));
     }
     let tokens = shlex::split(line).ok_or_else(|| refuse("unbalanced quotes"))?;

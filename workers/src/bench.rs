@@ -7,7 +7,6 @@ use crate::{
     pools::{self, Pool},
 };
 use aetherius_activities::execution::ClusterOptions;
-use aetherius_api::{AppState, DedupWindow};
 use aetherius_core::{AlertmanagerAlert, DiagnosisRequest, StandardEvent, queues};
 use aetherius_scenario::{Scenario, server};
 use aetherius_workflows::DiagnosisWorkflow;
@@ -19,7 +18,6 @@ use std::{
     fmt::Write,
     net::SocketAddr,
     path::Path,
-    sync::Arc,
     time::{Duration, Instant},
 };
 use temporalio_client::{WorkflowStartOptions, WorkflowTerminateOptions};
@@ -39,25 +37,24 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-async fn state(config: &Config) -> anyhow::Result<AppState> {
-    let pool = pools::database(config).await?;
-    aetherius_activities::MIGRATOR.run(&pool).await.context("running migrations")?;
-    Ok(AppState {
-        dedup: DedupWindow::new(Duration::from_secs(config.api.dedup_ttl_secs)),
-        options: Arc::new(config.api.clone()),
-        temporal: pools::temporal_client(config).await?,
-        pool,
-        knowledge: None,
-        access: Arc::new(aetherius_activities::execution::cluster_access(&config.execution)),
-    })
-}
-
-async fn post(app: &axum::Router, uri: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+async fn post(app: &axum::Router, uri: &str, body: Value) -> anyhow::Result<(u16, Value)> {
     let request = Request::post(uri).header("content-type", "application/json").body(Body::from(body.to_string()))?;
     let response = app.clone().oneshot(request).await?;
     let status = response.status().as_u16();
     let bytes = axum::body::to_bytes(response.into_body(), 16 << 20).await?;
     Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+}
+
+/// Posts each alert in its own webhook request, `concurrency` at a time; the answers and
+/// the wall time in seconds.
+async fn post_all(app: &axum::Router, alerts: &[Value], concurrency: usize) -> (Vec<anyhow::Result<(u16, Value)>>, f64) {
+    let started = Instant::now();
+    let answers = stream::iter(alerts)
+        .map(|a| post(app, "/webhook/alertmanager", webhook(vec![a.clone()])))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    (answers, started.elapsed().as_secs_f64())
 }
 
 fn alert_of(scenario: &Scenario, cluster: &str, n: usize) -> anyhow::Result<Value> {
@@ -91,7 +88,8 @@ pub async fn e2e(mut config: Config, scenario_dir: &Path, runs: usize) -> anyhow
     let kubeconfig = tmp.path().join("bench.kubeconfig");
     std::fs::write(&kubeconfig, server::kubeconfig(&cluster, addr))?;
     config.execution.clusters.insert(cluster.clone(), ClusterOptions { kubeconfig: Some(kubeconfig), ..Default::default() });
-    let state = state(&config).await?;
+    let state = pools::app_state(&config).await?;
+    aetherius_activities::MIGRATOR.run(&state.pool).await.context("running migrations")?;
     let app = aetherius_api::app(state.clone());
     let runtime = Runtime::from_current_tokio(Default::default())?;
     let mut workers = vec![];
@@ -106,7 +104,7 @@ pub async fn e2e(mut config: Config, scenario_dir: &Path, runs: usize) -> anyhow
         for i in 0..runs + warmup {
             let alert = alert_of(&scenario, &cluster, run_base + i)?;
             let started = Instant::now();
-            let (status, answer) = post(&app, "/webhook/alertmanager", &webhook(vec![alert])).await?;
+            let (status, answer) = post(&app, "/webhook/alertmanager", webhook(vec![alert])).await?;
             anyhow::ensure!(status == 202 && answer["started"] == 1, "webhook answered {status}: {answer}");
             let id = answer["workflows"][0]["workflow_id"].as_str().unwrap_or_default().to_owned();
             let deadline = started + Duration::from_secs(120);
@@ -147,7 +145,8 @@ pub async fn e2e(mut config: Config, scenario_dir: &Path, runs: usize) -> anyhow
 /// are terminated at the end.
 pub async fn ingest(config: Config, scenario_dir: &Path, count: usize, concurrency: usize) -> anyhow::Result<String> {
     let scenario = Scenario::load(scenario_dir).with_context(|| format!("loading {}", scenario_dir.display()))?;
-    let state = state(&config).await?;
+    let state = pools::app_state(&config).await?;
+    aetherius_activities::MIGRATOR.run(&state.pool).await.context("running migrations")?;
     let app = aetherius_api::app(state.clone());
     let base = (std::process::id() as usize) * 100_000;
     let cluster = format!("ingest{}", std::process::id());
@@ -177,16 +176,7 @@ pub async fn ingest(config: Config, scenario_dir: &Path, count: usize, concurren
 
     // Through the webhook: parse, validate, standardize, dedup check, start.
     let alerts: Vec<Value> = (0..count).map(|i| alert_of(&scenario, &cluster, base + i)).collect::<anyhow::Result<_>>()?;
-    let started = Instant::now();
-    let answers: Vec<anyhow::Result<(u16, Value)>> = stream::iter(alerts.iter())
-        .map(|a| {
-            let app = app.clone();
-            async move { post(&app, "/webhook/alertmanager", &webhook(vec![a.clone()])).await }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    let api_secs = started.elapsed().as_secs_f64();
+    let (answers, api_secs) = post_all(&app, &alerts, concurrency).await;
     let mut api_ids = vec![];
     for a in answers {
         let (status, body) = a?;
@@ -195,16 +185,7 @@ pub async fn ingest(config: Config, scenario_dir: &Path, count: usize, concurren
     }
 
     // The same alerts again: every one answered from the dedup window.
-    let started = Instant::now();
-    let again: Vec<anyhow::Result<(u16, Value)>> = stream::iter(alerts.iter())
-        .map(|a| {
-            let app = app.clone();
-            async move { post(&app, "/webhook/alertmanager", &webhook(vec![a.clone()])).await }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    let dup_secs = started.elapsed().as_secs_f64();
+    let (again, dup_secs) = post_all(&app, &alerts, concurrency).await;
     for a in again {
         let (_, body) = a?;
         anyhow::ensure!(body["workflows"][0]["status"] == "duplicate", "a repeat was not answered as duplicate: {body}");

@@ -1,14 +1,13 @@
 //! `aetherius`: the API, any worker pool, or everything in one process.
 
 use aetherius_activities::knowledge;
-use aetherius_api::{ApiOptions, AppState, DedupWindow};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use aetherius_workers::{
     config::Config,
     pools::{self, Pool, run_workers, temporal_client, worker},
 };
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf};
 use temporalio_sdk::Runtime;
 
 #[derive(Parser)]
@@ -315,18 +314,8 @@ async fn knowledge_command(command: KnowledgeCmd, config: &Config) -> anyhow::Re
 }
 
 async fn serve_api(config: &Config) -> anyhow::Result<()> {
-    let options: ApiOptions = config.api.clone();
-    let temporal = temporal_client(config).await?;
-    let pool = pools::database(config).await?;
-    let knowledge = pools::knowledge(config, &pool)?;
-    let state = AppState {
-        knowledge,
-        dedup: DedupWindow::new(Duration::from_secs(options.dedup_ttl_secs)),
-        options: Arc::new(options.clone()),
-        temporal,
-        pool,
-        access: Arc::new(aetherius_activities::execution::cluster_access(&config.execution)),
-    };
+    let state = pools::app_state(config).await?;
+    let options = state.options.clone();
     let listener = tokio::net::TcpListener::bind(&options.listen).await.with_context(|| format!("binding {}", options.listen))?;
     tracing::info!(listen = %options.listen, "API listening");
     axum::serve(listener, aetherius_api::app(state)).with_graceful_shutdown(pools::shutdown_signal()).await?;

@@ -73,6 +73,20 @@ pub fn knowledge(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Option<
     Ok(Some(Arc::new(KnowledgeBase::new(pool.clone(), embedder, options.clone()))))
 }
 
+/// The API's state over the configured services: Temporal, PostgreSQL, the knowledge base
+/// and the clusters' allowlists.
+pub async fn app_state(config: &Config) -> anyhow::Result<aetherius_api::AppState> {
+    let pool = database(config).await?;
+    Ok(aetherius_api::AppState {
+        knowledge: knowledge(config, &pool)?,
+        dedup: aetherius_api::DedupWindow::new(std::time::Duration::from_secs(config.api.dedup_ttl_secs)),
+        options: Arc::new(config.api.clone()),
+        temporal: temporal_client(config).await?,
+        pool,
+        access: Arc::new(aetherius_activities::execution::cluster_access(&config.execution)),
+    })
+}
+
 /// The knowledge base of the reasoning pool (`None` when disabled or without a model).
 async fn reasoning_knowledge(config: &Config) -> anyhow::Result<Option<Arc<KnowledgeBase>>> {
     if !config.knowledge.enabled {

@@ -410,30 +410,15 @@ fn postgres(root: &Path) -> Result<()> {
         }
     }
     for db in ["aetherius", "aetherius_test"] {
+        let port = PG_PORT.to_string();
+        let connect = ["-h", "127.0.0.1", "-p", port.as_str(), "-U", PG_USER];
         let exists = Command::new(bin.join("psql"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &PG_PORT.to_string(),
-                "-U",
-                PG_USER,
-                "-d",
-                "postgres",
-                "-tAc",
-            ])
+            .args(connect)
+            .args(["-d", "postgres", "-tAc"])
             .arg(format!("SELECT 1 FROM pg_database WHERE datname = '{db}'"))
             .output()?;
         if String::from_utf8_lossy(&exists.stdout).trim() != "1" {
-            sh(Command::new(bin.join("createdb")).args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &PG_PORT.to_string(),
-                "-U",
-                PG_USER,
-                db,
-            ]))?;
+            sh(Command::new(bin.join("createdb")).args(connect).arg(db))?;
         }
     }
     Ok(())

@@ -140,7 +140,10 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
                 container: cmd.flag("container").map(str::to_owned),
                 previous: cmd.flag("previous").is_some_and(|v| v == "true"),
                 tail_lines: cmd.flag("tail").and_then(|t| t.parse().ok()),
-                since_seconds: cmd.flag("since").and_then(parse_since),
+                since_seconds: cmd
+                    .flag("since")
+                    .and_then(aetherius_core::safety::arguments::parse_duration_secs)
+                    .and_then(|s| i64::try_from(s).ok()),
                 timestamps: cmd.flag("timestamps").is_some_and(|v| v == "true"),
                 ..Default::default()
             };
@@ -214,17 +217,6 @@ async fn workload_pod(client: &Client, ns: &str, kind: &ResourceKind, name: &str
     list.into_iter()
         .find_map(|p| p.metadata.name)
         .ok_or_else(|| Error::Status { code: 404, message: format!("no pods found for {} {name:?} in {ns:?}", kind.kind.to_lowercase()) })
-}
-
-fn parse_since(s: &str) -> Option<i64> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num.parse().ok()?;
-    Some(match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return None,
-    })
 }
 
 fn event_time(e: &Value) -> String {

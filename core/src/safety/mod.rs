@@ -165,10 +165,15 @@ pub fn rbac_attributes(cmd: &Command) -> Vec<RbacAttributes> {
     }
 }
 
-/// Characters a shell would interpret. Commands never reach a shell, but a line holding
-/// them was written for one, so it is refused rather than guessed at.
+/// A character a shell would interpret. Commands never reach a shell, but a line holding
+/// one was written for one, so it is refused rather than guessed at.
+pub fn is_shell_metacharacter(c: char) -> bool {
+    matches!(c, ';' | '|' | '&' | '$' | '`' | '>' | '<' | '\n' | '\r' | '\\' | '\0')
+}
+
+/// Whether `s` holds any [`is_shell_metacharacter`].
 pub fn has_shell_metacharacters(s: &str) -> bool {
-    s.chars().any(|c| matches!(c, ';' | '|' | '&' | '$' | '`' | '>' | '<' | '\n' | '\r' | '\\' | '\0'))
+    s.chars().any(is_shell_metacharacter)
 }
 
 /// DNS-1123 label: lowercase alphanumerics and '-', alphanumeric at both ends, at most 63.
