@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use std::{
     collections::{BTreeMap, BTreeSet},
     net::SocketAddr,
-    sync::Arc,
+    sync::{Arc, Mutex},
 };
 use tokio::net::TcpListener;
 
@@ -34,22 +34,81 @@ const SERVED_BUILTINS: &[(&str, &str, &str, &str, bool)] = &[("coordination.k8s.
 /// The identity the fixture cluster pretends the caller is, in 403 messages.
 const CALLER: &str = "system:serviceaccount:aetherius:aetherius-reader";
 
+/// API groups the kube-apiserver (and metrics-server) serve from typed Go structs: items
+/// of their lists carry no `kind`/`apiVersion` (kubernetes/kubernetes#3030). Custom
+/// resources are stored as unstructured objects and keep theirs in lists.
+const BUILT_IN_GROUPS: &[&str] = &[
+    "", "admissionregistration.k8s.io", "apiextensions.k8s.io", "apiregistration.k8s.io", "apps",
+    "authentication.k8s.io", "authorization.k8s.io", "autoscaling", "batch", "certificates.k8s.io",
+    "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io", "flowcontrol.apiserver.k8s.io",
+    "internal.apiserver.k8s.io", "metrics.k8s.io", "networking.k8s.io", "node.k8s.io", "policy",
+    "rbac.authorization.k8s.io", "resource.k8s.io", "scheduling.k8s.io", "storage.k8s.io",
+    "storagemigration.k8s.io",
+];
+
+/// One request the fixture cluster received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// HTTP method.
+    pub method: String,
+    /// Path, without the query.
+    pub path: String,
+    /// Raw query string ("" when none).
+    pub query: String,
+    /// `Accept` header ("" when none).
+    pub accept: String,
+}
+
+/// Every request a fixture cluster received, in order (shared with the server).
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog(Arc<Mutex<Vec<Request>>>);
+
+impl RequestLog {
+    /// The requests so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn push(&self, r: Request) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+    }
+}
+
+struct Served {
+    cluster: Cluster,
+    log: RequestLog,
+}
+
 /// The router serving `cluster`.
 pub fn router(cluster: Cluster) -> Router {
-    Router::new().fallback(handle).with_state(Arc::new(cluster))
+    recording_router(cluster, RequestLog::default())
+}
+
+/// The router serving `cluster`, appending every request to `log`.
+pub fn recording_router(cluster: Cluster, log: RequestLog) -> Router {
+    Router::new().fallback(handle).with_state(Arc::new(Served { cluster, log }))
 }
 
 /// Serves `cluster` on `addr` until the task is dropped; returns the bound address.
 pub async fn serve(cluster: Cluster, addr: SocketAddr) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    serve_recorded(cluster, addr).await.map(|(addr, task, _)| (addr, task))
+}
+
+/// Like [`serve`], also returning the log of every request the server receives.
+pub async fn serve_recorded(
+    cluster: Cluster,
+    addr: SocketAddr,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>, RequestLog)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let app = router(cluster);
+    let log = RequestLog::default();
+    let app = recording_router(cluster, log.clone());
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "fixture cluster stopped");
         }
     });
-    Ok((local, task))
+    Ok((local, task, log))
 }
 
 /// A kubeconfig pointing at a fixture cluster on `addr`, with context `cluster_id`.
@@ -113,17 +172,25 @@ fn negotiate(accept: Option<&str>) -> Wanted {
 }
 
 async fn handle(
-    State(cluster): State<Arc<Cluster>>,
+    State(served): State<Arc<Served>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     Query(query): Query<BTreeMap<String, String>>,
     body: Bytes,
 ) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok());
+    served.log.push(Request {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or_default().to_owned(),
+        accept: accept.unwrap_or_default().to_owned(),
+    });
+    let cluster = &served.cluster;
     let path = uri.path().trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let wanted = negotiate(headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()));
-    let api = Api { cluster: &cluster, query: &query, wanted };
+    let wanted = negotiate(accept);
+    let api = Api { cluster, query: &query, wanted };
     match (method, segments.as_slice()) {
         (Method::GET, ["version"]) => json_ok(json!({
             "major": "1", "minor": "32", "gitVersion": "v1.32.0-fixture", "gitCommit": "fixture",
@@ -339,11 +406,13 @@ impl Api<'_> {
             ),
             Wanted::Plain => {
                 let api_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
+                let untyped = BUILT_IN_GROUPS.contains(&group) && !self.cluster.typed_list_items;
+                let items: Vec<Value> = page.iter().map(|o| if untyped { without_type_meta(o) } else { (*o).clone() }).collect();
                 json_ok(json!({
                     "kind": format!("{kind}List"),
                     "apiVersion": api_version,
                     "metadata": metadata,
-                    "items": page,
+                    "items": items,
                 }))
             }
         }
@@ -466,6 +535,11 @@ impl Api<'_> {
         let text = match self.query.get("tailLines").and_then(|t| t.parse::<usize>().ok()) {
             Some(n) => tail_lines(&text, n),
             None => text,
+        };
+        // limitBytes: the kubelet stops after that many bytes (possibly mid-line).
+        let text = match self.query.get("limitBytes").and_then(|b| b.parse::<usize>().ok()) {
+            Some(n) if n < text.len() => String::from_utf8_lossy(&text.as_bytes()[..n]).into_owned(),
+            _ => text,
         };
         ([(header::CONTENT_TYPE, "text/plain")], text).into_response()
     }
@@ -631,6 +705,16 @@ struct ExtraResource {
     namespaced: bool,
 }
 
+/// A list item as a typed server encodes it: without `kind` and `apiVersion`.
+fn without_type_meta(o: &Value) -> Value {
+    let mut o = o.clone();
+    if let Some(map) = o.as_object_mut() {
+        map.remove("kind");
+        map.remove("apiVersion");
+    }
+    o
+}
+
 /// Whether RFC 3339 time `a` is before `b` (unparsable: false).
 fn is_earlier(a: &str, b: &str) -> bool {
     match (chrono::DateTime::parse_from_rfc3339(a), chrono::DateTime::parse_from_rfc3339(b)) {
@@ -715,9 +799,13 @@ mod tests {
     }
 
     async fn get(path: &str, accept: &str) -> (StatusCode, String, Value) {
+        get_from(cluster(), path, accept).await
+    }
+
+    async fn get_from(cluster: Cluster, path: &str, accept: &str) -> (StatusCode, String, Value) {
         use tower::ServiceExt;
         let req = axum::http::Request::get(path).header(header::ACCEPT, accept).body(axum::body::Body::empty()).unwrap();
-        let resp = router(cluster()).oneshot(req).await.unwrap();
+        let resp = router(cluster).oneshot(req).await.unwrap();
         let status = resp.status();
         let ct = resp.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
         let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
@@ -761,6 +849,10 @@ mod tests {
         assert_eq!(plain["kind"], "PodList");
         // Sorted by name, as etcd returns them.
         assert_eq!(plain["items"][0]["metadata"]["name"], "a");
+        // Items of a built-in list carry no type fields; a single GET does.
+        assert!(plain["items"][0].get("kind").is_none() && plain["items"][0].get("apiVersion").is_none());
+        let (_, _, single) = get("/api/v1/namespaces/shop/pods/a", "application/json").await;
+        assert_eq!((single["kind"].as_str(), single["apiVersion"].as_str()), (Some("Pod"), Some("v1")));
 
         let (_, ct, table) = get("/api/v1/pods?includeObject=Object", "application/json;as=Table;v=v1;g=meta.k8s.io").await;
         assert_eq!(ct, "application/json;as=Table;v=v1;g=meta.k8s.io");
@@ -782,6 +874,38 @@ mod tests {
         let (_, _, rest) = get("/api/v1/pods?limit=1&continue=1", "application/json").await;
         assert_eq!(rest["items"][0]["metadata"]["name"], "b");
         assert!(rest["metadata"].get("continue").is_none());
+    }
+
+    #[tokio::test]
+    async fn custom_resources_keep_their_type_in_lists_and_the_switch_adds_it_to_built_ins() {
+        let mut c = cluster();
+        c.objects.push(json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "shop"}}));
+        let (_, _, widgets) = get_from(c.clone(), "/apis/example.com/v1/namespaces/shop/widgets", "application/json").await;
+        assert_eq!(widgets["items"][0]["kind"], "Widget");
+        assert_eq!(widgets["items"][0]["apiVersion"], "example.com/v1");
+        c.typed_list_items = true;
+        let (_, _, pods) = get_from(c, "/api/v1/namespaces/shop/pods", "application/json").await;
+        assert_eq!((pods["items"][0]["kind"].as_str(), pods["items"][0]["apiVersion"].as_str()), (Some("Pod"), Some("v1")));
+    }
+
+    #[tokio::test]
+    async fn requests_are_recorded_with_their_accept_header() {
+        use tower::ServiceExt;
+        let log = RequestLog::default();
+        let req = axum::http::Request::get("/api/v1/namespaces/shop/secrets?limit=5")
+            .header(header::ACCEPT, "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        recording_router(cluster(), log.clone()).oneshot(req).await.unwrap();
+        assert_eq!(
+            log.requests(),
+            vec![Request {
+                method: "GET".into(),
+                path: "/api/v1/namespaces/shop/secrets".into(),
+                query: "limit=5".into(),
+                accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1".into(),
+            }]
+        );
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@ use aetherius_core::{Command, command::ResourceKind};
 use k8s_openapi::api::core::v1::Pod;
 use kube::{
     Api, Client,
-    api::{ApiResource, DynamicObject, ListParams, LogParams},
+    api::{ApiResource, DynamicObject, ListParams, LogParams, TypeMeta},
 };
 use serde_json::Value;
 
@@ -84,10 +84,11 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
     match cmd.action.as_str() {
         "get" | "describe" => {
             let r = cmd.resource().ok_or_else(|| Error::Unsupported(cmd.to_string()))?;
-            let api = dynamic_api(client, cmd, &api_resource(r), r.namespaced);
+            let ar = api_resource(r);
+            let api = dynamic_api(client, cmd, &ar, r.namespaced);
             let objects: Vec<Value> = match cmd.name() {
                 Some(name) => vec![to_value(api.get(name).await?)],
-                None => api.list(&list_params(cmd)).await?.items.into_iter().map(to_value).collect(),
+                None => api.list(&list_params(cmd)).await?.items.into_iter().map(|o| typed(o, &ar)).collect(),
             };
             if cmd.action == "get" || objects.len() != 1 || r.plural == "events" {
                 return Ok(Read::Objects(objects));
@@ -111,7 +112,7 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
                 Api::namespaced_with(client.clone(), &ns, &ev_ar)
             };
             let mut events: Vec<Value> = match ev_api.list(&ListParams::default().fields(&fields.join(","))).await {
-                Ok(list) => list.items.into_iter().map(to_value).collect(),
+                Ok(list) => list.items.into_iter().map(|e| typed(e, &ev_ar)).collect(),
                 // Events may be forbidden where the object is not: describe still answers.
                 Err(kube::Error::Api(_)) => vec![],
                 Err(e) => return Err(e.into()),
@@ -128,7 +129,7 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
                 fields.push(format!("involvedObject.kind={kind},involvedObject.name={name}"));
             }
             let lp = ListParams::default().fields(&fields.join(","));
-            let mut events: Vec<Value> = api.list(&lp).await?.items.into_iter().map(to_value).collect();
+            let mut events: Vec<Value> = api.list(&lp).await?.items.into_iter().map(|e| typed(e, &ar)).collect();
             events.sort_by_key(event_time);
             Ok(Read::Objects(events))
         }
@@ -167,7 +168,7 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
             let api = dynamic_api(client, cmd, &ar, namespaced);
             match cmd.name() {
                 Some(name) => Ok(Read::Objects(vec![to_value(api.get(name).await?)])),
-                None => Ok(Read::Objects(api.list(&list_params(cmd)).await?.items.into_iter().map(to_value).collect())),
+                None => Ok(Read::Objects(api.list(&list_params(cmd)).await?.items.into_iter().map(|o| typed(o, &ar)).collect())),
             }
         }
         "rollout-history" => {
@@ -181,7 +182,7 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
                 .await?
                 .items
                 .into_iter()
-                .map(to_value)
+                .map(|o| typed(o, &rs_ar))
                 .collect();
             sets.sort_by_key(|rs| {
                 rs.pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
@@ -225,6 +226,13 @@ fn event_time(e: &Value) -> String {
         .find_map(|p| e.pointer(p).and_then(Value::as_str))
         .unwrap_or_default()
         .to_owned()
+}
+
+/// A listed object with the type of the resource it was listed from: a real API server
+/// sends list items without `kind`/`apiVersion` (only the List has them).
+fn typed(mut o: DynamicObject, ar: &ApiResource) -> Value {
+    o.types = Some(TypeMeta { api_version: ar.api_version.clone(), kind: ar.kind.clone() });
+    to_value(o)
 }
 
 fn to_value(o: DynamicObject) -> Value {
