@@ -28,23 +28,13 @@ use tokio::net::TcpListener;
 
 /// Built-in resources every cluster serves that the known table lacks, served even when the
 /// scenario has none of them (so a missing one is a proper NotFound): (group, version,
-/// plural, kind, namespaced). `kubectl describe node` reads the node's Lease.
-const SERVED_BUILTINS: &[(&str, &str, &str, &str, bool)] = &[("coordination.k8s.io", "v1", "leases", "Lease", true)];
+/// plural, kind, namespaced). `kubectl describe node` reads the node's Lease; events.k8s.io
+/// serves the same Events as core/v1, in its own shape.
+const SERVED_BUILTINS: &[(&str, &str, &str, &str, bool)] =
+    &[("coordination.k8s.io", "v1", "leases", "Lease", true), ("events.k8s.io", "v1", "events", "Event", true)];
 
 /// The identity the fixture cluster pretends the caller is, in 403 messages.
 const CALLER: &str = "system:serviceaccount:aetherius:aetherius-reader";
-
-/// API groups the kube-apiserver (and metrics-server) serve from typed Go structs: items
-/// of their lists carry no `kind`/`apiVersion` (kubernetes/kubernetes#3030). Custom
-/// resources are stored as unstructured objects and keep theirs in lists.
-const BUILT_IN_GROUPS: &[&str] = &[
-    "", "admissionregistration.k8s.io", "apiextensions.k8s.io", "apiregistration.k8s.io", "apps",
-    "authentication.k8s.io", "authorization.k8s.io", "autoscaling", "batch", "certificates.k8s.io",
-    "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io", "flowcontrol.apiserver.k8s.io",
-    "internal.apiserver.k8s.io", "metrics.k8s.io", "networking.k8s.io", "node.k8s.io", "policy",
-    "rbac.authorization.k8s.io", "resource.k8s.io", "scheduling.k8s.io", "storage.k8s.io",
-    "storagemigration.k8s.io",
-];
 
 /// One request the fixture cluster received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -337,10 +327,11 @@ impl Api<'_> {
             Some(name) => format!("{} \"{name}\"", t.plural),
             None => t.plural.to_owned(),
         };
-        Some(status(
+        Some(status_with(
             StatusCode::FORBIDDEN,
             "Forbidden",
             format!("{subject} is forbidden: User \"{CALLER}\" cannot {verb} resource \"{resource}\" in API group \"{group}\" {scope}"),
+            details(t.name, group, t.plural),
         ))
     }
 
@@ -362,7 +353,7 @@ impl Api<'_> {
             .map_err(|e| e.to_string())?;
         let fields = FieldSelector::parse(self.query.get("fieldSelector").map(String::as_str).unwrap_or(""))
             .map_err(|e| e.to_string())?;
-        let source = if kind == "Namespace" { pool } else { self.source(group) };
+        let source = if matches!(kind, "Namespace" | "Event") { pool } else { self.source(group) };
         let mut items: Vec<&Value> = source
             .iter()
             .filter(|o| o.get("kind").and_then(Value::as_str) == Some(kind))
@@ -378,8 +369,8 @@ impl Api<'_> {
     }
 
     fn list(&self, group: &str, version: &str, kind: &str, namespace: Option<&str>) -> Response {
-        let namespaces = if kind == "Namespace" { self.namespaces() } else { vec![] };
-        let items = match self.matching(group, kind, namespace, &namespaces) {
+        let pool = self.pool(group, kind);
+        let items = match self.matching(group, kind, namespace, &pool) {
             Ok(items) => items,
             Err(message) => return status(StatusCode::BAD_REQUEST, "BadRequest", message),
         };
@@ -406,7 +397,7 @@ impl Api<'_> {
             ),
             Wanted::Plain => {
                 let api_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
-                let untyped = BUILT_IN_GROUPS.contains(&group) && !self.cluster.typed_list_items;
+                let untyped = table::BUILTIN_GROUPS.contains(&group) && !self.cluster.typed_list_items;
                 let items: Vec<Value> = page.iter().map(|o| if untyped { without_type_meta(o) } else { (*o).clone() }).collect();
                 json_ok(json!({
                     "kind": format!("{kind}List"),
@@ -425,8 +416,12 @@ impl Api<'_> {
     }
 
     fn get(&self, group: &str, _version: &str, kind: &str, plural: &str, namespace: Option<&str>, name: &str) -> Response {
-        let found = if kind == "Namespace" {
-            self.namespaces().into_iter().find(|n| n.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
+        let found = if matches!(kind, "Namespace" | "Event") {
+            let ns = if kind == "Event" { namespace } else { None };
+            self.pool(group, kind).into_iter().find(|o| {
+                o.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
+                    && ns.is_none_or(|ns| o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns))
+            })
         } else {
             let ns = if self.namespaced(group, plural) { namespace } else { None };
             self.source(group).iter().find(|o| {
@@ -440,7 +435,7 @@ impl Api<'_> {
                 StatusCode::NOT_FOUND,
                 "NotFound",
                 format!("{plural}{} \"{name}\" not found", if group.is_empty() { String::new() } else { format!(".{group}") }),
-                json!({"name": name, "group": group, "kind": plural}),
+                details(Some(name), group, plural),
             );
         };
         let resource_version = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or_else(|| json!("1"));
@@ -451,6 +446,22 @@ impl Api<'_> {
                 &format!("application/json;as=PartialObjectMetadata;v={v};g=meta.k8s.io"),
             ),
             Wanted::Plain => json_ok(obj),
+        }
+    }
+
+    /// Objects built for the request rather than stored: namespaces, and events in the
+    /// shape of the group asked for (both groups serve the same events).
+    fn pool(&self, group: &str, kind: &str) -> Vec<Value> {
+        match kind {
+            "Namespace" => self.namespaces(),
+            "Event" => self
+                .cluster
+                .objects
+                .iter()
+                .filter(|o| o.get("kind").and_then(Value::as_str) == Some("Event"))
+                .map(|e| convert_event(e, group == "events.k8s.io"))
+                .collect(),
+            _ => vec![],
         }
     }
 
@@ -705,6 +716,33 @@ struct ExtraResource {
     namespaced: bool,
 }
 
+/// Field names of a core/v1 Event and their events.k8s.io/v1 counterparts (the API server
+/// converts between the two; k8s.io/kubernetes `pkg/apis/events/v1/conversion.go`).
+const EVENT_FIELDS: &[(&str, &str)] = &[
+    ("involvedObject", "regarding"),
+    ("message", "note"),
+    ("reportingComponent", "reportingController"),
+    ("source", "deprecatedSource"),
+    ("firstTimestamp", "deprecatedFirstTimestamp"),
+    ("lastTimestamp", "deprecatedLastTimestamp"),
+    ("count", "deprecatedCount"),
+];
+
+/// An Event in the shape of events.k8s.io/v1 (`to_events_group`) or core/v1, whichever
+/// shape it was stored in.
+fn convert_event(e: &Value, to_events_group: bool) -> Value {
+    let mut e = e.clone();
+    let Some(map) = e.as_object_mut() else { return e };
+    for (core, events) in EVENT_FIELDS {
+        let (from, to) = if to_events_group { (core, events) } else { (events, core) };
+        if let Some(v) = map.remove(*from) {
+            map.entry(*to).or_insert(v);
+        }
+    }
+    map.insert("apiVersion".into(), json!(if to_events_group { "events.k8s.io/v1" } else { "v1" }));
+    e
+}
+
 /// A list item as a typed server encodes it: without `kind` and `apiVersion`.
 fn without_type_meta(o: &Value) -> Value {
     let mut o = o.clone();
@@ -752,6 +790,19 @@ fn json_ok(v: Value) -> Response {
 /// JSON with the media type parameters the API server sets (`as=Table;v=v1;g=meta.k8s.io`).
 fn typed_json(v: Value, content_type: &str) -> Response {
     ([(header::CONTENT_TYPE, content_type.to_owned())], v.to_string()).into_response()
+}
+
+/// `details` of a Status as the API server fills it: `name` and `group` only when set.
+fn details(name: Option<&str>, group: &str, kind: &str) -> Value {
+    let mut d = serde_json::Map::new();
+    if let Some(name) = name {
+        d.insert("name".into(), json!(name));
+    }
+    if !group.is_empty() {
+        d.insert("group".into(), json!(group));
+    }
+    d.insert("kind".into(), json!(kind));
+    Value::Object(d)
 }
 
 fn not_found_path() -> Response {
@@ -886,6 +937,30 @@ mod tests {
         c.typed_list_items = true;
         let (_, _, pods) = get_from(c, "/api/v1/namespaces/shop/pods", "application/json").await;
         assert_eq!((pods["items"][0]["kind"].as_str(), pods["items"][0]["apiVersion"].as_str()), (Some("Pod"), Some("v1")));
+    }
+
+    #[tokio::test]
+    async fn both_event_groups_serve_every_event_in_their_own_shape() {
+        let mut c = cluster();
+        c.objects.push(json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "a.1", "namespace": "shop"},
+            "involvedObject": {"kind": "Pod", "name": "a"}, "message": "Back-off", "reason": "BackOff", "count": 3,
+            "source": {"component": "kubelet"}, "lastTimestamp": "2026-11-20T09:59:00Z"}));
+        c.objects.push(json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "b.1", "namespace": "shop"},
+            "regarding": {"kind": "Pod", "name": "b"}, "note": "Pulled", "reason": "Pulled", "reportingController": "kubelet",
+            "deprecatedCount": 2, "eventTime": null}));
+        let (_, _, core) = get_from(c.clone(), "/api/v1/namespaces/shop/events", "application/json").await;
+        assert_eq!(core["items"][1]["involvedObject"]["name"], "b");
+        assert_eq!((core["items"][1]["message"].as_str(), core["items"][1]["count"].as_u64()), (Some("Pulled"), Some(2)));
+        assert_eq!(core["items"][1]["reportingComponent"], "kubelet");
+        let (_, _, by_field) = get_from(c.clone(), "/api/v1/namespaces/shop/events?fieldSelector=involvedObject.name%3Db", "application/json").await;
+        assert_eq!(by_field["items"].as_array().unwrap().len(), 1);
+        let (_, _, events) = get_from(c.clone(), "/apis/events.k8s.io/v1/namespaces/shop/events", "application/json").await;
+        assert_eq!(events["kind"], "EventList");
+        assert_eq!(events["items"][0]["regarding"]["name"], "a");
+        assert_eq!((events["items"][0]["note"].as_str(), events["items"][0]["deprecatedCount"].as_u64()), (Some("Back-off"), Some(3)));
+        assert!(events["items"][0].get("message").is_none() && events["items"][0].get("kind").is_none());
+        let (_, _, one) = get_from(c, "/apis/events.k8s.io/v1/namespaces/shop/events/a.1", "application/json").await;
+        assert_eq!((one["apiVersion"].as_str(), one["deprecatedSource"]["component"].as_str()), (Some("events.k8s.io/v1"), Some("kubelet")));
     }
 
     #[tokio::test]
