@@ -24,15 +24,20 @@ static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         (r"\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35}|[sr]k_live_[0-9A-Za-z]{16,})\b", MASK),
         // Azure storage connection strings.
         (r#"(?i)(AccountKey|SharedAccessSignature|SharedAccessKey)=([^;\s"]+)"#, "$1=[REDACTED]"),
-        // key=value / "key": "value" where the key looks secret.
-        (
-            r#"(?i)\b([A-Z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)[A-Z0-9_.-]*)("?\s*[=:]\s*"?)([^\s"',;}]+)"#,
-            "$1$2[REDACTED]",
-        ),
     ]
     .into_iter()
     .map(|(p, r)| (Regex::new(p).expect("redaction pattern compiles"), r))
     .collect()
+});
+
+/// `name=value`, `name: value`, `"name": "value"`: masked when `name` looks secret.
+static KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?P<name>[A-Za-z][A-Za-z0-9_.-]{0,100})(?P<sep>"?\s*[=:]\s*"?)(?P<value>[^\s"',;}]+)"#).expect("regex")
+});
+
+/// `--name value` / `--name=value` command-line flags: masked when `name` looks secret.
+static FLAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:^|\s)--(?P<name>[A-Za-z][A-Za-z0-9_.-]{0,100})(?:=|\s+)(?P<value>[^\s"',;-][^\s"',;]*)"#).expect("regex")
 });
 
 /// Masks tokens, keys and passwords in `text`.
@@ -43,18 +48,76 @@ pub fn redact(text: &str) -> String {
             out = re.replace_all(&out, *replacement).into_owned();
         }
     }
+    for re in [&*FLAG, &*KEY_VALUE] {
+        if !re.is_match(&out) {
+            continue;
+        }
+        let replaced = re.replace_all(&out, |c: &regex::Captures<'_>| {
+            let whole = c[0].to_owned();
+            if !secret_name(&c["name"]) || &c["value"] == MASK || c["value"].starts_with("[REDACTED") {
+                return whole;
+            }
+            let keep = c.get(0).map_or(0, |m| c.name("value").map_or(whole.len(), |v| v.start() - m.start()));
+            format!("{}{MASK}", &whole[..keep])
+        })
+        .into_owned();
+        out = replaced;
+    }
     out
 }
 
-/// Whether a variable or key name looks like it holds a secret.
+/// Words that make a name secret wherever they appear in it (`DBPASSWORD`, `apiToken`).
+const SECRET_SUBSTRINGS: &[&str] = &[
+    "password", "passwd", "passphrase", "secret", "token", "apikey", "accesskey", "privatekey", "credential", "connectionstring",
+];
+
+/// Words that make a name secret only as a whole word of it (`DB_PASS`, `MYSQL_PWD`,
+/// `REDIS_AUTH`, `JWT_SIGNING_KEY`), so `author`, `keyspace`, `monkey` or `passenger` do not.
+const SECRET_WORDS: &[&str] = &["pass", "pwd", "auth", "key", "cred", "creds", "private", "dsn", "sig", "signature", "salt", "hmac"];
+
+/// Last words that say a name holds something about a secret, not the secret itself
+/// (`KEY_PREFIX`, `TOKEN_TTL`, `passwordFile`, `secretName`, `AUTH_URL`).
+const DESCRIPTORS: &[&str] = &[
+    "file", "path", "dir", "name", "names", "ref", "id", "ids", "prefix", "suffix", "length", "len", "size", "ttl", "timeout",
+    "expiry", "expiration", "seconds", "secs", "minutes", "hours", "days", "url", "uri", "endpoint", "host", "port", "enabled",
+    "enable", "disabled", "mode", "type", "method", "provider", "alg", "algorithm", "format", "header", "field", "version",
+    "count", "policy", "issuer", "audience", "realm", "scope", "scopes", "server", "service", "user", "username", "location",
+    "region", "mount", "source", "namespace", "selector", "required", "strategy", "rotation", "interval", "store",
+];
+
+/// The words of a name: split on `_ - . space` and camelCase humps, lowercased.
+fn words(name: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for ch in name.chars() {
+        if !ch.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if ch.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        prev_lower = ch.is_ascii_lowercase() || ch.is_ascii_digit();
+        cur.push(ch.to_ascii_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Whether a variable, key or flag name looks like it holds a secret: a secret word in it
+/// (whole words for the short, ambiguous ones) and no last word that only describes one.
 pub fn secret_name(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    ["password", "passwd", "secret", "token", "apikey", "api_key", "api-key", "access_key", "accesskey", "private_key",
-     "privatekey", "credential", "client_secret", "dsn", "connection_string"]
-        .iter()
-        .any(|s| n.contains(s))
-        && !n.ends_with("_file")
-        && !n.ends_with("_path")
+    let words = words(name);
+    let Some(last) = words.last() else { return false };
+    let joined: String = words.concat();
+    let secret = SECRET_SUBSTRINGS.iter().any(|s| joined.contains(s)) || words.iter().any(|w| SECRET_WORDS.contains(&w.as_str()));
+    secret && !DESCRIPTORS.contains(&last.as_str())
 }
 
 /// Redacts every string in an object tree: the text patterns everywhere, whole values of
@@ -74,7 +137,20 @@ fn redact_in(v: &mut Value, data_map: bool) {
                 *s = r;
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| redact_in(i, false)),
+        Value::Array(items) => {
+            // An argument list: `--db-password`, `hunter2` are two items.
+            let mut value_of_secret_flag = false;
+            for item in items.iter_mut() {
+                let secret_flag =
+                    item.as_str().and_then(|s| s.strip_prefix("--")).is_some_and(|f| !f.contains('=') && secret_name(f));
+                if value_of_secret_flag && item.as_str().is_some_and(|s| !s.starts_with('-') && !s.is_empty()) {
+                    *item = Value::String(MASK.to_owned());
+                } else {
+                    redact_in(item, false);
+                }
+                value_of_secret_flag = secret_flag;
+            }
+        }
         Value::Object(map) => {
             let env_secret = map.get("name").and_then(Value::as_str).is_some_and(secret_name) && map.contains_key("value");
             for (key, value) in map.iter_mut() {
@@ -133,6 +209,42 @@ mod tests {
         assert_eq!(redact("DB_PASSWORD=hunter2 next"), "DB_PASSWORD=[REDACTED] next");
         assert!(!redact("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----").contains("MIIE"));
         assert!(!redact("key AKIAIOSFODNN7EXAMPLE").contains("AKIAIOSFODNN7EXAMPLE"));
+    }
+
+    #[test]
+    fn env_and_data_names_by_whole_words() {
+        for secret in ["DB_PASS", "MYSQL_PWD", "JWT_SIGNING_KEY", "ENCRYPTION_KEY", "REDIS_AUTH", "BASIC_AUTH", "dbPassword",
+            "apiKey", "AWS_SECRET_ACCESS_KEY", "SECRET_KEY_BASE", "PRIVATE_KEY", "GIT_CREDS", "SENTRY_DSN", "auth", "key",
+            "HMAC_KEY", "DBPASSWORD", "spring.datasource.password", "webhook-signing-secret", "STRIPE_SIGNATURE"] {
+            assert!(super::secret_name(secret), "{secret} should be masked");
+        }
+        for plain in ["author", "AUTHOR_EMAIL", "keyspace", "CASSANDRA_KEYSPACE", "monkey", "passenger_count", "KEY_PREFIX",
+            "CACHE_KEY_PREFIX", "ENCRYPTION_KEY_ID", "TOKEN_TTL", "tokenExpirationSeconds", "secretName", "passwordFile",
+            "DB_PASSWORD_FILE", "PRIVATE_KEY_PATH", "AUTH_URL", "AUTH_ENABLED", "OAUTH_CLIENT_ID", "LOG_LEVEL", "DATABASE_URL",
+            "KEYCLOAK_URL", "primary", "bypass"] {
+            assert!(!super::secret_name(plain), "{plain} should stay readable");
+        }
+    }
+
+    #[test]
+    fn issue_eight_shapes_are_masked() {
+        let mut pod = json!({"spec": {"containers": [{"name": "app",
+            "env": [{"name": "DB_PASS", "value": "hunter2"}, {"name": "MYSQL_PWD", "value": "pw-one"},
+                    {"name": "JWT_SIGNING_KEY", "value": "jwt-sign-1"}, {"name": "ENCRYPTION_KEY", "value": "enc-key-1"},
+                    {"name": "REDIS_AUTH", "value": "redis-pw"}, {"name": "KEY_PREFIX", "value": "cart:"},
+                    {"name": "CASSANDRA_KEYSPACE", "value": "orders"}],
+            "args": ["--db-password", "flagpw1", "--hmac-key=flagkey2", "--key-file=/etc/tls/key.pem", "--port=8080"]}]},
+            "data": {"redis.conf": "bind 0.0.0.0\nauth: admin:hunter3\n", "REDIS_AUTH": "redis-pw2", "author": "jane"}});
+        redact_value(&mut pod);
+        let text = pod.to_string();
+        for secret in ["hunter2", "pw-one", "jwt-sign-1", "enc-key-1", "redis-pw", "flagpw1", "flagkey2", "hunter3", "redis-pw2"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        for kept in ["cart:", "orders", "/etc/tls/key.pem", "--port=8080", "jane", "bind 0.0.0.0", "--db-password", "DB_PASS"] {
+            assert!(text.contains(kept), "{kept} lost: {text}");
+        }
+        assert_eq!(redact("--db-password s3cr3t --verbose"), "--db-password [REDACTED] --verbose");
+        assert_eq!(redact("auth: admin:hunter2"), "auth: [REDACTED]");
     }
 
     #[test]

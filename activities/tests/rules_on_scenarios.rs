@@ -7,6 +7,11 @@
 //! Only the scorer below reads a scenario's `expect`; the diagnosing code gets the alert
 //! and the fixture cluster, nothing else.
 //!
+//! The fixture answers lists as a real API server does (items without `kind`/`apiVersion`);
+//! `diagnoses_do_not_depend_on_list_item_types` runs every scenario again with the type
+//! fields added back and fails on any difference, so no analyzer can lean on a field a
+//! real server does not send.
+//!
 //! `RULES_TRACE=<scenario id>|all` prints steps and decisions; `RULES_ONLY=<part of an id>`
 //! runs the matching scenarios; `RULES_SCENARIOS=<folder>` reads scenarios from elsewhere.
 
@@ -26,9 +31,11 @@ fn scenarios_root() -> PathBuf {
     std::env::var_os("RULES_SCENARIOS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios"))
 }
 
-async fn diagnose(scenario: &Scenario, trace: bool) -> (Diagnosis, usize) {
+async fn diagnose(scenario: &Scenario, trace: bool, typed_list_items: bool) -> (Diagnosis, usize) {
     let cluster_id = scenario.cluster_id();
-    let (addr, _server) = server::serve(scenario.cluster.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let mut cluster = scenario.cluster.clone();
+    cluster.typed_list_items = typed_list_items;
+    let (addr, _server) = server::serve(cluster, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let kubeconfig = tmp.path().join("kubeconfig");
     std::fs::write(&kubeconfig, server::kubeconfig(&cluster_id, addr)).unwrap();
@@ -107,7 +114,7 @@ async fn run_one(dir: PathBuf) -> Row {
         }
     };
     let trace = std::env::var("RULES_TRACE").is_ok_and(|t| t == id || t == "all");
-    let (d, steps) = diagnose(&scenario, trace).await;
+    let (d, steps) = diagnose(&scenario, trace, false).await;
     if trace {
         eprintln!("  [{id}] diagnosis: {d:#?}");
     }
@@ -123,8 +130,8 @@ async fn run_one(dir: PathBuf) -> Row {
     Row { id, expected, got, steps, failure, millis: started.elapsed().as_millis() }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_scenario_is_diagnosed() {
+/// Scenario folders, narrowed by `RULES_ONLY`.
+fn scenario_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(scenarios_root())
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -134,6 +141,12 @@ async fn every_scenario_is_diagnosed() {
     if let Ok(only) = std::env::var("RULES_ONLY") {
         dirs.retain(|d| d.file_name().is_some_and(|n| n.to_string_lossy().contains(&only)));
     }
+    dirs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_scenario_is_diagnosed() {
+    let dirs = scenario_dirs();
     let handles: Vec<_> = dirs.into_iter().map(|d| tokio::spawn(run_one(d))).collect();
     let mut rows = vec![];
     for h in handles {
@@ -156,4 +169,34 @@ async fn every_scenario_is_diagnosed() {
     println!("accuracy: {passed}/{} = {:.1}%", rows.len(), accuracy * 100.0);
     let failures: Vec<String> = rows.iter().filter_map(|r| r.failure.as_ref().map(|f| format!("{}: {f}", r.id))).collect();
     assert!(accuracy >= MIN_ACCURACY, "accuracy {:.1}% below {:.0}%; failures:\n{}", accuracy * 100.0, MIN_ACCURACY * 100.0, failures.join("\n"));
+}
+
+/// The same diagnosis, step count and evidence whether or not list items carry
+/// `kind`/`apiVersion`: what a real server leaves out must not matter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn diagnoses_do_not_depend_on_list_item_types() {
+    let handles: Vec<_> = scenario_dirs()
+        .into_iter()
+        .map(|dir| {
+            tokio::spawn(async move {
+                let scenario = Scenario::load(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+                let real = diagnose(&scenario, false, false).await;
+                let typed = diagnose(&scenario, false, true).await;
+                let as_json = |(d, steps): &(Diagnosis, usize)| serde_json::json!({"diagnosis": d, "steps": steps});
+                (scenario.id, as_json(&real), as_json(&typed))
+            })
+        })
+        .collect();
+    let mut drifts = vec![];
+    let mut count = 0;
+    for h in handles {
+        let (id, real, typed) = h.await.unwrap();
+        count += 1;
+        if real != typed {
+            drifts.push(format!("{id}:\n  real server: {real}\n  typed items: {typed}"));
+        }
+    }
+    assert!(count > 0, "no scenarios found under {}", scenarios_root().display());
+    println!("{count} scenarios, {} differ when list items carry their type", drifts.len());
+    assert!(drifts.is_empty(), "diagnoses depend on list items' kind/apiVersion:\n{}", drifts.join("\n"));
 }

@@ -94,6 +94,10 @@ pub struct Cluster {
     pub forbidden: Vec<String>,
     /// The snapshot's moment.
     pub now: DateTime<Utc>,
+    /// Whether items of built-in lists carry `kind`/`apiVersion`. A real API server leaves
+    /// them out (only the List has them); tests turn this on to prove no diagnosis depends
+    /// on them.
+    pub typed_list_items: bool,
 }
 
 /// A scenario folder.
@@ -124,7 +128,7 @@ impl Scenario {
             title: file.title,
             alert: file.alert,
             expect: file.expect,
-            cluster: Cluster { objects, metrics, logs, forbidden: file.cluster.forbidden, now },
+            cluster: Cluster { objects, metrics, logs, forbidden: file.cluster.forbidden, now, typed_list_items: false },
         })
     }
 

@@ -22,34 +22,83 @@ use serde_json::{Value, json};
 use std::{
     collections::{BTreeMap, BTreeSet},
     net::SocketAddr,
-    sync::Arc,
+    sync::{Arc, Mutex},
 };
 use tokio::net::TcpListener;
 
 /// Built-in resources every cluster serves that the known table lacks, served even when the
 /// scenario has none of them (so a missing one is a proper NotFound): (group, version,
-/// plural, kind, namespaced). `kubectl describe node` reads the node's Lease.
-const SERVED_BUILTINS: &[(&str, &str, &str, &str, bool)] = &[("coordination.k8s.io", "v1", "leases", "Lease", true)];
+/// plural, kind, namespaced). `kubectl describe node` reads the node's Lease; events.k8s.io
+/// serves the same Events as core/v1, in its own shape.
+const SERVED_BUILTINS: &[(&str, &str, &str, &str, bool)] =
+    &[("coordination.k8s.io", "v1", "leases", "Lease", true), ("events.k8s.io", "v1", "events", "Event", true)];
 
 /// The identity the fixture cluster pretends the caller is, in 403 messages.
 const CALLER: &str = "system:serviceaccount:aetherius:aetherius-reader";
 
+/// One request the fixture cluster received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// HTTP method.
+    pub method: String,
+    /// Path, without the query.
+    pub path: String,
+    /// Raw query string ("" when none).
+    pub query: String,
+    /// `Accept` header ("" when none).
+    pub accept: String,
+}
+
+/// Every request a fixture cluster received, in order (shared with the server).
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog(Arc<Mutex<Vec<Request>>>);
+
+impl RequestLog {
+    /// The requests so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn push(&self, r: Request) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+    }
+}
+
+struct Served {
+    cluster: Cluster,
+    log: RequestLog,
+}
+
 /// The router serving `cluster`.
 pub fn router(cluster: Cluster) -> Router {
-    Router::new().fallback(handle).with_state(Arc::new(cluster))
+    recording_router(cluster, RequestLog::default())
+}
+
+/// The router serving `cluster`, appending every request to `log`.
+pub fn recording_router(cluster: Cluster, log: RequestLog) -> Router {
+    Router::new().fallback(handle).with_state(Arc::new(Served { cluster, log }))
 }
 
 /// Serves `cluster` on `addr` until the task is dropped; returns the bound address.
 pub async fn serve(cluster: Cluster, addr: SocketAddr) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    serve_recorded(cluster, addr).await.map(|(addr, task, _)| (addr, task))
+}
+
+/// Like [`serve`], also returning the log of every request the server receives.
+pub async fn serve_recorded(
+    cluster: Cluster,
+    addr: SocketAddr,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>, RequestLog)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let app = router(cluster);
+    let log = RequestLog::default();
+    let app = recording_router(cluster, log.clone());
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "fixture cluster stopped");
         }
     });
-    Ok((local, task))
+    Ok((local, task, log))
 }
 
 /// A kubeconfig pointing at a fixture cluster on `addr`, with context `cluster_id`.
@@ -113,17 +162,25 @@ fn negotiate(accept: Option<&str>) -> Wanted {
 }
 
 async fn handle(
-    State(cluster): State<Arc<Cluster>>,
+    State(served): State<Arc<Served>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     Query(query): Query<BTreeMap<String, String>>,
     body: Bytes,
 ) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok());
+    served.log.push(Request {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or_default().to_owned(),
+        accept: accept.unwrap_or_default().to_owned(),
+    });
+    let cluster = &served.cluster;
     let path = uri.path().trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let wanted = negotiate(headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()));
-    let api = Api { cluster: &cluster, query: &query, wanted };
+    let wanted = negotiate(accept);
+    let api = Api { cluster, query: &query, wanted };
     match (method, segments.as_slice()) {
         (Method::GET, ["version"]) => json_ok(json!({
             "major": "1", "minor": "32", "gitVersion": "v1.32.0-fixture", "gitCommit": "fixture",
@@ -270,10 +327,11 @@ impl Api<'_> {
             Some(name) => format!("{} \"{name}\"", t.plural),
             None => t.plural.to_owned(),
         };
-        Some(status(
+        Some(status_with(
             StatusCode::FORBIDDEN,
             "Forbidden",
             format!("{subject} is forbidden: User \"{CALLER}\" cannot {verb} resource \"{resource}\" in API group \"{group}\" {scope}"),
+            details(t.name, group, t.plural),
         ))
     }
 
@@ -295,7 +353,7 @@ impl Api<'_> {
             .map_err(|e| e.to_string())?;
         let fields = FieldSelector::parse(self.query.get("fieldSelector").map(String::as_str).unwrap_or(""))
             .map_err(|e| e.to_string())?;
-        let source = if kind == "Namespace" { pool } else { self.source(group) };
+        let source = if matches!(kind, "Namespace" | "Event") { pool } else { self.source(group) };
         let mut items: Vec<&Value> = source
             .iter()
             .filter(|o| o.get("kind").and_then(Value::as_str) == Some(kind))
@@ -311,8 +369,8 @@ impl Api<'_> {
     }
 
     fn list(&self, group: &str, version: &str, kind: &str, namespace: Option<&str>) -> Response {
-        let namespaces = if kind == "Namespace" { self.namespaces() } else { vec![] };
-        let items = match self.matching(group, kind, namespace, &namespaces) {
+        let pool = self.pool(group, kind);
+        let items = match self.matching(group, kind, namespace, &pool) {
             Ok(items) => items,
             Err(message) => return status(StatusCode::BAD_REQUEST, "BadRequest", message),
         };
@@ -339,11 +397,13 @@ impl Api<'_> {
             ),
             Wanted::Plain => {
                 let api_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
+                let untyped = table::BUILTIN_GROUPS.contains(&group) && !self.cluster.typed_list_items;
+                let items: Vec<Value> = page.iter().map(|o| if untyped { without_type_meta(o) } else { (*o).clone() }).collect();
                 json_ok(json!({
                     "kind": format!("{kind}List"),
                     "apiVersion": api_version,
                     "metadata": metadata,
-                    "items": page,
+                    "items": items,
                 }))
             }
         }
@@ -356,8 +416,12 @@ impl Api<'_> {
     }
 
     fn get(&self, group: &str, _version: &str, kind: &str, plural: &str, namespace: Option<&str>, name: &str) -> Response {
-        let found = if kind == "Namespace" {
-            self.namespaces().into_iter().find(|n| n.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
+        let found = if matches!(kind, "Namespace" | "Event") {
+            let ns = if kind == "Event" { namespace } else { None };
+            self.pool(group, kind).into_iter().find(|o| {
+                o.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
+                    && ns.is_none_or(|ns| o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns))
+            })
         } else {
             let ns = if self.namespaced(group, plural) { namespace } else { None };
             self.source(group).iter().find(|o| {
@@ -371,7 +435,7 @@ impl Api<'_> {
                 StatusCode::NOT_FOUND,
                 "NotFound",
                 format!("{plural}{} \"{name}\" not found", if group.is_empty() { String::new() } else { format!(".{group}") }),
-                json!({"name": name, "group": group, "kind": plural}),
+                details(Some(name), group, plural),
             );
         };
         let resource_version = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or_else(|| json!("1"));
@@ -382,6 +446,22 @@ impl Api<'_> {
                 &format!("application/json;as=PartialObjectMetadata;v={v};g=meta.k8s.io"),
             ),
             Wanted::Plain => json_ok(obj),
+        }
+    }
+
+    /// Objects built for the request rather than stored: namespaces, and events in the
+    /// shape of the group asked for (both groups serve the same events).
+    fn pool(&self, group: &str, kind: &str) -> Vec<Value> {
+        match kind {
+            "Namespace" => self.namespaces(),
+            "Event" => self
+                .cluster
+                .objects
+                .iter()
+                .filter(|o| o.get("kind").and_then(Value::as_str) == Some("Event"))
+                .map(|e| convert_event(e, group == "events.k8s.io"))
+                .collect(),
+            _ => vec![],
         }
     }
 
@@ -466,6 +546,11 @@ impl Api<'_> {
         let text = match self.query.get("tailLines").and_then(|t| t.parse::<usize>().ok()) {
             Some(n) => tail_lines(&text, n),
             None => text,
+        };
+        // limitBytes: the kubelet stops after that many bytes (possibly mid-line).
+        let text = match self.query.get("limitBytes").and_then(|b| b.parse::<usize>().ok()) {
+            Some(n) if n < text.len() => String::from_utf8_lossy(&text.as_bytes()[..n]).into_owned(),
+            _ => text,
         };
         ([(header::CONTENT_TYPE, "text/plain")], text).into_response()
     }
@@ -631,6 +716,43 @@ struct ExtraResource {
     namespaced: bool,
 }
 
+/// Field names of a core/v1 Event and their events.k8s.io/v1 counterparts (the API server
+/// converts between the two; k8s.io/kubernetes `pkg/apis/events/v1/conversion.go`).
+const EVENT_FIELDS: &[(&str, &str)] = &[
+    ("involvedObject", "regarding"),
+    ("message", "note"),
+    ("reportingComponent", "reportingController"),
+    ("source", "deprecatedSource"),
+    ("firstTimestamp", "deprecatedFirstTimestamp"),
+    ("lastTimestamp", "deprecatedLastTimestamp"),
+    ("count", "deprecatedCount"),
+];
+
+/// An Event in the shape of events.k8s.io/v1 (`to_events_group`) or core/v1, whichever
+/// shape it was stored in.
+fn convert_event(e: &Value, to_events_group: bool) -> Value {
+    let mut e = e.clone();
+    let Some(map) = e.as_object_mut() else { return e };
+    for (core, events) in EVENT_FIELDS {
+        let (from, to) = if to_events_group { (core, events) } else { (events, core) };
+        if let Some(v) = map.remove(*from) {
+            map.entry(*to).or_insert(v);
+        }
+    }
+    map.insert("apiVersion".into(), json!(if to_events_group { "events.k8s.io/v1" } else { "v1" }));
+    e
+}
+
+/// A list item as a typed server encodes it: without `kind` and `apiVersion`.
+fn without_type_meta(o: &Value) -> Value {
+    let mut o = o.clone();
+    if let Some(map) = o.as_object_mut() {
+        map.remove("kind");
+        map.remove("apiVersion");
+    }
+    o
+}
+
 /// Whether RFC 3339 time `a` is before `b` (unparsable: false).
 fn is_earlier(a: &str, b: &str) -> bool {
     match (chrono::DateTime::parse_from_rfc3339(a), chrono::DateTime::parse_from_rfc3339(b)) {
@@ -668,6 +790,19 @@ fn json_ok(v: Value) -> Response {
 /// JSON with the media type parameters the API server sets (`as=Table;v=v1;g=meta.k8s.io`).
 fn typed_json(v: Value, content_type: &str) -> Response {
     ([(header::CONTENT_TYPE, content_type.to_owned())], v.to_string()).into_response()
+}
+
+/// `details` of a Status as the API server fills it: `name` and `group` only when set.
+fn details(name: Option<&str>, group: &str, kind: &str) -> Value {
+    let mut d = serde_json::Map::new();
+    if let Some(name) = name {
+        d.insert("name".into(), json!(name));
+    }
+    if !group.is_empty() {
+        d.insert("group".into(), json!(group));
+    }
+    d.insert("kind".into(), json!(kind));
+    Value::Object(d)
 }
 
 fn not_found_path() -> Response {
@@ -715,9 +850,13 @@ mod tests {
     }
 
     async fn get(path: &str, accept: &str) -> (StatusCode, String, Value) {
+        get_from(cluster(), path, accept).await
+    }
+
+    async fn get_from(cluster: Cluster, path: &str, accept: &str) -> (StatusCode, String, Value) {
         use tower::ServiceExt;
         let req = axum::http::Request::get(path).header(header::ACCEPT, accept).body(axum::body::Body::empty()).unwrap();
-        let resp = router(cluster()).oneshot(req).await.unwrap();
+        let resp = router(cluster).oneshot(req).await.unwrap();
         let status = resp.status();
         let ct = resp.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
         let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
@@ -761,6 +900,10 @@ mod tests {
         assert_eq!(plain["kind"], "PodList");
         // Sorted by name, as etcd returns them.
         assert_eq!(plain["items"][0]["metadata"]["name"], "a");
+        // Items of a built-in list carry no type fields; a single GET does.
+        assert!(plain["items"][0].get("kind").is_none() && plain["items"][0].get("apiVersion").is_none());
+        let (_, _, single) = get("/api/v1/namespaces/shop/pods/a", "application/json").await;
+        assert_eq!((single["kind"].as_str(), single["apiVersion"].as_str()), (Some("Pod"), Some("v1")));
 
         let (_, ct, table) = get("/api/v1/pods?includeObject=Object", "application/json;as=Table;v=v1;g=meta.k8s.io").await;
         assert_eq!(ct, "application/json;as=Table;v=v1;g=meta.k8s.io");
@@ -782,6 +925,62 @@ mod tests {
         let (_, _, rest) = get("/api/v1/pods?limit=1&continue=1", "application/json").await;
         assert_eq!(rest["items"][0]["metadata"]["name"], "b");
         assert!(rest["metadata"].get("continue").is_none());
+    }
+
+    #[tokio::test]
+    async fn custom_resources_keep_their_type_in_lists_and_the_switch_adds_it_to_built_ins() {
+        let mut c = cluster();
+        c.objects.push(json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "shop"}}));
+        let (_, _, widgets) = get_from(c.clone(), "/apis/example.com/v1/namespaces/shop/widgets", "application/json").await;
+        assert_eq!(widgets["items"][0]["kind"], "Widget");
+        assert_eq!(widgets["items"][0]["apiVersion"], "example.com/v1");
+        c.typed_list_items = true;
+        let (_, _, pods) = get_from(c, "/api/v1/namespaces/shop/pods", "application/json").await;
+        assert_eq!((pods["items"][0]["kind"].as_str(), pods["items"][0]["apiVersion"].as_str()), (Some("Pod"), Some("v1")));
+    }
+
+    #[tokio::test]
+    async fn both_event_groups_serve_every_event_in_their_own_shape() {
+        let mut c = cluster();
+        c.objects.push(json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "a.1", "namespace": "shop"},
+            "involvedObject": {"kind": "Pod", "name": "a"}, "message": "Back-off", "reason": "BackOff", "count": 3,
+            "source": {"component": "kubelet"}, "lastTimestamp": "2026-11-20T09:59:00Z"}));
+        c.objects.push(json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "b.1", "namespace": "shop"},
+            "regarding": {"kind": "Pod", "name": "b"}, "note": "Pulled", "reason": "Pulled", "reportingController": "kubelet",
+            "deprecatedCount": 2, "eventTime": null}));
+        let (_, _, core) = get_from(c.clone(), "/api/v1/namespaces/shop/events", "application/json").await;
+        assert_eq!(core["items"][1]["involvedObject"]["name"], "b");
+        assert_eq!((core["items"][1]["message"].as_str(), core["items"][1]["count"].as_u64()), (Some("Pulled"), Some(2)));
+        assert_eq!(core["items"][1]["reportingComponent"], "kubelet");
+        let (_, _, by_field) = get_from(c.clone(), "/api/v1/namespaces/shop/events?fieldSelector=involvedObject.name%3Db", "application/json").await;
+        assert_eq!(by_field["items"].as_array().unwrap().len(), 1);
+        let (_, _, events) = get_from(c.clone(), "/apis/events.k8s.io/v1/namespaces/shop/events", "application/json").await;
+        assert_eq!(events["kind"], "EventList");
+        assert_eq!(events["items"][0]["regarding"]["name"], "a");
+        assert_eq!((events["items"][0]["note"].as_str(), events["items"][0]["deprecatedCount"].as_u64()), (Some("Back-off"), Some(3)));
+        assert!(events["items"][0].get("message").is_none() && events["items"][0].get("kind").is_none());
+        let (_, _, one) = get_from(c, "/apis/events.k8s.io/v1/namespaces/shop/events/a.1", "application/json").await;
+        assert_eq!((one["apiVersion"].as_str(), one["deprecatedSource"]["component"].as_str()), (Some("events.k8s.io/v1"), Some("kubelet")));
+    }
+
+    #[tokio::test]
+    async fn requests_are_recorded_with_their_accept_header() {
+        use tower::ServiceExt;
+        let log = RequestLog::default();
+        let req = axum::http::Request::get("/api/v1/namespaces/shop/secrets?limit=5")
+            .header(header::ACCEPT, "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        recording_router(cluster(), log.clone()).oneshot(req).await.unwrap();
+        assert_eq!(
+            log.requests(),
+            vec![Request {
+                method: "GET".into(),
+                path: "/api/v1/namespaces/shop/secrets".into(),
+                query: "limit=5".into(),
+                accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1".into(),
+            }]
+        );
     }
 
     #[tokio::test]

@@ -127,9 +127,9 @@ pub enum Printer {
     Custom,
 }
 
-/// API groups the API server itself serves (everything else is a custom resource or an
-/// aggregated API).
-const BUILTIN_GROUPS: &[&str] = &[
+/// API groups the API server itself serves, from typed Go structs (everything else is a
+/// custom resource or an aggregated API; metrics-server's group is typed too).
+pub(crate) const BUILTIN_GROUPS: &[&str] = &[
     "",
     "admissionregistration.k8s.io",
     "apiextensions.k8s.io",
@@ -172,7 +172,7 @@ impl Printer {
             ("", "Endpoints") => Printer::Endpoints,
             ("discovery.k8s.io", "EndpointSlice") => Printer::EndpointSlice,
             ("", "Node") => Printer::Node,
-            ("", "Event") => Printer::Event,
+            ("" | "events.k8s.io", "Event") => Printer::Event,
             ("", "Namespace") => Printer::Namespace,
             ("", "Secret") => Printer::Secret,
             ("", "ServiceAccount") => Printer::ServiceAccount,

@@ -44,6 +44,7 @@ impl ClusterOptions {
 
 /// Options of the execution pool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ExecutionOptions {
     /// Cluster id → access.
     #[serde(default)]
@@ -55,6 +56,14 @@ pub struct ExecutionOptions {
     pub max_output_bytes: usize,
     /// Upper bound of one command (seed: 5 min).
     pub command_timeout_secs: u64,
+    /// Items per list request; lists are read page by page (`limit` + `continue`).
+    pub list_page_size: u32,
+    /// Most items one list reads in all, whatever its `--limit`.
+    pub max_list_items: usize,
+    /// Lines of a log read without `--tail` or `--since`.
+    pub default_log_tail_lines: i64,
+    /// Most bytes of one log (sent as `limitBytes`, so the kubelet stops there).
+    pub max_log_bytes: i64,
 }
 
 impl Default for ExecutionOptions {
@@ -64,6 +73,10 @@ impl Default for ExecutionOptions {
             vault: None,
             max_output_bytes: 1 << 20,
             command_timeout_secs: 300,
+            list_page_size: 500,
+            max_list_items: 2000,
+            default_log_tail_lines: 1000,
+            max_log_bytes: 1 << 20,
         }
     }
 }

@@ -1,19 +1,55 @@
 //! The reads themselves, through kube-rs, exactly as against any real cluster.
 
 use aetherius_core::{Command, command::ResourceKind};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::{api::core::v1::Pod, apimachinery::pkg::apis::meta::v1::ObjectMeta};
 use kube::{
     Api, Client,
-    api::{ApiResource, DynamicObject, ListParams, LogParams},
+    api::{ApiResource, DynamicObject, ListParams, LogParams, ObjectList, TypeMeta},
 };
 use serde_json::Value;
 
 /// What a read returned.
 pub(crate) enum Read {
-    /// Objects (one for a get, any number for a list).
-    Objects(Vec<Value>),
-    /// Log text.
-    Log(String),
+    /// Objects (one for a get, any number for a list); `cut` when a bound stopped the read
+    /// before the server ran out of items.
+    Objects {
+        /// The objects.
+        objects: Vec<Value>,
+        /// Whether more were left unread.
+        cut: bool,
+    },
+    /// Log text; `cut` when it reached the byte bound.
+    Log {
+        /// The text.
+        text: String,
+        /// Whether the byte bound cut it.
+        cut: bool,
+    },
+}
+
+impl Read {
+    fn objects(objects: Vec<Value>) -> Self {
+        Read::Objects { objects, cut: false }
+    }
+}
+
+/// Bounds on what one read may pull into memory, whatever the command asks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounds {
+    /// Items per list request (`limit`, then `continue`).
+    pub page_size: u32,
+    /// Most items one list reads in all.
+    pub max_items: usize,
+    /// Tail of a log read without `--tail`.
+    pub log_tail_lines: i64,
+    /// Most bytes of one log (`limitBytes`).
+    pub log_bytes: i64,
+}
+
+/// Where a read may look: the cluster's namespace allowlist (empty: everywhere).
+pub(crate) struct Scope<'a> {
+    /// Allowed namespaces.
+    pub namespaces: &'a [String],
 }
 
 /// Why a read failed.
@@ -73,24 +109,80 @@ fn list_params(cmd: &Command) -> ListParams {
     if let Some(f) = cmd.flag("field-selector") {
         lp = lp.fields(f);
     }
-    if let Some(l) = cmd.flag("limit").and_then(|l| l.parse().ok()) {
-        lp = lp.limit(l);
-    }
     lp
 }
 
-/// Runs `cmd` (already validated).
-pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
+/// How many items a list of `cmd` may read: its `--limit`, never above the bound.
+fn wanted(cmd: &Command, bounds: &Bounds) -> usize {
+    cmd.flag("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0).map_or(bounds.max_items, |l| l.min(bounds.max_items))
+}
+
+/// Lists page by page (`limit` + `continue`) until the server runs out or `want` items are
+/// read; true when items were left unread.
+async fn paged<T, F, Fut>(mut fetch: F, lp: ListParams, want: usize, page_size: u32) -> Result<(Vec<T>, bool), Error>
+where
+    T: Clone,
+    F: FnMut(ListParams) -> Fut,
+    Fut: Future<Output = kube::Result<ObjectList<T>>>,
+{
+    let mut out: Vec<T> = vec![];
+    let mut lp = lp;
+    loop {
+        let left = want.saturating_sub(out.len());
+        lp.limit = Some(u32::try_from(left).unwrap_or(u32::MAX).clamp(1, page_size.max(1)));
+        let list = fetch(lp.clone()).await?;
+        out.extend(list.items);
+        let next = list.metadata.continue_.filter(|c| !c.is_empty());
+        match next {
+            Some(token) if out.len() < want => lp.continue_token = Some(token),
+            next => {
+                let cut = next.is_some();
+                out.truncate(want);
+                return Ok((out, cut));
+            }
+        }
+    }
+}
+
+/// A paged list of `api`, each item typed from `ar`.
+async fn list_typed(api: &Api<DynamicObject>, ar: &ApiResource, lp: ListParams, want: usize, bounds: &Bounds) -> Result<(Vec<Value>, bool), Error> {
+    let (items, cut) = paged(|lp| async move { api.list(&lp).await }, lp, want, bounds.page_size).await?;
+    Ok((items.into_iter().map(|o| typed(o, ar)).collect(), cut))
+}
+
+/// Secrets are read as metadata only (`PartialObjectMetadata`), so their values never
+/// leave the API server; typed as Secrets from the request's resource.
+async fn secrets_metadata(api: &Api<DynamicObject>, ar: &ApiResource, cmd: &Command, bounds: &Bounds) -> Result<(Vec<Value>, bool), Error> {
+    let as_secret = |metadata: ObjectMeta| {
+        serde_json::json!({"apiVersion": ar.api_version, "kind": ar.kind, "metadata": metadata})
+    };
+    match cmd.name() {
+        Some(name) => Ok((vec![as_secret(api.get_metadata(name).await?.metadata)], false)),
+        None => {
+            let (items, cut) =
+                paged(|lp| async move { api.list_metadata(&lp).await }, list_params(cmd), wanted(cmd, bounds), bounds.page_size).await?;
+            Ok((items.into_iter().map(|m| as_secret(m.metadata)).collect(), cut))
+        }
+    }
+}
+
+/// Runs `cmd` (already validated), within `bounds` and `scope`.
+pub(crate) async fn run(client: &Client, cmd: &Command, bounds: &Bounds, scope: &Scope<'_>) -> Result<Read, Error> {
     match cmd.action.as_str() {
         "get" | "describe" => {
             let r = cmd.resource().ok_or_else(|| Error::Unsupported(cmd.to_string()))?;
-            let api = dynamic_api(client, cmd, &api_resource(r), r.namespaced);
-            let objects: Vec<Value> = match cmd.name() {
-                Some(name) => vec![to_value(api.get(name).await?)],
-                None => api.list(&list_params(cmd)).await?.items.into_iter().map(to_value).collect(),
+            let ar = api_resource(r);
+            let api = dynamic_api(client, cmd, &ar, r.namespaced);
+            let (objects, cut) = if r.plural == "secrets" {
+                secrets_metadata(&api, &ar, cmd, bounds).await?
+            } else {
+                match cmd.name() {
+                    Some(name) => (vec![to_value(api.get(name).await?)], false),
+                    None => list_typed(&api, &ar, list_params(cmd), wanted(cmd, bounds), bounds).await?,
+                }
             };
             if cmd.action == "get" || objects.len() != 1 || r.plural == "events" {
-                return Ok(Read::Objects(objects));
+                return Ok(Read::Objects { objects, cut });
             }
             // `describe` of one object: the object and its events, as kubectl shows them.
             let obj = &objects[0];
@@ -105,19 +197,29 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
                 fields.push(format!("involvedObject.uid={uid}"));
             }
             let ev_ar = api_resource(ResourceKind::lookup("events").expect("events are registered"));
-            let ev_api: Api<DynamicObject> = if ns.is_empty() {
-                Api::all_with(client.clone(), &ev_ar)
-            } else {
-                Api::namespaced_with(client.clone(), &ns, &ev_ar)
+            // Events of a namespaced object live in its namespace; those of a cluster-scoped
+            // one (node, namespace) anywhere: then only the allowed namespaces are read.
+            let apis: Vec<Api<DynamicObject>> = match (ns.is_empty(), scope.namespaces.is_empty()) {
+                (false, _) => vec![Api::namespaced_with(client.clone(), &ns, &ev_ar)],
+                (true, true) => vec![Api::all_with(client.clone(), &ev_ar)],
+                (true, false) => scope.namespaces.iter().map(|n| Api::namespaced_with(client.clone(), n, &ev_ar)).collect(),
             };
-            let mut events: Vec<Value> = match ev_api.list(&ListParams::default().fields(&fields.join(","))).await {
-                Ok(list) => list.items.into_iter().map(to_value).collect(),
-                // Events may be forbidden where the object is not: describe still answers.
-                Err(kube::Error::Api(_)) => vec![],
-                Err(e) => return Err(e.into()),
-            };
+            let mut events = vec![];
+            let mut cut = cut;
+            for ev_api in &apis {
+                let lp = ListParams::default().fields(&fields.join(","));
+                match list_typed(ev_api, &ev_ar, lp, bounds.max_items, bounds).await {
+                    Ok((items, more)) => {
+                        events.extend(items);
+                        cut |= more;
+                    }
+                    // Events may be forbidden where the object is not: describe still answers.
+                    Err(Error::Status { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
             events.sort_by_key(event_time);
-            Ok(Read::Objects(objects.into_iter().chain(events).collect()))
+            Ok(Read::Objects { objects: objects.into_iter().chain(events).collect(), cut })
         }
         "events" => {
             let ar = api_resource(ResourceKind::lookup("events").expect("events are registered"));
@@ -128,18 +230,24 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
                 fields.push(format!("involvedObject.kind={kind},involvedObject.name={name}"));
             }
             let lp = ListParams::default().fields(&fields.join(","));
-            let mut events: Vec<Value> = api.list(&lp).await?.items.into_iter().map(to_value).collect();
+            let (mut events, cut) = list_typed(&api, &ar, lp, wanted(cmd, bounds), bounds).await?;
             events.sort_by_key(event_time);
-            Ok(Read::Objects(events))
+            Ok(Read::Objects { objects: events, cut })
         }
         "logs" => {
             let ns = cmd.namespace.as_deref().unwrap_or("default");
             let (kind, name) = cmd.log_target().ok_or_else(|| Error::Unsupported(cmd.to_string()))?;
-            let pod = if kind.plural == "pods" { name.to_owned() } else { workload_pod(client, ns, kind, name).await? };
+            let pod = if kind.plural == "pods" { name.to_owned() } else { workload_pod(client, ns, kind, name, bounds).await? };
             let lp = LogParams {
                 container: cmd.flag("container").map(str::to_owned),
                 previous: cmd.flag("previous").is_some_and(|v| v == "true"),
-                tail_lines: cmd.flag("tail").and_then(|t| t.parse().ok()),
+                // Without --tail (or --since), the last lines only; never more than the byte bound.
+                tail_lines: cmd
+                    .flag("tail")
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .filter(|t| *t >= 0)
+                    .or_else(|| cmd.flag("since").is_none().then_some(bounds.log_tail_lines)),
+                limit_bytes: Some(bounds.log_bytes),
                 since_seconds: cmd
                     .flag("since")
                     .and_then(aetherius_core::safety::arguments::parse_duration_secs)
@@ -148,7 +256,9 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
                 ..Default::default()
             };
             let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-            Ok(Read::Log(api.logs(&pod, &lp).await?))
+            let text = api.logs(&pod, &lp).await?;
+            let cut = i64::try_from(text.len()).unwrap_or(i64::MAX) >= bounds.log_bytes;
+            Ok(Read::Log { text, cut })
         }
         "top" => {
             let r = cmd.resource().ok_or_else(|| Error::Unsupported(cmd.to_string()))?;
@@ -166,8 +276,11 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
             };
             let api = dynamic_api(client, cmd, &ar, namespaced);
             match cmd.name() {
-                Some(name) => Ok(Read::Objects(vec![to_value(api.get(name).await?)])),
-                None => Ok(Read::Objects(api.list(&list_params(cmd)).await?.items.into_iter().map(to_value).collect())),
+                Some(name) => Ok(Read::objects(vec![to_value(api.get(name).await?)])),
+                None => {
+                    let (objects, cut) = list_typed(&api, &ar, list_params(cmd), wanted(cmd, bounds), bounds).await?;
+                    Ok(Read::Objects { objects, cut })
+                }
             }
         }
         "rollout-history" => {
@@ -176,20 +289,15 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
             let deploy = dynamic_api(client, cmd, &deploy_ar, true).get(name).await?;
             let selector = crate::labels::match_labels_selector(&to_value(deploy));
             let rs_ar = api_resource(ResourceKind::lookup("replicasets").expect("registered"));
-            let mut sets: Vec<Value> = dynamic_api(client, cmd, &rs_ar, true)
-                .list(&ListParams::default().labels(&selector))
-                .await?
-                .items
-                .into_iter()
-                .map(to_value)
-                .collect();
+            let rs_api = dynamic_api(client, cmd, &rs_ar, true);
+            let (mut sets, cut) = list_typed(&rs_api, &rs_ar, ListParams::default().labels(&selector), bounds.max_items, bounds).await?;
             sets.sort_by_key(|rs| {
                 rs.pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
                     .and_then(Value::as_str)
                     .and_then(|r| r.parse::<u64>().ok())
                     .unwrap_or(0)
             });
-            Ok(Read::Objects(sets))
+            Ok(Read::Objects { objects: sets, cut })
         }
         other => Err(Error::Unsupported(other.to_owned())),
     }
@@ -197,14 +305,14 @@ pub(crate) async fn run(client: &Client, cmd: &Command) -> Result<Read, Error> {
 
 /// The pod `kubectl logs TYPE/NAME` reads: among the workload's pods, the one kubectl's
 /// logging order puts first (scheduled, running, ready, most restarts, newest).
-async fn workload_pod(client: &Client, ns: &str, kind: &ResourceKind, name: &str) -> Result<String, Error> {
+async fn workload_pod(client: &Client, ns: &str, kind: &ResourceKind, name: &str, bounds: &Bounds) -> Result<String, Error> {
     let owner = Api::<DynamicObject>::namespaced_with(client.clone(), ns, &api_resource(kind)).get(name).await?;
     let selector = crate::labels::match_labels_selector(&to_value(owner));
     if selector.is_empty() {
         return Err(Error::Status { code: 400, message: format!("{} {name:?} has no pod selector", kind.kind) });
     }
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let mut list = pods.list(&ListParams::default().labels(&selector)).await?.items;
+    let pods: &Api<Pod> = &Api::namespaced(client.clone(), ns);
+    let (mut list, _) = paged(|lp| async move { pods.list(&lp).await }, ListParams::default().labels(&selector), bounds.max_items, bounds.page_size).await?;
     list.sort_by_key(|p| {
         let status = p.status.clone().unwrap_or_default();
         let scheduled = p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some();
@@ -225,6 +333,13 @@ fn event_time(e: &Value) -> String {
         .find_map(|p| e.pointer(p).and_then(Value::as_str))
         .unwrap_or_default()
         .to_owned()
+}
+
+/// A listed object with the type of the resource it was listed from: a real API server
+/// sends list items without `kind`/`apiVersion` (only the List has them).
+fn typed(mut o: DynamicObject, ar: &ApiResource) -> Value {
+    o.types = Some(TypeMeta { api_version: ar.api_version.clone(), kind: ar.kind.clone() });
+    to_value(o)
 }
 
 fn to_value(o: DynamicObject) -> Value {

@@ -46,8 +46,16 @@ impl ExecutionActivities {
             result.status = StepStatus::Forbidden;
             return Ok(result);
         }
-        let outcome = kube_read::run(&client, &cmd).await;
-        let max = self.clusters.options().max_output_bytes;
+        let options = self.clusters.options();
+        let bounds = kube_read::Bounds {
+            page_size: options.list_page_size,
+            max_items: options.max_list_items,
+            log_tail_lines: options.default_log_tail_lines,
+            log_bytes: options.max_log_bytes,
+        };
+        let scope = kube_read::Scope { namespaces: self.access.clusters.get(&cmd.cluster_id).map(Vec::as_slice).unwrap_or_default() };
+        let outcome = kube_read::run(&client, &cmd, &bounds, &scope).await;
+        let max = options.max_output_bytes;
         let duration_ms = started.elapsed().as_millis() as u64;
         let mut result = match outcome {
             Ok(read) => render::success(cmd, read, max),

@@ -8,21 +8,28 @@ use serde_json::Value;
 use std::fmt::Write;
 
 pub(crate) fn success(command: Command, read: Read, max_bytes: usize) -> StepResult {
-    let (objects, text) = match read {
-        Read::Objects(objects) => {
+    // Blank by what was asked for, never by what the objects say they are.
+    let secrets = command.resource().is_some_and(|r| r.plural == "secrets");
+    let (objects, text, cut_read) = match read {
+        Read::Objects { objects, cut } => {
             let objects: Vec<Value> = objects
                 .into_iter()
                 .map(|o| {
-                    let mut o = prune(o);
+                    let mut o = prune(o, secrets);
                     redact_value(&mut o);
                     o
                 })
                 .collect();
-            let text = objects.iter().map(summarize).collect::<Vec<_>>().join("\n");
-            let text = if text.is_empty() { "No resources found.".to_owned() } else { text };
-            (objects, text)
+            let mut text = objects.iter().map(summarize).collect::<Vec<_>>().join("\n");
+            if text.is_empty() {
+                text = "No resources found.".to_owned();
+            }
+            if cut {
+                let _ = write!(text, "\n[... list stopped after {} items; more exist ...]", objects.len());
+            }
+            (objects, text, cut)
         }
-        Read::Log(log) => (vec![], log),
+        Read::Log { text, cut } => (vec![], text, cut),
     };
     let (output, cut_text) = cap(redact(&text), max_bytes);
     let (objects, cut_objects) = cap_objects(objects, max_bytes);
@@ -32,7 +39,7 @@ pub(crate) fn success(command: Command, read: Read, max_bytes: usize) -> StepRes
         output,
         objects,
         error: None,
-        truncated: cut_text || cut_objects,
+        truncated: cut_read || cut_text || cut_objects,
         duration_ms: 0,
     }
 }
@@ -50,21 +57,19 @@ pub(crate) fn failure(command: Command, status: StepStatus, message: String) -> 
 }
 
 /// Drops what never helps a diagnosis and must never leave: managedFields, the
-/// last-applied annotation (a full copy of the spec, secrets included), Secret values.
-fn prune(mut obj: Value) -> Value {
+/// last-applied annotation (a full copy of the spec, secrets included) and, when the
+/// command read Secrets, any value field (they are read as metadata only; this is the
+/// second guard).
+fn prune(mut obj: Value, secrets: bool) -> Value {
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("managedFields");
         if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
             ann.remove("kubectl.kubernetes.io/last-applied-configuration");
         }
     }
-    if obj.get("kind").and_then(Value::as_str) == Some("Secret") {
-        for field in ["data", "stringData"] {
-            if let Some(map) = obj.get_mut(field).and_then(Value::as_object_mut) {
-                for v in map.values_mut() {
-                    *v = Value::String(String::new());
-                }
-            }
+    if secrets && let Some(map) = obj.as_object_mut() {
+        for field in ["data", "stringData", "binaryData"] {
+            map.remove(field);
         }
     }
     obj
@@ -267,7 +272,8 @@ fn facts(kind: &str, o: &Value, out: &mut String) {
             map_text(o.pointer("/spec/podSelector/matchLabels")),
             joined(o, "/spec/policyTypes", |t| t.as_str().unwrap_or_default().to_owned())
         ),
-        "ConfigMap" | "Secret" => write!(
+        "Secret" => write!(out, " (metadata only: values are never read)"),
+        "ConfigMap" => write!(
             out,
             " keys: {}",
             ["/data", "/binaryData", "/stringData"]
@@ -313,10 +319,25 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn secrets_keep_their_keys_but_lose_their_values() {
-        let secret = prune(json!({"kind": "Secret", "metadata": {"name": "db", "managedFields": [{}]}, "data": {"password": "aHVudGVyMg=="}}));
-        assert_eq!(secret["data"]["password"], "");
+    fn a_secret_read_loses_every_value_field_whatever_the_objects_say_they_are() {
+        // A list item carries no kind: blanking goes by the command's resource.
+        let item = json!({"metadata": {"name": "db", "managedFields": [{}]}, "data": {"password": "aHVudGVyMg=="}, "stringData": {"x": "y"}});
+        let secret = prune(item.clone(), true);
+        assert!(secret.get("data").is_none() && secret.get("stringData").is_none(), "{secret}");
         assert!(secret["metadata"].get("managedFields").is_none());
+        assert_eq!(prune(item, false)["data"]["password"], "aHVudGVyMg==");
+        let cmd = Command::get("c", Some("shop"), "secrets", "db");
+        let read = Read::Objects { objects: vec![json!({"metadata": {"name": "db"}, "data": {"password": "aHVudGVyMg=="}})], cut: false };
+        let result = success(cmd, read, 1 << 20);
+        assert!(!serde_json::to_string(&result).unwrap().contains("aHVudGVyMg=="), "{result:?}");
+    }
+
+    #[test]
+    fn a_bounded_read_is_marked_truncated() {
+        let cmd = Command::get("c", Some("shop"), "pods", "x");
+        let read = Read::Objects { objects: vec![json!({"kind": "Pod", "metadata": {"name": "a"}})], cut: true };
+        let result = success(cmd, read, 1 << 20);
+        assert!(result.truncated && result.output.contains("list stopped after 1 items"), "{}", result.output);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Layer 2, read-only: no verb that changes the cluster or opens a session into a
-//! container, and Secret values never leave the cluster. (Outputs that do list Secrets
-//! carry their keys only; the renderer blanks every value.)
+//! container, and Secret values never leave the cluster: the execution pool reads Secrets
+//! as metadata only (`PartialObjectMetadata`) for get, describe and list alike, whatever
+//! the selectors, and this layer refuses the output formats that exist to print values.
 
 use super::{Layer, Rejection, registry::MUTATING_ACTIONS, reject};
 use crate::command::Command;
@@ -48,7 +49,7 @@ mod tests {
     #[test]
     fn secret_values_are_never_printed() {
         let mut c = Command::get("c", Some("shop"), "secret", "db");
-        assert!(check(&c).is_ok(), "a Secret's metadata may be read; values are blanked");
+        assert!(check(&c).is_ok(), "a Secret's metadata may be read; its values are never fetched");
         for o in ["yaml", "json", "jsonpath={.data.password}", "go-template={{.data}}"] {
             c.flags.insert("output".into(), o.into());
             assert_eq!(check(&c).unwrap_err().layer, Layer::ReadOnly, "{o}");
