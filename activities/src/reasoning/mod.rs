@@ -107,7 +107,12 @@ pub fn analyze_alert(event: &StandardEvent) -> AnalysisResult {
         .as_ref()
         .map(Target::resource_ref)
         .or_else(|| scope::external_host(event).map(|h| format!("host {h}")))
-        .unwrap_or_else(|| "no specific object".into());
+        .unwrap_or_else(|| match scope::subject(event) {
+            aetherius_core::target::Subject::NodeAddress(a) => format!("the node at {a}"),
+            aetherius_core::target::Subject::Namespace(ns) => format!("namespace {ns} (no object named: its unhealthy objects are swept)"),
+            aetherius_core::target::Subject::Cluster => "the cluster (no single object)".into(),
+            _ => "no specific object".into(),
+        });
     let summary = format!(
         "{} ({}) on cluster {} about {about}. {}",
         event.alertname(),

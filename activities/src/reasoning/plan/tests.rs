@@ -118,3 +118,44 @@ fn cpu_throttling_alerts_read_usage_at_once() {
     let t = scope::alert_target(&ev);
     assert!(has(&lines(&initial_steps(&ev, t.as_ref())), "kubectl top pods q-1 -n pr --containers"));
 }
+
+#[test]
+fn a_kube_state_metrics_job_alert_reads_the_job_not_the_scraper() {
+    let e = alert(json!({"alertname": "KubeJobFailed", "namespace": "finance", "job_name": "ledger-29924790", "condition": "true",
+        "container": "kube-state-metrics", "instance": "10.244.1.23:8080", "job": "kube-state-metrics", "endpoint": "http",
+        "pod": "kube-prometheus-stack-kube-state-metrics-6d8f7b9c5-q2x7l", "service": "kube-prometheus-stack-kube-state-metrics"}));
+    let t = scope::alert_target(&e);
+    assert_eq!(t.as_ref().map(Target::resource_ref).as_deref(), Some("finance/Job/ledger-29924790"));
+    assert!(lines(&initial_steps(&e, t.as_ref())).iter().all(|l| !l.contains("kube-state-metrics")));
+}
+
+#[test]
+fn an_alert_naming_only_a_namespace_sweeps_it_within_bounds() {
+    let e = alert(json!({"alertname": "CheckoutLatencySLOBurn", "namespace": "checkout"}));
+    let t = scope::alert_target(&e);
+    assert!(t.is_none());
+    assert_eq!(
+        lines(&initial_steps(&e, None)),
+        vec![
+            "kubectl get pods -n checkout --limit=100",
+            "kubectl get deployments -n checkout --limit=100",
+            "kubectl get statefulsets -n checkout --limit=100",
+            "kubectl events -n checkout --field-selector=type=Warning --limit=100",
+        ]
+    );
+}
+
+#[test]
+fn a_node_exporter_address_is_matched_to_its_node() {
+    let e = alert(json!({"alertname": "NodeFilesystemAlmostOutOfSpace", "instance": "10.0.1.12:9100", "job": "node-exporter", "mountpoint": "/",
+        "namespace": "monitoring", "pod": "kube-prometheus-stack-prometheus-node-exporter-7xk2p", "container": "node-exporter"}));
+    assert!(scope::alert_target(&e).is_none());
+    let first = lines(&initial_steps(&e, None));
+    assert_eq!(first, vec!["kubectl get nodes --limit=100", "kubectl get pods kube-prometheus-stack-prometheus-node-exporter-7xk2p -n monitoring"]);
+    let node = |name: &str, ip: &str| json!({"kind": "Node", "metadata": {"name": name}, "status": {"addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}]}});
+    let results = [listed(Command::list("c", None, "nodes", None), vec![node("n-a", "10.0.1.11"), node("n-b", "10.0.1.12")])];
+    let obs = Observations::new(&results);
+    assert_eq!(scope::effective_target(&e, &obs).map(|t| t.resource_ref()).as_deref(), Some("Node/n-b"));
+    let steps = next(&e, &results);
+    assert!(has(&steps, "events --for=Node/n-b") && has(&steps, "spec.nodeName=n-b"), "{steps:?}");
+}
