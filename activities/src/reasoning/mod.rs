@@ -180,7 +180,8 @@ pub fn decide(input: &DecideInput) -> Decision {
 fn conclude(input: &DecideInput, obs: &Observations<'_>, findings: &[Finding]) -> Diagnosis {
     let effective = scope::effective_target(&input.event, obs).or_else(|| input.analysis.target.clone());
     let target = effective.as_ref();
-    let healthy = target.and_then(|t| {
+    // A healthy status clears only alerts that measure it (not disk usage on a Ready node).
+    let healthy = target.filter(|_| aetherius_core::target::catalog::status_can_clear(input.event.alertname())).and_then(|t| {
         let ns = t.namespace.as_deref().unwrap_or("");
         obs.get(&t.kind, ns, &t.name).and_then(looks_healthy).map(|why| (t, why))
     });

@@ -231,3 +231,61 @@ pub const CATALOG: &[AlertScope] = &[
 pub fn lookup(alert: &str) -> Option<&'static AlertScope> {
     CATALOG.iter().find(|a| a.alert == alert)
 }
+
+/// Alerts whose condition is their object's own API status (replica counts, conditions,
+/// container states, phases), so that status looking healthy now is evidence the condition
+/// cleared. The others measure usage, latency, certificates or exporter metrics, which a
+/// healthy status says nothing about.
+const MEASURES_STATUS: &[&str] = &[
+    "KubePodCrashLooping",
+    "KubePodNotReady",
+    "KubeDeploymentGenerationMismatch",
+    "KubeDeploymentReplicasMismatch",
+    "KubeDeploymentRolloutStuck",
+    "KubeStatefulSetReplicasMismatch",
+    "KubeStatefulSetGenerationMismatch",
+    "KubeStatefulSetUpdateNotRolledOut",
+    "KubeDaemonSetRolloutStuck",
+    "KubeContainerWaiting",
+    "KubeDaemonSetNotScheduled",
+    "KubeDaemonSetMisScheduled",
+    "KubeJobNotCompleted",
+    "KubeJobFailed",
+    "KubeHpaReplicasMismatch",
+    "KubeHpaMaxedOut",
+    "KubePdbNotEnoughHealthyPods",
+    "KubePersistentVolumeErrors",
+    "KubeNodeNotReady",
+    "KubeNodePressure",
+    "KubeNodeUnreachable",
+];
+
+impl AlertScope {
+    /// Whether the alert measures its object's API status (see `MEASURES_STATUS`).
+    pub fn measures_status(&self) -> bool {
+        MEASURES_STATUS.contains(&self.alert)
+    }
+}
+
+/// Whether a healthy status of the alert's object can clear it: stock alerts that measure
+/// that status, and alerts outside the catalogue (their rules are unknown).
+pub fn status_can_clear(alert: &str) -> bool {
+    lookup(alert).is_none_or(AlertScope::measures_status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_alerts_are_catalogue_alerts_and_usage_alerts_are_not_cleared_by_status() {
+        for a in MEASURES_STATUS {
+            assert!(lookup(a).is_some(), "{a} is not in the catalogue");
+        }
+        assert!(status_can_clear("KubeDeploymentReplicasMismatch"));
+        assert!(!status_can_clear("NodeFilesystemAlmostOutOfSpace"));
+        assert!(!status_can_clear("KubeletClientCertificateExpiration"));
+        assert!(!status_can_clear("CPUThrottlingHigh"));
+        assert!(status_can_clear("SomeCustomAlert"));
+    }
+}

@@ -159,3 +159,43 @@ fn a_node_exporter_address_is_matched_to_its_node() {
     let steps = next(&e, &results);
     assert!(has(&steps, "events --for=Node/n-b") && has(&steps, "spec.nodeName=n-b"), "{steps:?}");
 }
+
+#[test]
+fn a_ready_node_does_not_clear_a_disk_alert() {
+    let e = alert(json!({"alertname": "NodeFilesystemAlmostOutOfSpace", "instance": "n-b:9100", "job": "node-exporter", "mountpoint": "/"}));
+    let node = json!({"kind": "Node", "metadata": {"name": "n-b"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+    let input = aetherius_core::DecideInput {
+        analysis: crate::reasoning::analyze_alert(&e),
+        event: e,
+        results: vec![read(vec![node])],
+        pending: vec![],
+        steps_left: 0,
+    };
+    let aetherius_core::Decision::Conclude { diagnosis } = crate::reasoning::decide(&input) else { panic!("no steps left: must conclude") };
+    assert_eq!(diagnosis.root_cause, aetherius_core::RootCause::Unknown, "{}", diagnosis.summary);
+    assert_eq!(diagnosis.resource.as_deref(), Some("Node/n-b"));
+}
+
+#[test]
+fn the_sweep_follows_the_trouble_nearest_the_alert_not_an_old_restart() {
+    // startsAt 2026-01-01T00:00:00Z (analyzers::tests::alert).
+    let e = alert(json!({"alertname": "CheckoutErrorBudgetBurn", "namespace": "shop"}));
+    let crashed = |name: &str, finished: &str| {
+        json!({"kind": "Pod", "metadata": {"namespace": "shop", "name": name, "ownerReferences": [{"kind": "ReplicaSet", "name": format!("{name}-rs"), "controller": true}]},
+            "spec": {"containers": [{"name": "app"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": finished}],
+                "containerStatuses": [{"name": "app", "ready": false, "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    "lastState": {"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": finished}}}]}})
+    };
+    let results = [listed(
+        limited(Command::list("c", Some("shop"), "pods", None)),
+        vec![crashed("old-batch", "2025-12-29T04:00:00Z"), crashed("cart", "2025-12-31T23:58:00Z"), crashed("search", "2025-12-30T12:00:00Z")],
+    )];
+    let obs = Observations::new(&results);
+    let sc = scope::scope(&e, &obs);
+    let ranked: Vec<&str> = sc.suspects.iter().map(|x| x.resource.as_str()).collect();
+    assert_eq!(ranked, ["shop/Pod/cart", "shop/Pod/search", "shop/Pod/old-batch"]);
+    let steps = next(&e, &results);
+    assert!(has(&steps, "logs cart -n shop --container=app --previous"), "{steps:?}");
+    assert!(!has(&steps, "logs old-batch"), "only the nearest two owners are followed: {steps:?}");
+}
