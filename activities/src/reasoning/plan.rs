@@ -117,7 +117,9 @@ pub fn initial_steps(event: &StandardEvent, target: Option<&Target>) -> Vec<Diag
     steps.extend(catalogue_reads(event, ns));
     // A custom alert about a Service (an SLO, an error rate) may be caused by anything
     // in its namespace.
-    let swept = scope::subject(event) == Subject::Object(t.clone()) && catalog::lookup(event.alertname()).is_none() && t.kind == "Service";
+    // A quota blocks the pods of every workload in its namespace.
+    let custom_service = scope::subject(event) == Subject::Object(t.clone()) && catalog::lookup(event.alertname()).is_none() && t.kind == "Service";
+    let swept = custom_service || t.kind == "ResourceQuota";
     if let (true, Some(ns)) = (swept, ns) {
         steps.extend(sweep_steps(cluster, ns));
     }

@@ -199,3 +199,22 @@ fn the_sweep_follows_the_trouble_nearest_the_alert_not_an_old_restart() {
     assert!(has(&steps, "logs cart -n shop --container=app --previous"), "{steps:?}");
     assert!(!has(&steps, "logs old-batch"), "only the nearest two owners are followed: {steps:?}");
 }
+
+#[test]
+fn a_quota_alert_reads_the_namespace_whose_pods_it_blocks() {
+    let e = alert(json!({"alertname": "KubeQuotaExceeded", "namespace": "analytics", "resource": "requests.cpu", "resourcequota": "team-quota",
+        "container": "kube-state-metrics", "endpoint": "http", "pod": "kube-prometheus-stack-kube-state-metrics-6d8f7b9c5-q2x7l", "service": "kube-prometheus-stack-kube-state-metrics"}));
+    let t = scope::alert_target(&e);
+    let first = lines(&initial_steps(&e, t.as_ref()));
+    assert!(has(&first, "get resourcequotas team-quota -n analytics") && has(&first, "get deployments -n analytics --limit=100"), "{first:?}");
+    let deploy = json!({"kind": "Deployment", "metadata": {"namespace": "analytics", "name": "report-builder"}, "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "rb"}}},
+        "status": {"replicas": 0, "conditions": [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate"}]}});
+    let failed = json!({"kind": "Event", "metadata": {"namespace": "analytics", "name": "rb.1"}, "type": "Warning", "reason": "FailedCreate",
+        "involvedObject": {"kind": "ReplicaSet", "namespace": "analytics", "name": "report-builder-6f9c"},
+        "message": "Error creating: pods \"report-builder-6f9c-x\" is forbidden: exceeded quota: team-quota, requested: requests.cpu=2, used: requests.cpu=8, limited: requests.cpu=8"});
+    let results = [read(vec![deploy, failed])];
+    let findings = crate::reasoning::analyzers::analyze(&e, &Observations::new(&results));
+    let best = findings.first().expect("a finding");
+    assert_eq!(best.root_cause, aetherius_core::RootCause::QuotaExceeded);
+    assert_eq!(best.resource.as_deref(), Some("analytics/ResourceQuota/team-quota"));
+}

@@ -187,7 +187,7 @@ pub fn sweep_namespaces(event: &StandardEvent, obs: &Observations<'_>) -> Vec<St
     let mut out: Vec<String> = match (subject(event), alert_target(event)) {
         (Subject::Namespace(ns), _) => vec![ns],
         (Subject::Informational | Subject::Cluster | Subject::NodeAddress(_), _) => vec![],
-        (_, Some(t)) if t.kind == "Service" && (custom || probe) => t.namespace.into_iter().collect(),
+        (_, Some(t)) if (t.kind == "Service" && (custom || probe)) || t.kind == "ResourceQuota" => t.namespace.into_iter().collect(),
         (_, Some(_)) => vec![],
         (_, None) => match external_host(event) {
             Some(host) => ingresses_for_host(obs, &host).iter().map(|i| s(i, "/metadata/namespace").to_owned()).collect(),
@@ -263,6 +263,12 @@ pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
                         sc.services.push(svc);
                         sc.pods = pods_of_service(obs, svc);
                     }
+                }
+                // A quota governs every workload of its namespace: theirs are the pods it blocks.
+                "ResourceQuota" => {
+                    let in_ns = |o: &&'a Value| s(o, "/metadata/namespace") == ns;
+                    sc.workloads = ["Deployment", "StatefulSet", "DaemonSet", "Job"].iter().flat_map(|k| obs.all(k)).filter(in_ns).collect();
+                    sc.pods = obs.all("Pod").filter(in_ns).collect();
                 }
                 "Ingress" => {
                     if let Some(ing) = obs.get("Ingress", ns, &t.name) {
