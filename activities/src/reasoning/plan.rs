@@ -143,6 +143,7 @@ fn named_steps(event: &StandardEvent, t: &Target, kind: &ResourceKind, ns: Optio
         }
         ("Service", Some(ns)) => vec![get, step("Endpoints of the Service", Command::get(cluster, Some(ns), "endpoints", &t.name))],
         ("Ingress", _) => vec![get],
+        ("PersistentVolumeClaim", Some(ns)) => vec![get, events, step(format!("Pods in {ns} (which mount the claim)"), limited(Command::list(cluster, Some(ns), "pods", None)))],
         ("Node", _) => {
             let mut pods = all_namespaces(Command::list(cluster, None, "pods", None));
             pods.flags.insert("field-selector".into(), format!("spec.nodeName={}", t.name));

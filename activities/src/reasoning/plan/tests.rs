@@ -218,3 +218,18 @@ fn a_quota_alert_reads_the_namespace_whose_pods_it_blocks() {
     assert_eq!(best.root_cause, aetherius_core::RootCause::QuotaExceeded);
     assert_eq!(best.resource.as_deref(), Some("analytics/ResourceQuota/team-quota"));
 }
+
+#[test]
+fn a_filling_claim_scopes_to_the_pods_that_mount_it() {
+    let e = alert(json!({"alertname": "KubePersistentVolumeFillingUp", "namespace": "metrics", "persistentvolumeclaim": "data-tsdb-0",
+        "job": "kubelet", "metrics_path": "/metrics", "node": "n-b", "instance": "10.0.1.12:10250", "service": "kube-prometheus-stack-kubelet"}));
+    let t = scope::alert_target(&e);
+    assert_eq!(t.as_ref().map(Target::resource_ref).as_deref(), Some("metrics/PersistentVolumeClaim/data-tsdb-0"));
+    assert!(has(&lines(&initial_steps(&e, t.as_ref())), "get pods -n metrics --limit=100"));
+    let mounting = json!({"kind": "Pod", "metadata": {"namespace": "metrics", "name": "tsdb-0"}, "spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-tsdb-0"}}]}});
+    let other = json!({"kind": "Pod", "metadata": {"namespace": "metrics", "name": "web-1"}, "spec": {"volumes": []}});
+    let results = [read(vec![mounting, other])];
+    let obs = Observations::new(&results);
+    let names: Vec<&str> = scope::scope(&e, &obs).pods.iter().map(|p| s(p, "/metadata/name")).collect();
+    assert_eq!(names, ["tsdb-0"]);
+}

@@ -264,6 +264,14 @@ pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
                         sc.pods = pods_of_service(obs, svc);
                     }
                 }
+                // A claim filling up or failing: the pods that mount it.
+                "PersistentVolumeClaim" => {
+                    let mounts = |p: &&'a Value| {
+                        s(p, "/metadata/namespace") == ns
+                            && p.pointer("/spec/volumes").and_then(Value::as_array).into_iter().flatten().any(|v| s(v, "/persistentVolumeClaim/claimName") == t.name)
+                    };
+                    sc.pods = obs.all("Pod").filter(mounts).collect();
+                }
                 // A quota governs every workload of its namespace: theirs are the pods it blocks.
                 "ResourceQuota" => {
                     let in_ns = |o: &&'a Value| s(o, "/metadata/namespace") == ns;
