@@ -107,7 +107,12 @@ pub fn analyze_alert(event: &StandardEvent) -> AnalysisResult {
         .as_ref()
         .map(Target::resource_ref)
         .or_else(|| scope::external_host(event).map(|h| format!("host {h}")))
-        .unwrap_or_else(|| "no specific object".into());
+        .unwrap_or_else(|| match scope::subject(event) {
+            aetherius_core::target::Subject::NodeAddress(a) => format!("the node at {a}"),
+            aetherius_core::target::Subject::Namespace(ns) => format!("namespace {ns} (no object named: its unhealthy objects are swept)"),
+            aetherius_core::target::Subject::Cluster => "the cluster (no single object)".into(),
+            _ => "no specific object".into(),
+        });
     let summary = format!(
         "{} ({}) on cluster {} about {about}. {}",
         event.alertname(),
@@ -175,7 +180,8 @@ pub fn decide(input: &DecideInput) -> Decision {
 fn conclude(input: &DecideInput, obs: &Observations<'_>, findings: &[Finding]) -> Diagnosis {
     let effective = scope::effective_target(&input.event, obs).or_else(|| input.analysis.target.clone());
     let target = effective.as_ref();
-    let healthy = target.and_then(|t| {
+    // A healthy status clears only alerts that measure it (not disk usage on a Ready node).
+    let healthy = target.filter(|_| aetherius_core::target::catalog::status_can_clear(input.event.alertname())).and_then(|t| {
         let ns = t.namespace.as_deref().unwrap_or("");
         obs.get(&t.kind, ns, &t.name).and_then(looks_healthy).map(|why| (t, why))
     });

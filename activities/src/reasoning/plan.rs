@@ -12,7 +12,11 @@ use super::{
     observations::{Observations, s},
     scope::{self, Scope},
 };
-use aetherius_core::{Command, DiagnosticStep, StandardEvent, Target, command::ResourceKind};
+use aetherius_core::{
+    Command, DiagnosticStep, StandardEvent, Target,
+    command::ResourceKind,
+    target::{Subject, catalog},
+};
 use serde_json::Value;
 
 /// Log lines fetched per container.
@@ -45,17 +49,85 @@ fn all_namespaces(mut c: Command) -> Command {
     c
 }
 
+/// Objects listed per kind when sweeping a namespace, and nodes when matching an address.
+const SWEEP_LIMIT: u32 = 100;
+
+fn limited(mut c: Command) -> Command {
+    c.flags.insert("limit".into(), SWEEP_LIMIT.to_string());
+    c
+}
+
+/// Warnings of a namespace, bounded: the sweep's view of what went wrong and when.
+fn sweep_warnings(cluster: &str, ns: &str) -> Command {
+    limited(warnings_in(cluster, ns))
+}
+
+/// A bounded sweep of a namespace: its pods, Deployments, StatefulSets and warnings, read to
+/// find what is unhealthy near the alert's start (scope::suspects).
+fn sweep_steps(cluster: &str, ns: &str) -> Vec<DiagnosticStep> {
+    let mut steps: Vec<DiagnosticStep> = ["pods", "deployments", "statefulsets"]
+        .iter()
+        .map(|r| step(format!("Sweep namespace {ns}: {r}"), limited(Command::list(cluster, Some(ns), r, None))))
+        .collect();
+    steps.push(step(format!("Sweep namespace {ns}: warnings"), sweep_warnings(cluster, ns)));
+    steps
+}
+
+/// What the catalogue says is worth listing besides the object (nodes for a DaemonSet that
+/// is not scheduled, for cluster capacity alerts).
+fn catalogue_reads(event: &StandardEvent, ns: Option<&str>) -> Vec<DiagnosticStep> {
+    let Some(entry) = catalog::lookup(event.alertname()) else { return vec![] };
+    entry
+        .read
+        .iter()
+        .filter_map(|r| ResourceKind::lookup(r))
+        .map(|r| step(format!("{} ({} reads them)", r.plural, entry.alert), limited(Command::list(event.cluster_id.as_str(), if r.namespaced { ns } else { None }, r.plural, None))))
+        .collect()
+}
+
+/// First steps for an alert that names no object: the Ingresses of a probed host, the nodes
+/// (and the exporter's pod) of a node address, a sweep of a namespace.
+fn unnamed_steps(event: &StandardEvent) -> Vec<DiagnosticStep> {
+    let cluster = event.cluster_id.as_str();
+    if let Some(host) = scope::external_host(event) {
+        return vec![step(format!("Ingresses that serve {host}"), all_namespaces(Command::list(cluster, None, "ingresses", None)))];
+    }
+    let mut steps = catalogue_reads(event, event.labels.get("namespace").map(String::as_str));
+    match scope::subject(event) {
+        Subject::NodeAddress(address) => {
+            let nodes = step(format!("Nodes, to find the one at {address}"), limited(Command::list(cluster, None, "nodes", None)));
+            steps = vec![nodes];
+            if let (Some(ns), Some(pod)) = (event.labels.get("namespace"), event.labels.get("pod")) {
+                steps.push(step(format!("Exporter pod {pod} (its node)"), Command::get(cluster, Some(ns), "pods", pod)));
+            }
+        }
+        Subject::Namespace(ns) => steps.extend(sweep_steps(cluster, &ns)),
+        _ => {}
+    }
+    steps
+}
+
 /// First steps: read the object the alert names and what tells its story fastest.
 pub fn initial_steps(event: &StandardEvent, target: Option<&Target>) -> Vec<DiagnosticStep> {
     let cluster = event.cluster_id.as_str();
-    let Some(t) = target else {
-        return match scope::external_host(event) {
-            Some(host) => vec![step(format!("Ingresses that serve {host}"), all_namespaces(Command::list(cluster, None, "ingresses", None)))],
-            None => vec![],
-        };
-    };
+    let Some(t) = target else { return unnamed_steps(event) };
     let Some(kind) = ResourceKind::lookup(&t.kind) else { return vec![] };
     let ns = if kind.namespaced { t.namespace.as_deref() } else { None };
+    let mut steps = named_steps(event, t, kind, ns);
+    steps.extend(catalogue_reads(event, ns));
+    // A custom alert about a Service (an SLO, an error rate) may be caused by anything
+    // in its namespace.
+    // A quota blocks the pods of every workload in its namespace.
+    let custom_service = scope::subject(event) == Subject::Object(t.clone()) && catalog::lookup(event.alertname()).is_none() && t.kind == "Service";
+    let swept = custom_service || t.kind == "ResourceQuota";
+    if let (true, Some(ns)) = (swept, ns) {
+        steps.extend(sweep_steps(cluster, ns));
+    }
+    steps
+}
+
+fn named_steps(event: &StandardEvent, t: &Target, kind: &ResourceKind, ns: Option<&str>) -> Vec<DiagnosticStep> {
+    let cluster = event.cluster_id.as_str();
     let get = step(format!("Read the {} the alert names", t.kind), Command::get(cluster, ns, kind.plural, &t.name));
     let events = step(format!("Events of the {}", t.kind), Command::events_for(cluster, ns, kind.kind, &t.name));
     match (t.kind.as_str(), ns) {
@@ -66,11 +138,12 @@ pub fn initial_steps(event: &StandardEvent, target: Option<&Target>) -> Vec<Diag
             }
             steps
         }
-        ("Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet", Some(ns)) => {
+        ("Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ResourceQuota", Some(ns)) => {
             vec![get, step(format!("Warnings in namespace {ns} (pods, ReplicaSets, scheduler, kubelet)"), warnings_in(cluster, ns))]
         }
         ("Service", Some(ns)) => vec![get, step("Endpoints of the Service", Command::get(cluster, Some(ns), "endpoints", &t.name))],
         ("Ingress", _) => vec![get],
+        ("PersistentVolumeClaim", Some(ns)) => vec![get, events, step(format!("Pods in {ns} (which mount the claim)"), limited(Command::list(cluster, Some(ns), "pods", None)))],
         ("Node", _) => {
             let mut pods = all_namespaces(Command::list(cluster, None, "pods", None));
             pods.flags.insert("field-selector".into(), format!("spec.nodeName={}", t.name));
@@ -134,17 +207,43 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
     {
         steps.push(1, step(format!("The pod is gone: its {} {}", owner.kind, owner.name), Command::get(cluster, owner.namespace.as_deref(), r.plural, &owner.name)));
     }
+    // A node known by address, now found among the nodes read: what a node alert reads.
+    if scope::node_address(event).is_some()
+        && let Some(node) = sc.target.as_ref().filter(|t| t.kind == "Node")
+    {
+        let mut pods = all_namespaces(Command::list(cluster, None, "pods", None));
+        pods.flags.insert("field-selector".into(), format!("spec.nodeName={}", node.name));
+        steps.push(1, step(format!("Events of node {}", node.name), Command::events_for(cluster, None, "Node", &node.name)));
+        steps.push(2, step(format!("Pods on node {}", node.name), pods));
+    }
+    // Namespaces to sweep that only the reads revealed (those of a probed host's Ingresses).
+    for ns in scope::sweep_namespaces(event, obs) {
+        for st in sweep_steps(cluster, &ns) {
+            steps.push(2, st);
+        }
+    }
     workload_steps(cluster, obs, &sc, &mut steps);
     service_steps(cluster, obs, &sc, &mut steps);
     ingress_steps(cluster, obs, &sc, &mut steps);
 
-    // The pods the alert is about: follow the worst ones in depth.
+    // The pods the alert is about: follow the worst ones in depth. With nothing named, the
+    // sweep's ranking (trouble nearest the alert's start) decides which.
     let target_pod = sc.target.as_ref().filter(|t| t.kind == "Pod").map(|t| t.name.clone());
     let mut suspects: Vec<&Value> = sc.pods.iter().copied().filter(|p| unhealthy(p)).collect();
-    suspects.sort_by_key(|p| {
-        let crash = statuses(p).any(|c| s(c, "/state/waiting/reason") == "CrashLoopBackOff");
-        (Some(s(p, "/metadata/name").to_owned()) != target_pod, !crash, s(p, "/status/reason") == "Evicted")
-    });
+    if sc.target.is_none() && !sc.suspects.is_empty() {
+        suspects.sort_by_key(|p| sc.suspects.iter().position(|x| std::ptr::eq(x.object, *p)).unwrap_or(usize::MAX));
+    } else {
+        suspects.sort_by_key(|p| {
+            let crash = statuses(p).any(|c| s(c, "/state/waiting/reason") == "CrashLoopBackOff");
+            (Some(s(p, "/metadata/name").to_owned()) != target_pod, !crash, s(p, "/status/reason") == "Evicted")
+        });
+    }
+    // A named Service's sweep: its nearest suspect pod too.
+    if sc.target.is_some()
+        && let Some(first) = sc.suspects.iter().find(|x| s(x.object, "/kind") == "Pod" && !suspects.iter().any(|p| std::ptr::eq(*p, x.object)))
+    {
+        suspects.push(first.object);
+    }
     // One pod per owner: siblings from the same template fail the same way.
     let mut owners = vec![];
     for pod in suspects {
@@ -265,7 +364,7 @@ fn ingress_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &
 fn pod_steps(cluster: &str, obs: &Observations<'_>, pod: &Value, base: u8, steps: &mut Steps<'_>) {
     let ns = s(pod, "/metadata/namespace");
     let name = s(pod, "/metadata/name");
-    let warnings_read = obs.ran(&warnings_in(cluster, ns));
+    let warnings_read = obs.ran(&warnings_in(cluster, ns)) || obs.ran(&sweep_warnings(cluster, ns));
     if !warnings_read {
         steps.push(base, step(format!("Events of pod {name}"), Command::events_for(cluster, Some(ns), "Pod", name)));
     }

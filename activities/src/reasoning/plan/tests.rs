@@ -118,3 +118,118 @@ fn cpu_throttling_alerts_read_usage_at_once() {
     let t = scope::alert_target(&ev);
     assert!(has(&lines(&initial_steps(&ev, t.as_ref())), "kubectl top pods q-1 -n pr --containers"));
 }
+
+#[test]
+fn a_kube_state_metrics_job_alert_reads_the_job_not_the_scraper() {
+    let e = alert(json!({"alertname": "KubeJobFailed", "namespace": "finance", "job_name": "ledger-29924790", "condition": "true",
+        "container": "kube-state-metrics", "instance": "10.244.1.23:8080", "job": "kube-state-metrics", "endpoint": "http",
+        "pod": "kube-prometheus-stack-kube-state-metrics-6d8f7b9c5-q2x7l", "service": "kube-prometheus-stack-kube-state-metrics"}));
+    let t = scope::alert_target(&e);
+    assert_eq!(t.as_ref().map(Target::resource_ref).as_deref(), Some("finance/Job/ledger-29924790"));
+    assert!(lines(&initial_steps(&e, t.as_ref())).iter().all(|l| !l.contains("kube-state-metrics")));
+}
+
+#[test]
+fn an_alert_naming_only_a_namespace_sweeps_it_within_bounds() {
+    let e = alert(json!({"alertname": "CheckoutLatencySLOBurn", "namespace": "checkout"}));
+    let t = scope::alert_target(&e);
+    assert!(t.is_none());
+    assert_eq!(
+        lines(&initial_steps(&e, None)),
+        vec![
+            "kubectl get pods -n checkout --limit=100",
+            "kubectl get deployments -n checkout --limit=100",
+            "kubectl get statefulsets -n checkout --limit=100",
+            "kubectl events -n checkout --field-selector=type=Warning --limit=100",
+        ]
+    );
+}
+
+#[test]
+fn a_node_exporter_address_is_matched_to_its_node() {
+    let e = alert(json!({"alertname": "NodeFilesystemAlmostOutOfSpace", "instance": "10.0.1.12:9100", "job": "node-exporter", "mountpoint": "/",
+        "namespace": "monitoring", "pod": "kube-prometheus-stack-prometheus-node-exporter-7xk2p", "container": "node-exporter"}));
+    assert!(scope::alert_target(&e).is_none());
+    let first = lines(&initial_steps(&e, None));
+    assert_eq!(first, vec!["kubectl get nodes --limit=100", "kubectl get pods kube-prometheus-stack-prometheus-node-exporter-7xk2p -n monitoring"]);
+    let node = |name: &str, ip: &str| json!({"kind": "Node", "metadata": {"name": name}, "status": {"addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}]}});
+    let results = [listed(Command::list("c", None, "nodes", None), vec![node("n-a", "10.0.1.11"), node("n-b", "10.0.1.12")])];
+    let obs = Observations::new(&results);
+    assert_eq!(scope::effective_target(&e, &obs).map(|t| t.resource_ref()).as_deref(), Some("Node/n-b"));
+    let steps = next(&e, &results);
+    assert!(has(&steps, "events --for=Node/n-b") && has(&steps, "spec.nodeName=n-b"), "{steps:?}");
+}
+
+#[test]
+fn a_ready_node_does_not_clear_a_disk_alert() {
+    let e = alert(json!({"alertname": "NodeFilesystemAlmostOutOfSpace", "instance": "n-b:9100", "job": "node-exporter", "mountpoint": "/"}));
+    let node = json!({"kind": "Node", "metadata": {"name": "n-b"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+    let input = aetherius_core::DecideInput {
+        analysis: crate::reasoning::analyze_alert(&e),
+        event: e,
+        results: vec![read(vec![node])],
+        pending: vec![],
+        steps_left: 0,
+    };
+    let aetherius_core::Decision::Conclude { diagnosis } = crate::reasoning::decide(&input) else { panic!("no steps left: must conclude") };
+    assert_eq!(diagnosis.root_cause, aetherius_core::RootCause::Unknown, "{}", diagnosis.summary);
+    assert_eq!(diagnosis.resource.as_deref(), Some("Node/n-b"));
+}
+
+#[test]
+fn the_sweep_follows_the_trouble_nearest_the_alert_not_an_old_restart() {
+    // startsAt 2026-01-01T00:00:00Z (analyzers::tests::alert).
+    let e = alert(json!({"alertname": "CheckoutErrorBudgetBurn", "namespace": "shop"}));
+    let crashed = |name: &str, finished: &str| {
+        json!({"kind": "Pod", "metadata": {"namespace": "shop", "name": name, "ownerReferences": [{"kind": "ReplicaSet", "name": format!("{name}-rs"), "controller": true}]},
+            "spec": {"containers": [{"name": "app"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": finished}],
+                "containerStatuses": [{"name": "app", "ready": false, "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    "lastState": {"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": finished}}}]}})
+    };
+    let results = [listed(
+        limited(Command::list("c", Some("shop"), "pods", None)),
+        vec![crashed("old-batch", "2025-12-29T04:00:00Z"), crashed("cart", "2025-12-31T23:58:00Z"), crashed("search", "2025-12-30T12:00:00Z")],
+    )];
+    let obs = Observations::new(&results);
+    let sc = scope::scope(&e, &obs);
+    let ranked: Vec<&str> = sc.suspects.iter().map(|x| x.resource.as_str()).collect();
+    assert_eq!(ranked, ["shop/Pod/cart", "shop/Pod/search", "shop/Pod/old-batch"]);
+    let steps = next(&e, &results);
+    assert!(has(&steps, "logs cart -n shop --container=app --previous"), "{steps:?}");
+    assert!(!has(&steps, "logs old-batch"), "only the nearest two owners are followed: {steps:?}");
+}
+
+#[test]
+fn a_quota_alert_reads_the_namespace_whose_pods_it_blocks() {
+    let e = alert(json!({"alertname": "KubeQuotaExceeded", "namespace": "analytics", "resource": "requests.cpu", "resourcequota": "team-quota",
+        "container": "kube-state-metrics", "endpoint": "http", "pod": "kube-prometheus-stack-kube-state-metrics-6d8f7b9c5-q2x7l", "service": "kube-prometheus-stack-kube-state-metrics"}));
+    let t = scope::alert_target(&e);
+    let first = lines(&initial_steps(&e, t.as_ref()));
+    assert!(has(&first, "get resourcequotas team-quota -n analytics") && has(&first, "get deployments -n analytics --limit=100"), "{first:?}");
+    let deploy = json!({"kind": "Deployment", "metadata": {"namespace": "analytics", "name": "report-builder"}, "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "rb"}}},
+        "status": {"replicas": 0, "conditions": [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate"}]}});
+    let failed = json!({"kind": "Event", "metadata": {"namespace": "analytics", "name": "rb.1"}, "type": "Warning", "reason": "FailedCreate",
+        "involvedObject": {"kind": "ReplicaSet", "namespace": "analytics", "name": "report-builder-6f9c"},
+        "message": "Error creating: pods \"report-builder-6f9c-x\" is forbidden: exceeded quota: team-quota, requested: requests.cpu=2, used: requests.cpu=8, limited: requests.cpu=8"});
+    let results = [read(vec![deploy, failed])];
+    let findings = crate::reasoning::analyzers::analyze(&e, &Observations::new(&results));
+    let best = findings.first().expect("a finding");
+    assert_eq!(best.root_cause, aetherius_core::RootCause::QuotaExceeded);
+    assert_eq!(best.resource.as_deref(), Some("analytics/ResourceQuota/team-quota"));
+}
+
+#[test]
+fn a_filling_claim_scopes_to_the_pods_that_mount_it() {
+    let e = alert(json!({"alertname": "KubePersistentVolumeFillingUp", "namespace": "metrics", "persistentvolumeclaim": "data-tsdb-0",
+        "job": "kubelet", "metrics_path": "/metrics", "node": "n-b", "instance": "10.0.1.12:10250", "service": "kube-prometheus-stack-kubelet"}));
+    let t = scope::alert_target(&e);
+    assert_eq!(t.as_ref().map(Target::resource_ref).as_deref(), Some("metrics/PersistentVolumeClaim/data-tsdb-0"));
+    assert!(has(&lines(&initial_steps(&e, t.as_ref())), "get pods -n metrics --limit=100"));
+    let mounting = json!({"kind": "Pod", "metadata": {"namespace": "metrics", "name": "tsdb-0"}, "spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-tsdb-0"}}]}});
+    let other = json!({"kind": "Pod", "metadata": {"namespace": "metrics", "name": "web-1"}, "spec": {"volumes": []}});
+    let results = [read(vec![mounting, other])];
+    let obs = Observations::new(&results);
+    let names: Vec<&str> = scope::scope(&e, &obs).pods.iter().map(|p| s(p, "/metadata/name")).collect();
+    assert_eq!(names, ["tsdb-0"]);
+}

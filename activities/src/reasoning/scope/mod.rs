@@ -1,13 +1,21 @@
-//! What an alert is about, and which of the objects read belong to it. Labels name the
-//! object for kube-state-metrics and cAdvisor alerts; blackbox probes only carry a URL
+//! What an alert is about, and which of the objects read belong to it. Stock alerts are
+//! read through the rule catalogue (`aetherius_core::target::catalog`): the label the rule
+//! keeps names the object, never the scraper's own `pod`. Blackbox probes only carry a URL
 //! (`instance`), which names a Service (`<svc>.<ns>.svc...`) or a public host an Ingress
-//! serves.
+//! serves. Alerts that name no object get a sweep of their namespace (`sweep`).
+
+mod sweep;
+
+pub use sweep::{Suspect, suspects};
 
 use super::{
     k8s,
     observations::{Observations, s},
 };
-use aetherius_core::{StandardEvent, Target};
+use aetherius_core::{
+    StandardEvent, Target,
+    target::{Subject, catalog},
+};
 use regex::Regex;
 use serde_json::Value;
 use std::sync::LazyLock;
@@ -30,10 +38,17 @@ pub fn probed_url(event: &StandardEvent) -> Option<(String, Option<u16>, String)
     None
 }
 
+/// What the alert is about, by the catalogue for stock alerts, else by its labels.
+pub fn subject(event: &StandardEvent) -> Subject {
+    aetherius_core::target::subject(event.alertname(), &event.labels)
+}
+
 /// The object the alert is about: from its labels, else the Service its probed URL names.
 pub fn alert_target(event: &StandardEvent) -> Option<Target> {
-    if let Some(t) = Target::from_labels(&event.labels) {
-        return Some(t);
+    match subject(event) {
+        Subject::Object(t) => return Some(t),
+        Subject::Informational | Subject::NodeAddress(_) => return None,
+        Subject::Url(_) | Subject::Namespace(_) | Subject::Cluster => {}
     }
     let (host, _, _) = probed_url(event)?;
     let c = SVC.captures(&host)?;
@@ -59,9 +74,37 @@ pub fn owner_from_pod_name(t: &Target) -> Option<Target> {
     Some(Target { namespace: t.namespace.clone(), kind: kind.into(), name })
 }
 
+/// The node address (`instance` host) of a node-exporter alert, when it names no node.
+pub fn node_address(event: &StandardEvent) -> Option<String> {
+    match subject(event) {
+        Subject::NodeAddress(a) => Some(a),
+        _ => None,
+    }
+}
+
+/// The node among those read that has `address` (InternalIP, ExternalIP or Hostname), or
+/// that runs the exporter pod the alert was scraped from.
+pub fn node_at(event: &StandardEvent, obs: &Observations<'_>, address: &str) -> Option<Target> {
+    let by_address = obs.all("Node").find(|n| {
+        n.pointer("/status/addresses").and_then(Value::as_array).into_iter().flatten().any(|a| s(a, "/address") == address)
+    });
+    let name = match by_address {
+        Some(n) => s(n, "/metadata/name"),
+        None => {
+            let ns = event.labels.get("namespace").map(String::as_str).unwrap_or_default();
+            let pod = obs.get("Pod", ns, event.labels.get("pod").map(String::as_str).unwrap_or_default())?;
+            s(pod, "/spec/nodeName")
+        }
+    };
+    (!name.is_empty()).then(|| Target { namespace: None, kind: "Node".into(), name: name.to_owned() })
+}
+
 /// The alert's target, or, when it names a pod that no longer exists, the workload that
-/// replaced it (once read).
+/// replaced it (once read); a node known by address once the nodes are read.
 pub fn effective_target(event: &StandardEvent, obs: &Observations<'_>) -> Option<Target> {
+    if let Some(address) = node_address(event) {
+        return node_at(event, obs, &address);
+    }
     let t = alert_target(event)?;
     let ns = t.namespace.clone().unwrap_or_default();
     if t.kind == "Pod"
@@ -131,6 +174,29 @@ pub struct Scope<'a> {
     pub services: Vec<&'a Value>,
     /// Ingresses it is about.
     pub ingresses: Vec<&'a Value>,
+    /// Unhealthy objects of the swept namespaces, closest trouble to the alert's start first.
+    pub suspects: Vec<Suspect<'a>>,
+}
+
+/// Namespaces to sweep for unhealthy objects: those of alerts that name no object (custom
+/// SLO, latency and error-rate alerts keep only `namespace` and maybe `service`), and those
+/// of the Service or Ingresses behind a probed URL.
+pub fn sweep_namespaces(event: &StandardEvent, obs: &Observations<'_>) -> Vec<String> {
+    let probe = catalog::lookup(event.alertname()).is_some_and(|a| a.names == catalog::Names::ProbedUrl);
+    let custom = catalog::lookup(event.alertname()).is_none();
+    let mut out: Vec<String> = match (subject(event), alert_target(event)) {
+        (Subject::Namespace(ns), _) => vec![ns],
+        (Subject::Informational | Subject::Cluster | Subject::NodeAddress(_), _) => vec![],
+        (_, Some(t)) if (t.kind == "Service" && (custom || probe)) || t.kind == "ResourceQuota" => t.namespace.into_iter().collect(),
+        (_, Some(_)) => vec![],
+        (_, None) => match external_host(event) {
+            Some(host) => ingresses_for_host(obs, &host).iter().map(|i| s(i, "/metadata/namespace").to_owned()).collect(),
+            None => vec![],
+        },
+    };
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Pods of `ns` a workload's `spec.selector` selects.
@@ -180,7 +246,7 @@ pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
                         }
                     }
                 }
-                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "PodDisruptionBudget" => {
                     if let Some(w) = obs.get(&t.kind, ns, &t.name) {
                         sc.workloads.push(w);
                         sc.pods = pods_of_workload(obs, w);
@@ -197,6 +263,20 @@ pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
                         sc.services.push(svc);
                         sc.pods = pods_of_service(obs, svc);
                     }
+                }
+                // A claim filling up or failing: the pods that mount it.
+                "PersistentVolumeClaim" => {
+                    let mounts = |p: &&'a Value| {
+                        s(p, "/metadata/namespace") == ns
+                            && p.pointer("/spec/volumes").and_then(Value::as_array).into_iter().flatten().any(|v| s(v, "/persistentVolumeClaim/claimName") == t.name)
+                    };
+                    sc.pods = obs.all("Pod").filter(mounts).collect();
+                }
+                // A quota governs every workload of its namespace: theirs are the pods it blocks.
+                "ResourceQuota" => {
+                    let in_ns = |o: &&'a Value| s(o, "/metadata/namespace") == ns;
+                    sc.workloads = ["Deployment", "StatefulSet", "DaemonSet", "Job"].iter().flat_map(|k| obs.all(k)).filter(in_ns).collect();
+                    sc.pods = obs.all("Pod").filter(in_ns).collect();
                 }
                 "Ingress" => {
                     if let Some(ing) = obs.get("Ingress", ns, &t.name) {
@@ -237,6 +317,14 @@ pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
         }
     }
     sc.target = target;
+    let namespaces = sweep_namespaces(event, obs);
+    sc.suspects = suspects(obs, &namespaces, event.timestamp);
+    if sc.target.is_none() && sc.external_host.is_none() {
+        // Nothing named: the suspects come first, nearest the alert's start.
+        let rank = |o: &Value| sc.suspects.iter().position(|x| std::ptr::eq(x.object, o)).unwrap_or(usize::MAX);
+        sc.pods.sort_by_key(|p| rank(p));
+        sc.workloads.sort_by_key(|w| rank(w));
+    }
     sc
 }
 

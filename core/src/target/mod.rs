@@ -1,0 +1,223 @@
+//! What an alert is about: the Kubernetes object its labels point at.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The object an alert names, as far as its labels tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// Namespace, for namespaced kinds.
+    pub namespace: Option<String>,
+    /// Kind (`Pod`, `Deployment`, `Node`, ...).
+    pub kind: String,
+    /// Object name.
+    pub name: String,
+}
+
+pub mod catalog;
+
+/// Label → kind, most specific first. kube-state-metrics names the object in these labels;
+/// `job` and `container` are deliberately absent: on kube-state-metrics alerts they name the
+/// scraper, not the workload (SCENARIOS.md), so `job_name` is the Job.
+const LABEL_KINDS: &[(&str, &str)] = &[
+    ("pod", "Pod"),
+    ("deployment", "Deployment"),
+    ("statefulset", "StatefulSet"),
+    ("daemonset", "DaemonSet"),
+    ("replicaset", "ReplicaSet"),
+    ("job_name", "Job"),
+    ("cronjob", "CronJob"),
+    ("horizontalpodautoscaler", "HorizontalPodAutoscaler"),
+    ("poddisruptionbudget", "PodDisruptionBudget"),
+    ("resourcequota", "ResourceQuota"),
+    ("persistentvolumeclaim", "PersistentVolumeClaim"),
+    ("service", "Service"),
+    ("ingress", "Ingress"),
+    ("persistentvolume", "PersistentVolume"),
+    ("node", "Node"),
+];
+
+const CLUSTER_SCOPED: &[&str] = &["Node", "PersistentVolume", "StorageClass", "Namespace"];
+
+/// Exporters whose own pod, container and Service appear as target labels on the series
+/// they export about other objects.
+const EXPORTERS: &[&str] = &["kube-state-metrics", "node-exporter", "blackbox-exporter", "kube-rbac-proxy"];
+
+/// What an alert is about, as far as its name and labels tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// One object.
+    Object(Target),
+    /// A node known only by the address in `instance` (`10.0.1.5`): matched against the
+    /// nodes' addresses once they are read.
+    NodeAddress(String),
+    /// A URL a probe checks, when no Ingress label names its object.
+    Url(String),
+    /// A namespace and no object in it: its unhealthy objects are the suspects.
+    Namespace(String),
+    /// Nothing the API serves as one object (control plane, cluster capacity, SLOs).
+    Cluster,
+    /// Not a fault (heartbeat, inhibitor).
+    Informational,
+}
+
+fn label<'l>(labels: &'l BTreeMap<String, String>, name: &str) -> Option<&'l str> {
+    labels.get(name).map(String::as_str).filter(|v| !v.is_empty())
+}
+
+fn is_exporter(value: &str) -> bool {
+    EXPORTERS.iter().any(|e| value.contains(e))
+}
+
+fn object(labels: &BTreeMap<String, String>, label_name: &str, kind: &str) -> Option<Target> {
+    let name = label(labels, label_name)?;
+    let namespace = if CLUSTER_SCOPED.contains(&kind) { None } else { Some(label(labels, "namespace")?.to_owned()) };
+    Some(Target { namespace, kind: kind.to_owned(), name: name.to_owned() })
+}
+
+/// Whether the scraped target is an exporter reporting on other objects (kube-state-metrics,
+/// node-exporter, ...): then `pod`, `container`, `service` and `instance` may be its own.
+pub fn scraped_by_exporter(labels: &BTreeMap<String, String>) -> bool {
+    ["job", "container", "pod"].iter().any(|l| label(labels, l).is_some_and(is_exporter))
+}
+
+/// The host part of an `instance` label (`10.0.1.5:9100`, `[fd00::1]:9100`, `node-1:9100`).
+pub fn instance_host(instance: &str) -> &str {
+    match instance.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None if instance.matches(':').count() == 1 => instance.split(':').next().unwrap_or(instance),
+        None => instance,
+    }
+}
+
+/// The node a node-exporter or kubelet series is about: `node`, else the host of `instance`.
+fn node_of_instance(labels: &BTreeMap<String, String>) -> Option<Subject> {
+    if let Some(t) = object(labels, "node", "Node") {
+        return Some(Subject::Object(t));
+    }
+    let host = instance_host(label(labels, "instance")?);
+    Some(if host.parse::<std::net::IpAddr>().is_ok() {
+        Subject::NodeAddress(host.to_owned())
+    } else {
+        Subject::Object(Target { namespace: None, kind: "Node".into(), name: host.to_owned() })
+    })
+}
+
+/// What the alert is about: the catalogue's reading for stock alerts, else the labels.
+pub fn subject(alertname: &str, labels: &BTreeMap<String, String>) -> Subject {
+    let Some(entry) = catalog::lookup(alertname) else { return generic_subject(labels) };
+    let found = match entry.names {
+        catalog::Names::Label { label: l, kind } => object(labels, l, kind).map(Subject::Object),
+        catalog::Names::NodeOfInstance => node_of_instance(labels),
+        catalog::Names::ProbedUrl => object(labels, "ingress", "Ingress")
+            .map(Subject::Object)
+            .or_else(|| ["instance", "target", "url"].iter().find_map(|l| label(labels, l)).map(|u| Subject::Url(u.to_owned()))),
+        catalog::Names::Namespace => label(labels, "namespace").map(|n| Subject::Namespace(n.to_owned())),
+        catalog::Names::Cluster => Some(Subject::Cluster),
+        catalog::Names::Informational => Some(Subject::Informational),
+    };
+    // A relabelled or trimmed series may lack the label the stock rule keeps.
+    found.unwrap_or_else(|| generic_subject(labels))
+}
+
+/// Reading for alerts outside the catalogue (custom rules): object labels, with the
+/// scraper's own labels set aside, node-exporter's `instance` as a node, else the namespace.
+fn generic_subject(labels: &BTreeMap<String, String>) -> Subject {
+    if let Some(t) = Target::from_labels(labels) {
+        return Subject::Object(t);
+    }
+    if label(labels, "job").is_some_and(|j| j.contains("node-exporter"))
+        && let Some(s) = node_of_instance(labels)
+    {
+        return s;
+    }
+    label(labels, "namespace").map_or(Subject::Cluster, |n| Subject::Namespace(n.to_owned()))
+}
+
+impl Target {
+    /// The most specific object the labels name, if any. On a series an exporter reports
+    /// (kube-state-metrics, node-exporter) the exporter's own pod and Service are not the
+    /// object, and the object labels it exports come before any `pod`.
+    pub fn from_labels(labels: &BTreeMap<String, String>) -> Option<Target> {
+        let exporter = scraped_by_exporter(labels);
+        let usable = |l: &str| match l {
+            "pod" => label(labels, "pod").is_some_and(|p| !is_exporter(p)),
+            // `service` on a scraped target is the scraper's metrics Service; it names a
+            // Service only for alerts about services, which carry a namespace.
+            "service" => !exporter && label(labels, "service").is_some_and(|s| !is_exporter(s)),
+            _ => true,
+        };
+        // An exporter's series name their object in its own label; a `pod` beside it is the
+        // exporter's, and a `node` beside a pod is where the pod runs.
+        let rank = |l: &str| match (exporter, l) {
+            (true, "pod") => 1,
+            (_, "node") => 2,
+            _ => 0,
+        };
+        let mut ordered: Vec<&(&str, &str)> = LABEL_KINDS.iter().collect();
+        ordered.sort_by_key(|(l, _)| rank(l));
+        ordered.into_iter().filter(|(l, _)| usable(l)).find_map(|(l, kind)| object(labels, l, kind))
+    }
+
+    /// The alert label that names objects of `kind` (`Deployment` → `deployment`), if any.
+    pub fn label_for_kind(kind: &str) -> Option<&'static str> {
+        LABEL_KINDS.iter().find(|(_, k)| *k == kind).map(|(label, _)| *label)
+    }
+
+    /// `<namespace>/<Kind>/<name>` or `<Kind>/<name>`, the scenario resource notation.
+    pub fn resource_ref(&self) -> String {
+        resource_ref(self.namespace.as_deref(), &self.kind, &self.name)
+    }
+}
+
+/// `<namespace>/<Kind>/<name>` for namespaced objects, `<Kind>/<name>` otherwise.
+pub fn resource_ref(namespace: Option<&str>, kind: &str, name: &str) -> String {
+    match namespace {
+        Some(ns) if !CLUSTER_SCOPED.contains(&kind) => format!("{ns}/{kind}/{name}"),
+        _ => format!("{kind}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn pod_label_wins_over_the_scrapers_container_and_job() {
+        let t = Target::from_labels(&labels(&[
+            ("namespace", "shop"),
+            ("pod", "checkout-1"),
+            ("container", "kube-rbac-proxy-main"),
+            ("job", "kube-state-metrics"),
+        ]))
+        .unwrap();
+        assert_eq!(t.resource_ref(), "shop/Pod/checkout-1");
+    }
+
+    #[test]
+    fn node_is_cluster_scoped_and_job_name_is_the_job() {
+        let t = Target::from_labels(&labels(&[("node", "n1"), ("namespace", "x")])).unwrap();
+        assert_eq!(t.resource_ref(), "Node/n1");
+        let t = Target::from_labels(&labels(&[("namespace", "b"), ("job_name", "nightly")])).unwrap();
+        assert_eq!(t.resource_ref(), "b/Job/nightly");
+    }
+
+    #[test]
+    fn kinds_map_back_to_their_labels() {
+        assert_eq!(Target::label_for_kind("Job"), Some("job_name"));
+        assert_eq!(Target::label_for_kind("Deployment"), Some("deployment"));
+        assert_eq!(Target::label_for_kind("ConfigMap"), None);
+    }
+
+    #[test]
+    fn watchdog_names_nothing() {
+        assert!(Target::from_labels(&labels(&[("alertname", "Watchdog")])).is_none());
+    }
+}
+
+#[cfg(test)]
+mod catalog_tests;
