@@ -64,7 +64,7 @@ fn create_failures(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding
             out.push(finding(
                 RootCause::QuotaExceeded,
                 resource,
-                0.92,
+                Decisive,
                 format!("Pods cannot be created: {message}"),
                 vec![ev(src, message)],
                 format!("Raise the quota or lower the requests of {owner}, or free usage in namespace {ns}."),
@@ -82,7 +82,7 @@ fn create_failures(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding
             out.push(finding(
                 RootCause::AdmissionDenied,
                 owner.clone(),
-                0.92,
+                Decisive,
                 format!("An admission policy{} rejects the pods of {owner}.", policy.as_ref().map(|p| format!(" ({p})")).unwrap_or_default()),
                 evidence,
                 format!("Change {owner}'s pod template to satisfy the policy, or get an exception from the policy's owners."),

@@ -26,14 +26,14 @@ fn hpa_findings(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>, o
         let hpa_ref = resource_ref(Some(ns), "HorizontalPodAutoscaler", name);
         let target_ref = resource_ref(Some(ns), s(hpa, "/spec/scaleTargetRef/kind"), s(hpa, "/spec/scaleTargetRef/name"));
         let mut evidence = vec![];
-        let mut problem: Option<(String, f64, String)> = None;
+        let mut problem: Option<(String, Tier, String)> = None;
         for t in ["AbleToScale", "ScalingActive"] {
             if let Some(c) = k8s::condition(hpa, t).filter(|c| s(c, "/status") == "False") {
                 let msg = s(c, "/message");
                 evidence.push(ev(format!("{hpa_ref} condition {t}"), format!("False ({}): {msg}", s(c, "/reason"))));
                 if problem.is_none() {
                     let resource = if msg.contains("missing request for") { target_ref.clone() } else { hpa_ref.clone() };
-                    problem = Some((resource, 0.93, format!("{t}=False ({}): {msg}", s(c, "/reason"))));
+                    problem = Some((resource, Decisive, format!("{t}=False ({}): {msg}", s(c, "/reason"))));
                 }
             }
         }
@@ -41,26 +41,26 @@ fn hpa_findings(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>, o
             evidence.push(ev(format!("{} on {hpa_ref}", s(e, "/reason")), s(e, "/message")));
             if problem.is_none() {
                 let resource = if s(e, "/message").contains("missing request for") { target_ref.clone() } else { hpa_ref.clone() };
-                problem = Some((resource, 0.85, s(e, "/message").to_owned()));
+                problem = Some((resource, Consistent, s(e, "/message").to_owned()));
             }
         }
         let (min, max) = (hpa.pointer("/spec/minReplicas").and_then(Value::as_i64).unwrap_or(1), hpa.pointer("/spec/maxReplicas").and_then(Value::as_i64).unwrap_or(0));
         if problem.is_none() && min == max {
             evidence.push(ev(format!("{hpa_ref} spec"), format!("minReplicas {min} == maxReplicas {max}")));
-            problem = Some((hpa_ref.clone(), 0.88, format!("minReplicas equals maxReplicas ({max}): it can never scale")));
+            problem = Some((hpa_ref.clone(), Consistent, format!("minReplicas equals maxReplicas ({max}): it can never scale")));
         }
         if problem.is_none()
             && event.alertname() == "KubeHpaMaxedOut"
             && let Some(c) = k8s::condition(hpa, "ScalingLimited").filter(|c| s(c, "/status") == "True")
         {
             evidence.push(ev(format!("{hpa_ref} condition ScalingLimited"), format!("{}: {}", s(c, "/reason"), s(c, "/message"))));
-            problem = Some((hpa_ref.clone(), 0.6, format!("it runs at maxReplicas {max}: {}", s(c, "/message"))));
+            problem = Some((hpa_ref.clone(), Consistent, format!("it runs at maxReplicas {max}: {}", s(c, "/message"))));
         }
-        if let Some((resource, confidence, why)) = problem {
+        if let Some((resource, tier, why)) = problem {
             out.push(finding(
                 RootCause::HpaMisconfigured,
                 resource.clone(),
-                confidence,
+                tier,
                 format!("HPA {name} cannot scale {target_ref}: {why}"),
                 evidence,
                 format!("Fix {resource}: every container of the target needs requests for the metrics the HPA uses; metrics-server must serve them; min < max."),

@@ -41,21 +41,21 @@ fn pod_crashes(obs: &Observations<'_>, pod: &Value, out: &mut Vec<Finding>) {
                 out.push(finding(
                     RootCause::OomKilled,
                     workload.clone(),
-                    if current { 0.95 } else { 0.55 },
+                    if current { Decisive } else { Weak },
                     format!("Container {container} is killed for exceeding its memory limit{}.", if limit.is_empty() { String::new() } else { format!(" of {limit}") }),
                     vec![ev(format!("{src} lastState"), format!("terminated: OOMKilled, exit code {}, restarts {restarts}", last_code.unwrap_or(137)))],
                     format!("Raise the memory limit of {container} in {workload} (now {}) or fix the memory growth; check the usage trend first.", if limit.is_empty() { "unset" } else { limit }),
                 ));
             }
             ContainerState::CannotStart => {
-                let confidence = match logs::crash_cause(waiting_message) {
-                    Some(Symptom::BadConfig { .. }) | Some(Symptom::MissingVar { .. }) => 0.9,
-                    _ => 0.7,
+                let tier = match logs::crash_cause(waiting_message) {
+                    Some(Symptom::BadConfig { .. }) | Some(Symptom::MissingVar { .. }) => Decisive,
+                    _ => Consistent,
                 };
                 out.push(finding(
                     RootCause::CrashloopMissingConfig,
                     workload.clone(),
-                    confidence,
+                    tier,
                     format!("Container {container} cannot start: {waiting_message}"),
                     vec![ev(format!("{src} state"), format!("waiting: {waiting_reason}: {waiting_message}"))],
                     format!("Fix the command, args, working directory or mounts of {container} in {workload}."),
@@ -67,7 +67,7 @@ fn pod_crashes(obs: &Observations<'_>, pod: &Value, out: &mut Vec<Finding>) {
                 out.push(finding(
                     RootCause::ContainerConfigMissingRef,
                     workload.clone(),
-                    0.93,
+                    Decisive,
                     format!("Container {container} cannot be created: {waiting_message}"),
                     evidence,
                     format!("Create the missing object or key, or fix the reference in {workload}."),
@@ -84,7 +84,6 @@ fn crashloop(obs: &Observations<'_>, pod: &Value, workload: &str, cs: &Value, sp
     let last_code = cs.pointer("/lastState/terminated/exitCode").and_then(Value::as_i64).unwrap_or(0);
     let (text, log, log_src) = crash_text(obs, pod, cs);
     let state_ev = crash_state_evidence(pod, cs);
-    let loop_state = s(cs, "/state/waiting/reason") == "CrashLoopBackOff";
     match logs::crash_cause(&text) {
         // Followed outside the pod by the rbac, dns and dependency rules.
         Some(Symptom::Rbac { .. } | Symptom::Dns { .. } | Symptom::Dependency { .. }) => {}
@@ -98,7 +97,7 @@ fn crashloop(obs: &Observations<'_>, pod: &Value, workload: &str, cs: &Value, sp
             out.push(finding(
                 RootCause::CrashloopMissingConfig,
                 workload.to_owned(),
-                if absent { 0.95 } else { 0.85 },
+                if absent { Decisive } else { Consistent },
                 format!("Container {container} exits at start: {var} is missing or invalid."),
                 evidence,
                 format!("Set {var} in {workload} (env or envFrom of container {container}), then let the rollout replace the pods."),
@@ -107,7 +106,7 @@ fn crashloop(obs: &Observations<'_>, pod: &Value, workload: &str, cs: &Value, sp
         Some(Symptom::BadConfig { line }) => out.push(finding(
             RootCause::CrashloopMissingConfig,
             workload.to_owned(),
-            0.86,
+            Consistent,
             format!("Container {container} exits at start on its configuration: {}", line.trim()),
             vec![ev(log_src, line.trim()), state_ev],
             "Fix the command, flags or config file the container starts with.",
@@ -115,25 +114,25 @@ fn crashloop(obs: &Observations<'_>, pod: &Value, workload: &str, cs: &Value, sp
         Some(Symptom::AppError { line }) => out.push(finding(
             RootCause::CrashloopAppError,
             workload.to_owned(),
-            if loop_state { 0.85 } else { 0.7 },
+            Consistent,
             format!("Container {container} keeps crashing on an application error: {}", line.trim()),
             vec![ev(log_src, line.trim()), state_ev],
             "The application fails on its own: read the stack trace, fix the code or roll back to the last good version.",
         )),
         None => {
             // Only the exit code speaks.
-            let (rc, confidence, why) = match last_code {
-                127 => (RootCause::CrashloopMissingConfig, 0.8, "exit code 127: the command was not found in the image"),
-                126 => (RootCause::CrashloopMissingConfig, 0.75, "exit code 126: the command is not executable"),
-                139 => (RootCause::CrashloopAppError, 0.75, "exit code 139: segmentation fault"),
-                134 => (RootCause::CrashloopAppError, 0.7, "exit code 134: the process aborted"),
-                _ => (RootCause::CrashloopAppError, 0.4, "the container exits without saying why"),
+            let (rc, tier, why) = match last_code {
+                127 => (RootCause::CrashloopMissingConfig, Consistent, "exit code 127: the command was not found in the image"),
+                126 => (RootCause::CrashloopMissingConfig, Consistent, "exit code 126: the command is not executable"),
+                139 => (RootCause::CrashloopAppError, Consistent, "exit code 139: segmentation fault"),
+                134 => (RootCause::CrashloopAppError, Consistent, "exit code 134: the process aborted"),
+                _ => (RootCause::CrashloopAppError, Weak, "the container exits without saying why"),
             };
             let detail = if log.trim().is_empty() { format!("{why}; the log is empty") } else { format!("{why}; no error line in the log") };
             out.push(finding(
                 rc,
                 workload.to_owned(),
-                confidence,
+                tier,
                 format!("Container {container} exits with code {last_code}: {detail}."),
                 vec![state_ev, ev(log_src, detail)],
                 "Run the image by hand with the same command, env and mounts; add logging to the entrypoint.",

@@ -21,7 +21,7 @@ impl Rule for Dependency {
                 let Some(mut f) = dependency_finding(cx.event, &c, line, host.as_ref(), *failure) else { continue };
                 // The container still runs: what it cannot reach hurts its requests, not its life.
                 if !c.crashed && f.root_cause == RootCause::CrashloopDependencyUnavailable {
-                    f.confidence -= 0.1;
+                    f.set_tier(f.tier.min(Consistent));
                 }
                 out.push(f);
             }
@@ -36,19 +36,19 @@ fn dependency_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: O
     let rc = RootCause::CrashloopDependencyUnavailable;
     let verb = if c.crashed { "crashes because" } else { "fails requests because" };
     let Some(h) = host else {
-        return Some(finding(rc, c.workload.to_owned(), if c.crashed { 0.86 } else { 0.4 }, format!("{} {verb} a dependency is unreachable: {}", c.container, line.trim()), evidence, "Check the service it connects to, its endpoints and the address configured."));
+        return Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Weak }, format!("{} {verb} a dependency is unreachable: {}", c.container, line.trim()), evidence, "Check the service it connects to, its endpoints and the address configured."));
     };
     let ns = h.namespace.as_deref().unwrap_or(client_ns);
     let svc_ref = format!("{ns}/Service/{}", h.name);
     if obs.missing.contains(&("Service".into(), ns.into(), h.name.clone())) {
         evidence.push(ev(svc_ref.clone(), "does not exist"));
-        return Some(finding(rc, c.workload.to_owned(), if c.crashed { 0.85 } else { 0.6 }, format!("{} {verb} it connects to {}, which is not a Service in {ns}.", c.container, h.name), evidence, format!("Point {} at the right Service, or deploy the dependency.", c.workload)));
+        return Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Consistent }, format!("{} {verb} it connects to {}, which is not a Service in {ns}.", c.container, h.name), evidence, format!("Point {} at the right Service, or deploy the dependency.", c.workload)));
     }
     let Some(svc) = obs.get("Service", ns, &h.name) else {
-        return Some(finding(rc, c.workload.to_owned(), if c.crashed { 0.8 } else { 0.45 }, format!("{} {verb} {} is unreachable; the Service is not read yet.", c.container, h.name), evidence, format!("Check Service {svc_ref} and its endpoints.")));
+        return Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Weak }, format!("{} {verb} {} is unreachable; the Service is not read yet.", c.container, h.name), evidence, format!("Check Service {svc_ref} and its endpoints.")));
     };
     let Some((ready, not_ready)) = service_endpoints(obs, ns, &h.name) else {
-        return Some(finding(rc, c.workload.to_owned(), if c.crashed { 0.8 } else { 0.45 }, format!("{} {verb} {} is unreachable; its endpoints are not read yet.", c.container, h.name), evidence, format!("Check the endpoints of {svc_ref}.")));
+        return Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Weak }, format!("{} {verb} {} is unreachable; its endpoints are not read yet.", c.container, h.name), evidence, format!("Check the endpoints of {svc_ref}.")));
     };
     evidence.push(ev(format!("Endpoints of {svc_ref}"), format!("{ready} ready, {not_ready} not ready addresses")));
     if ready == 0 {
@@ -58,19 +58,19 @@ fn dependency_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: O
         let (resource, conf, why) = if let Some(w) = backing.iter().find(|w| w.pointer("/spec/replicas").and_then(Value::as_i64) == Some(0)) {
             let wref = resource_ref(Some(ns), s(w, "/kind"), s(w, "/metadata/name"));
             evidence.push(ev(wref.clone(), "spec.replicas: 0 (scaled to zero)"));
-            (wref.clone(), 0.95, format!("{wref}, which backs {svc_ref}, is scaled to 0"))
+            (wref.clone(), Decisive, format!("{wref}, which backs {svc_ref}, is scaled to 0"))
         } else if let Some(p) = pods.first() {
             let wref = workload_ref(obs, p);
             evidence.push(ev(format!("{ns}/Pod/{}", s(p, "/metadata/name")), format!("phase {}, not ready", s(p, "/status/phase"))));
-            (wref.clone(), 0.85, format!("the pods of {wref} behind {svc_ref} are not ready"))
+            (wref.clone(), Consistent, format!("the pods of {wref} behind {svc_ref} are not ready"))
         } else if let Some(w) = backing.first() {
             let wref = resource_ref(Some(ns), s(w, "/kind"), s(w, "/metadata/name"));
-            (wref.clone(), 0.85, format!("{wref} backs {svc_ref} but has no running pod"))
+            (wref.clone(), Consistent, format!("{wref} backs {svc_ref} but has no running pod"))
         } else if !selector.is_empty() && obs.ran(&aetherius_core::Command::list(&event.cluster_id, Some(ns), "pods", Some(&k8s::selector_string(&selector)))) {
             evidence.push(ev(svc_ref.clone(), format!("selector {} matches no pod", k8s::selector_string(&selector))));
-            (svc_ref.clone(), 0.85, format!("{svc_ref} selects no pod"))
+            (svc_ref.clone(), Consistent, format!("{svc_ref} selects no pod"))
         } else {
-            (svc_ref.clone(), 0.8, format!("{svc_ref} has no ready endpoint"))
+            (svc_ref.clone(), Consistent, format!("{svc_ref} has no ready endpoint"))
         };
         return Some(finding(rc, resource.clone(), conf, format!("{} {verb} {} refuses connections: {why}.", c.container, h.name), evidence, format!("Restore {resource} (scale it up / fix its pods); {} recovers once {svc_ref} has ready endpoints.", c.workload)));
     }
@@ -91,17 +91,17 @@ fn dependency_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: O
                 return Some(finding(
                     RootCause::NetworkPolicyBlocked,
                     policy.clone(),
-                    0.93,
+                    Decisive,
                     format!("{} times out calling {} although {svc_ref} has {ready} ready endpoints: NetworkPolicy {policy} does not admit it ({why}).", c.container, h.name),
                     evidence,
                     format!("Fix {policy} so its ingress rule admits pods of {} from namespace {client_ns}.", c.workload),
                 ));
             }
             Verdict::Allowed => evidence.push(ev(format!("NetworkPolicies of {ns}"), format!("admit {client_ns}/{}", s(c.pod, "/metadata/name")))),
-            Verdict::NotRead => return Some(finding(rc, c.workload.to_owned(), if c.crashed { 0.75 } else { 0.45 }, format!("{} {verb} {} times out although {svc_ref} has ready endpoints; network policies are not read yet.", c.container, h.name), evidence, format!("Check NetworkPolicies in {ns} and the health of {svc_ref}'s pods."))),
+            Verdict::NotRead => return Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Weak }, format!("{} {verb} {} times out although {svc_ref} has ready endpoints; network policies are not read yet.", c.container, h.name), evidence, format!("Check NetworkPolicies in {ns} and the health of {svc_ref}'s pods."))),
         }
     }
-    Some(finding(rc, c.workload.to_owned(), if c.crashed { 0.7 } else { 0.45 }, format!("{} {verb} {} is unreachable although {svc_ref} has {ready} ready endpoints.", c.container, h.name), evidence, format!("Check the pods behind {svc_ref} (overload, slow start) and the address {} uses.", c.workload)))
+    Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Weak }, format!("{} {verb} {} is unreachable although {svc_ref} has {ready} ready endpoints.", c.container, h.name), evidence, format!("Check the pods behind {svc_ref} (overload, slow start) and the address {} uses.", c.workload)))
 }
 
 #[cfg(test)]

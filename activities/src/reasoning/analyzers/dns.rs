@@ -37,16 +37,16 @@ fn dns_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: Option<&
     let Some(dns_svc) = obs.get("Service", DNS_NAMESPACE, DNS_SERVICE) else {
         if obs.missing.contains(&("Service".into(), DNS_NAMESPACE.into(), DNS_SERVICE.into())) {
             evidence.push(ev(format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), "the cluster DNS Service does not exist"));
-            return finding(rc, format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), 0.8, format!("Name resolution of {host_txt} fails and the cluster DNS Service is missing."), evidence, advice_dns);
+            return finding(rc, format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), Consistent, format!("Name resolution of {host_txt} fails and the cluster DNS Service is missing."), evidence, advice_dns);
         }
-        let conf = if obs.denied.iter().any(|d| d.contains(DNS_NAMESPACE)) { 0.72 } else { 0.7 };
+        let conf = if obs.denied.iter().any(|d| d.contains(DNS_NAMESPACE)) { Consistent } else { Consistent };
         return finding(rc, c.workload.to_owned(), conf, format!("Container {} cannot resolve {host_txt}; the cluster DNS is not checked yet.", c.container), evidence, advice_dns);
     };
     let dns_pods = scope::pods_of_service(obs, dns_svc);
     let unhealthy: Vec<&Value> = dns_pods.iter().copied().filter(|p| !k8s::pod_ready(p)).collect();
     if !dns_pods.is_empty() && !unhealthy.is_empty() {
         let mut resource = workload_ref(obs, unhealthy[0]);
-        let mut confidence = 0.88;
+        let mut tier = Consistent;
         let mut cause_txt = format!("{} of {} CoreDNS pods are not ready", unhealthy.len(), dns_pods.len());
         for p in &unhealthy {
             let (pns, pname) = (s(p, "/metadata/namespace"), s(p, "/metadata/name"));
@@ -56,7 +56,7 @@ fn dns_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: Option<&
                 let Some((log, prev)) = obs.log(pns, pname, cname) else { continue };
                 let Some(sym) = logs::crash_cause(log) else { continue };
                 evidence.push(ev(format!("logs {pns}/{pname}/{cname}{}", if prev { " (previous)" } else { "" }), sym.line().trim()));
-                confidence = 0.93;
+                tier = Decisive;
                 cause_txt = format!("CoreDNS crashes: {}", sym.line().trim());
                 if matches!(sym, Symptom::BadConfig { .. })
                     && let Some(cm) = p.pointer("/spec/volumes").and_then(Value::as_array).into_iter().flatten().find_map(|v| v.pointer("/configMap/name").and_then(Value::as_str))
@@ -65,11 +65,11 @@ fn dns_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: Option<&
                 }
                 break;
             }
-            if confidence > 0.9 {
+            if tier == Decisive {
                 break;
             }
         }
-        return finding(rc, resource.clone(), confidence, format!("{} cannot resolve {host_txt} because the cluster DNS is down: {cause_txt}.", c.container), evidence, format!("Fix {resource}; every pod's name resolution depends on it."));
+        return finding(rc, resource.clone(), tier, format!("{} cannot resolve {host_txt} because the cluster DNS is down: {cause_txt}.", c.container), evidence, format!("Fix {resource}; every pod's name resolution depends on it."));
     }
     let dns_selector = dns_svc.pointer("/spec/selector").and_then(Value::as_object).cloned().unwrap_or_default();
     let dns_pods_listed = !dns_selector.is_empty() && obs.ran(&aetherius_core::Command::list(&event.cluster_id, Some(DNS_NAMESPACE), "pods", Some(&k8s::selector_string(&dns_selector))));
@@ -81,9 +81,9 @@ fn dns_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: Option<&
             Some(w) => {
                 let wref = resource_ref(Some(DNS_NAMESPACE), s(w, "/kind"), s(w, "/metadata/name"));
                 evidence.push(ev(wref.clone(), format!("spec.replicas: {}", w.pointer("/spec/replicas").map(Value::to_string).unwrap_or_default())));
-                (wref, 0.92)
+                (wref, Decisive)
             }
-            None => (format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), 0.8),
+            None => (format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), Consistent),
         };
         return finding(rc, resource.clone(), conf, format!("{} cannot resolve {host_txt}: no CoreDNS pod runs.", c.container), evidence, format!("Bring {resource} back (scale it up); every pod's name resolution depends on it."));
     }
@@ -96,23 +96,23 @@ fn dns_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: Option<&
         let dns_end = End { ns: DNS_NAMESPACE, labels: &dns_labels };
         if let Verdict::Blocked { policy, why } = policy_verdict(obs, "Egress", &client_end, &dns_end, Some((Some(53), Some("dns".into())))) {
             evidence.push(ev(policy.clone(), why.clone()));
-            return finding(RootCause::NetworkPolicyBlocked, policy.clone(), 0.9, format!("{} cannot resolve {host_txt}: NetworkPolicy {policy} blocks its DNS traffic to CoreDNS ({why}).", c.container), evidence, format!("Allow egress to kube-system pods on UDP and TCP 53 in {policy}."));
+            return finding(RootCause::NetworkPolicyBlocked, policy.clone(), Decisive, format!("{} cannot resolve {host_txt}: NetworkPolicy {policy} blocks its DNS traffic to CoreDNS ({why}).", c.container), evidence, format!("Allow egress to kube-system pods on UDP and TCP 53 in {policy}."));
         }
         let dns_policy = s(c.pod, "/spec/dnsPolicy");
         if matches!(dns_policy, "Default" | "None") {
             evidence.push(ev(format!("{client_ns}/Pod/{} spec", s(c.pod, "/metadata/name")), format!("dnsPolicy {dns_policy}: cluster names are not resolvable")));
-            return finding(rc, c.workload.to_owned(), 0.88, format!("{} cannot resolve {host_txt}: its dnsPolicy {dns_policy} bypasses cluster DNS.", c.container), evidence, format!("Set dnsPolicy ClusterFirst in {}.", c.workload));
+            return finding(rc, c.workload.to_owned(), Consistent, format!("{} cannot resolve {host_txt}: its dnsPolicy {dns_policy} bypasses cluster DNS.", c.container), evidence, format!("Set dnsPolicy ClusterFirst in {}.", c.workload));
         }
         if let Some(h) = host {
             let hns = h.namespace.as_deref().unwrap_or(client_ns);
             if c.obs.missing.contains(&("Service".into(), hns.into(), h.name.clone())) {
                 evidence.push(ev(format!("{hns}/Service/{}", h.name), "does not exist"));
-                return finding(rc, c.workload.to_owned(), 0.88, format!("{} resolves {host_txt}, which names no Service: CoreDNS is healthy, the name is wrong.", c.container), evidence, format!("Fix the host name {} uses (the Service may have been renamed).", c.workload));
+                return finding(rc, c.workload.to_owned(), Consistent, format!("{} resolves {host_txt}, which names no Service: CoreDNS is healthy, the name is wrong.", c.container), evidence, format!("Fix the host name {} uses (the Service may have been renamed).", c.workload));
             }
         }
-        return finding(rc, c.workload.to_owned(), 0.6, format!("{} cannot resolve {host_txt} although CoreDNS is ready.", c.container), evidence, "Check the name, the pod's dnsConfig, and network policies that may block UDP/TCP 53.");
+        return finding(rc, c.workload.to_owned(), Consistent, format!("{} cannot resolve {host_txt} although CoreDNS is ready.", c.container), evidence, "Check the name, the pod's dnsConfig, and network policies that may block UDP/TCP 53.");
     }
-    finding(rc, c.workload.to_owned(), 0.72, format!("{} cannot resolve {host_txt}; CoreDNS pods are not read yet.", c.container), evidence, advice_dns)
+    finding(rc, c.workload.to_owned(), Consistent, format!("{} cannot resolve {host_txt}; CoreDNS pods are not read yet.", c.container), evidence, advice_dns)
 }
 
 #[cfg(test)]

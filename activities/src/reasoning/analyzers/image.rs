@@ -41,18 +41,18 @@ fn image_pull(pod: &Value, workload: &str, container: &str, cs: &Value, events: 
     let auth = messages.iter().find(|m| AUTH.is_match(m) && !m.contains("repository does not exist"));
     let missing_secret = events.iter().any(|e| s(e, "/reason") == "FailedToRetrieveImagePullSecret");
     let pod_ref = format!("{}/Pod/{}", s(pod, "/metadata/namespace"), s(pod, "/metadata/name"));
-    let (root_cause, detail, advice, confidence) = if let Some(m) = auth.or(if missing_secret { messages.first() } else { None }) {
-        (RootCause::ImagePullAuth, *m, format!("Give {workload} a valid imagePullSecret for the registry of {image} (check the secret exists in the namespace and its credentials)."), 0.92)
+    let (root_cause, detail, advice, tier) = if let Some(m) = auth.or(if missing_secret { messages.first() } else { None }) {
+        (RootCause::ImagePullAuth, *m, format!("Give {workload} a valid imagePullSecret for the registry of {image} (check the secret exists in the namespace and its credentials)."), Decisive)
     } else if let Some(m) = messages.iter().find(|m| NOT_FOUND.is_match(m)) {
-        (RootCause::ImagePullNotFound, *m, format!("Fix the image reference {image} in {workload}: the tag or repository does not exist."), 0.92)
+        (RootCause::ImagePullNotFound, *m, format!("Fix the image reference {image} in {workload}: the tag or repository does not exist."), Decisive)
     } else {
         // Only "Back-off pulling image": the events tell why; not conclusive before them.
-        (RootCause::ImagePullNotFound, messages.first().copied().unwrap_or("image pull back-off"), format!("Check that {image} exists and is reachable from the nodes."), 0.6)
+        (RootCause::ImagePullNotFound, messages.first().copied().unwrap_or("image pull back-off"), format!("Check that {image} exists and is reachable from the nodes."), Consistent)
     };
     out.push(finding(
         root_cause,
         workload.to_owned(),
-        confidence,
+        tier,
         format!("Image {image} of container {container} cannot be pulled."),
         vec![
             ev(format!("{pod_ref} container {container}"), format!("waiting: {} for image {image}", s(cs, "/state/waiting/reason"))),

@@ -26,7 +26,7 @@ fn ingress_findings(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Findin
         if !class.is_empty() && obs.missing.contains(&("IngressClass".into(), String::new(), class.into())) {
             let mut evidence = base.clone();
             evidence.push(ev(format!("IngressClass/{class}"), "does not exist: no controller serves this Ingress"));
-            out.push(finding(RootCause::IngressMisconfigured, ing_ref.clone(), 0.9, format!("{ing_ref} asks for ingressClassName {class}, which does not exist."), evidence, format!("Set ingressClassName of {ing_ref} to an existing IngressClass.")));
+            out.push(finding(RootCause::IngressMisconfigured, ing_ref.clone(), Decisive, format!("{ing_ref} asks for ingressClassName {class}, which does not exist."), evidence, format!("Set ingressClassName of {ing_ref} to an existing IngressClass.")));
         }
         for (svc_name, port) in scope::ingress_backends(ing) {
             let svc_ref = format!("{ns}/Service/{svc_name}");
@@ -41,7 +41,7 @@ fn ingress_findings(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Findin
                 out.push(finding(
                     RootCause::IngressMisconfigured,
                     ing_ref.clone(),
-                    0.93,
+                    Decisive,
                     format!("{ing_ref} routes to Service {svc_name}, which does not exist in {ns}."),
                     evidence,
                     format!("Point the backend of {ing_ref} at the Service that now serves the app, or restore Service {svc_name}."),
@@ -60,7 +60,7 @@ fn ingress_findings(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Findin
                 let mut evidence = base.clone();
                 evidence.push(ev(format!("{ing_ref} backend"), format!("service {svc_name} port {port}")));
                 evidence.push(ev(format!("{svc_ref} spec.ports"), have.join(", ")));
-                out.push(finding(RootCause::IngressMisconfigured, ing_ref.clone(), 0.9, format!("{ing_ref} routes to port {port} of {svc_ref}, which has no such port."), evidence, format!("Use one of the ports of {svc_ref} in {ing_ref}.")));
+                out.push(finding(RootCause::IngressMisconfigured, ing_ref.clone(), Decisive, format!("{ing_ref} routes to port {port} of {svc_ref}, which has no such port."), evidence, format!("Use one of the ports of {svc_ref} in {ing_ref}.")));
             }
         }
     }

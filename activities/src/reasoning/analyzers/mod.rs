@@ -36,6 +36,34 @@ use regex::Regex;
 use serde_json::{Map, Value};
 use std::sync::LazyLock;
 
+/// How strongly what was read supports a finding. Every rule says which of the three it
+/// has seen; the tier alone ranks findings across rules (ties: [`rank`]) and gives the
+/// confidence a diagnosis reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tier {
+    /// A lead: something is off, but it does not explain the alert on its own.
+    Weak,
+    /// The symptoms fit the cause, but the fact that proves it was not seen.
+    Consistent,
+    /// The fact that makes the cause certain was seen (OOMKilled on the container, the
+    /// scheduler naming the filter, the missing key named by the kubelet, the Role lacking
+    /// the verb the 403 names).
+    Decisive,
+}
+
+impl Tier {
+    /// The confidence a diagnosis at this tier reports.
+    pub fn confidence(self) -> f64 {
+        match self {
+            Tier::Decisive => 0.95,
+            Tier::Consistent => 0.75,
+            Tier::Weak => 0.4,
+        }
+    }
+}
+
+use Tier::{Consistent, Decisive, Weak};
+
 /// One candidate root cause.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
@@ -43,7 +71,9 @@ pub struct Finding {
     pub root_cause: RootCause,
     /// Object to change.
     pub resource: Option<String>,
-    /// 0..1.
+    /// How strongly the evidence supports it.
+    pub tier: Tier,
+    /// 0..1, from the tier.
     pub confidence: f64,
     /// One sentence.
     pub summary: String,
@@ -53,8 +83,16 @@ pub struct Finding {
     pub recommendations: Vec<String>,
 }
 
-fn finding(root_cause: RootCause, resource: impl Into<Option<String>>, confidence: f64, summary: impl Into<String>, evidence: Vec<Evidence>, advice: impl Into<String>) -> Finding {
-    Finding { root_cause, resource: resource.into(), confidence, summary: summary.into(), evidence, recommendations: vec![advice.into()] }
+impl Finding {
+    /// Moves the finding to another tier (and its confidence with it).
+    pub fn set_tier(&mut self, tier: Tier) {
+        self.tier = tier;
+        self.confidence = tier.confidence();
+    }
+}
+
+fn finding(root_cause: RootCause, resource: impl Into<Option<String>>, tier: Tier, summary: impl Into<String>, evidence: Vec<Evidence>, advice: impl Into<String>) -> Finding {
+    Finding { root_cause, resource: resource.into(), tier, confidence: tier.confidence(), summary: summary.into(), evidence, recommendations: vec![advice.into()] }
 }
 
 fn ev(source: impl Into<String>, detail: impl Into<String>) -> Evidence {
@@ -100,7 +138,7 @@ pub static RULES: &[&dyn Rule] = &[
     &probes::CpuThrottling,
 ];
 
-/// Every finding the observations support, most confident first.
+/// Every finding the observations support, best first (see [`rank`]).
 pub fn analyze(event: &StandardEvent, obs: &Observations<'_>) -> Vec<Finding> {
     let sc = scope::scope(event, obs);
     let cx = Ctx { event, obs, scope: &sc };
@@ -108,8 +146,29 @@ pub fn analyze(event: &StandardEvent, obs: &Observations<'_>) -> Vec<Finding> {
     for rule in RULES {
         rule.check(&cx, &mut out);
     }
-    out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    rank(&own_objects(&cx), &mut out);
     out
+}
+
+/// The one place findings are ordered: by tier; within a tier, a finding about the alert's
+/// own object (its target, or the workload of the pod it names) before one about another
+/// object; then by the order of [`RULES`] (the sort is stable), which lists the families
+/// whose facts explain others first (a crash before the probe that fails because of it).
+pub fn rank(own: &[String], findings: &mut [Finding]) {
+    let near = |f: &Finding| f.resource.as_ref().is_some_and(|r| own.contains(r));
+    findings.sort_by(|a, b| b.tier.cmp(&a.tier).then_with(|| near(b).cmp(&near(a))));
+}
+
+/// The alert's own objects, as finding resources name them.
+fn own_objects(cx: &Ctx<'_, '_>) -> Vec<String> {
+    let Some(t) = &cx.scope.target else { return vec![] };
+    let mut own = vec![t.resource_ref()];
+    if t.kind == "Pod"
+        && let Some(pod) = cx.obs.get("Pod", t.namespace.as_deref().unwrap_or(""), &t.name)
+    {
+        own.push(workload_ref(cx.obs, pod));
+    }
+    own
 }
 
 /// Alerts that are not problems by design: the heartbeat, the inhibitor, a resolved alert.
@@ -127,7 +186,7 @@ impl Rule for Informational {
             _ if cx.event.status == aetherius_core::AlertStatus::Resolved => ("The alert is already resolved.", "status=resolved"),
             _ => return,
         };
-        out.push(finding(RootCause::NotAnIssue, None, 0.97, summary, vec![ev("alert", detail)], "No action needed."));
+        out.push(finding(RootCause::NotAnIssue, None, Decisive, summary, vec![ev("alert", detail)], "No action needed."));
     }
 }
 

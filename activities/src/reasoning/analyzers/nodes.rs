@@ -28,7 +28,7 @@ impl Rule for Evicted {
             out.push(finding(
                 RootCause::NodePressureEviction,
                 (!node.is_empty()).then(|| format!("Node/{node}")),
-                0.88,
+                Consistent,
                 format!("Pod {} was evicted by the kubelet of {node}: {}", s(pod, "/metadata/name"), s(pod, "/status/message")),
                 vec![ev(format!("{} status", workload_hint(pod)), s(pod, "/status/message"))],
                 "Free the node's resource or add capacity; set requests (memory, ephemeral-storage) so the scheduler accounts for real usage.",
@@ -57,7 +57,7 @@ fn node_findings(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding>)
             out.push(finding(
                 RootCause::NodeNotReady,
                 format!("Node/{name}"),
-                if is_target(&name) { 0.85 } else { 0.8 },
+                if is_target(&name) { Consistent } else { Consistent },
                 format!("Node {name} is not Ready ({}): {}", s(c, "/reason"), s(c, "/message")),
                 vec![ev(format!("Node/{name} condition Ready"), format!("{} {} {}", s(c, "/status"), s(c, "/reason"), s(c, "/message")))],
                 format!("Check the kubelet and container runtime on {name} (journalctl -u kubelet), its network and its cloud instance; drain it if it does not recover."),
@@ -85,7 +85,7 @@ fn node_findings(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding>)
         out.push(finding(
             RootCause::NodePressureEviction,
             format!("Node/{name}"),
-            if evictions { 0.92 } else { 0.8 },
+            if evictions { Decisive } else { Consistent },
             format!("Node {name} is under {} and the kubelet evicts pods ({} evicted).", kinds.join(", "), evicted.len()),
             evidence,
             format!("Find what fills {name} (`kubectl describe node {name}`, the largest pods' usage, hostPath and log volumes), free it, and set requests/limits so it cannot recur."),

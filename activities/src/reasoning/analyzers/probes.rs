@@ -69,11 +69,11 @@ fn liveness(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[&Valu
     let message = s(e, "/message");
     let restarted = container_statuses(pod).any(|c| c.get("restartCount").and_then(Value::as_u64).unwrap_or(0) > 0);
     let killed = killed_by_liveness(events, "") || restarted;
-    let confidence = match starved(obs, pod, "", message) {
+    let tier = match starved(obs, pod, "", message) {
         Some(true) => return,
-        None => 0.7,
-        Some(false) if killed => 0.9,
-        Some(false) => 0.75,
+        None => Consistent,
+        Some(false) if killed => Decisive,
+        Some(false) => Consistent,
     };
     let mut evidence = vec![ev(format!("events of {pod_ref}"), message)];
     evidence.extend(events.iter().filter(|e| s(e, "/message").contains("failed liveness probe")).take(1).map(|e| ev(format!("events of {pod_ref}"), s(e, "/message"))));
@@ -81,7 +81,7 @@ fn liveness(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[&Valu
     out.push(finding(
         RootCause::LivenessProbeFailing,
         workload.to_owned(),
-        confidence,
+        tier,
         format!("The kubelet restarts the container because its liveness probe fails: {message}"),
         evidence,
         format!("Check the probe's path, port and timeouts in {workload} against what the app serves, and its startup time (initialDelaySeconds / startupProbe)."),
@@ -100,14 +100,14 @@ fn probe_failures(obs: &Observations<'_>, pod: &Value, workload: &str, events: &
     let Some(e) = events.iter().rev().find(|e| s(e, "/reason") == "Unhealthy" && s(e, "/message").starts_with("Readiness probe failed")) else { return };
     let message = s(e, "/message");
     let code = STATUS_CODE.captures(message).and_then(|c| c[1].parse::<u16>().ok());
-    let confidence = match (starved(obs, pod, "", message), code) {
+    let tier = match (starved(obs, pod, "", message), code) {
         (Some(true), _) => return,
-        (None, _) => 0.7,
+        (None, _) => Consistent,
         // 5xx: the app answers but says it is not ready, often for a dependency.
-        (_, Some(c)) if c >= 500 => 0.75,
-        (_, Some(_)) => 0.92,
-        _ if message.contains("connection refused") => 0.88,
-        _ => 0.85,
+        (_, Some(c)) if c >= 500 => Consistent,
+        (_, Some(_)) => Decisive,
+        _ if message.contains("connection refused") => Consistent,
+        _ => Consistent,
     };
     let mut evidence = vec![ev(format!("events of {pod_ref}"), message)];
     evidence.extend(probe_spec_evidence(pod, "readinessProbe"));
@@ -119,7 +119,7 @@ fn probe_failures(obs: &Observations<'_>, pod: &Value, workload: &str, events: &
     out.push(finding(
         RootCause::ReadinessProbeFailing,
         workload.to_owned(),
-        confidence,
+        tier,
         format!("Containers run but never become Ready: the readiness probe fails ({why})."),
         evidence,
         format!("Compare the readiness probe of {workload} with the port and path the app serves; check what the app needs before it is ready."),
@@ -157,16 +157,16 @@ fn cpu_throttling(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>,
             for e in timeouts.iter().rev().take(2) {
                 evidence.push(ev(format!("events of {pod_ref}"), s(e, "/message")));
             }
-            let confidence = match (saturated, named || !timeouts.is_empty()) {
-                (true, true) => 0.94,
-                (true, false) => 0.8,
-                (false, _) if usage.is_none() => 0.8,
-                _ => 0.7,
+            let tier = match (saturated, named || !timeouts.is_empty()) {
+                (true, true) => Decisive,
+                (true, false) => Consistent,
+                (false, _) if usage.is_none() => Consistent,
+                _ => Consistent,
             };
             out.push(finding(
                 RootCause::CpuThrottling,
                 workload.clone(),
-                confidence,
+                tier,
                 format!(
                     "Container {name} is throttled by its CPU limit of {}{}.",
                     s(c, "/resources/limits/cpu"),

@@ -59,26 +59,26 @@ fn rbac_finding(c: &Client<'_>, line: &str, sa_ns: &str, sa: &str, verb: &str, r
     let granted = bound_roles.iter().any(|(r, _)| rules_of(r).iter().any(&grants));
     let partial = bound_roles.iter().find_map(|(r, _)| rules_of(r).into_iter().find(|rule| rule_covers(rule)).map(|rule| (*r, rule)));
     let role_ref = |r: &Value| resource_ref(Some(s(r, "/metadata/namespace")).filter(|n| !n.is_empty()), s(r, "/kind"), s(r, "/metadata/name"));
-    let (resource_to_fix, confidence, detail) = if granted {
-        (bound_roles.first().map(|(r, _)| role_ref(r)), 0.55, format!("a bound role now grants {what}; the denial may predate a fix"))
+    let (resource_to_fix, tier, detail) = if granted {
+        (bound_roles.first().map(|(r, _)| role_ref(r)), Weak, format!("a bound role now grants {what}; the denial may predate a fix"))
     } else if let Some((role, rule)) = partial {
         let verbs: Vec<&str> = rule.get("verbs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
         evidence.push(ev(role_ref(role), format!("grants [{}] on {resource}, not {verb}", verbs.join(", "))));
-        (Some(role_ref(role)), 0.94, format!("{} grants [{}] on {resource} but not {verb}", role_ref(role), verbs.join(", ")))
+        (Some(role_ref(role)), Decisive, format!("{} grants [{}] on {resource} but not {verb}", role_ref(role), verbs.join(", ")))
     } else if let Some((role, _)) = bound_roles.first() {
         evidence.push(ev(role_ref(role), format!("has no rule for {resource}")));
-        (Some(role_ref(role)), 0.9, format!("{} has no rule for {resource}", role_ref(role)))
+        (Some(role_ref(role)), Decisive, format!("{} has no rule for {resource}", role_ref(role)))
     } else if !bindings.is_empty() {
-        (Some(bindings.first().map(|b| role_ref_of_binding(b)).unwrap_or_default()), 0.82, "the bound role was not readable".into())
+        (Some(bindings.first().map(|b| role_ref_of_binding(b)).unwrap_or_default()), Consistent, "the bound role was not readable".into())
     } else if listed {
-        (Some(format!("{sa_ns}/ServiceAccount/{sa}")), 0.88, format!("no RoleBinding or ClusterRoleBinding gives ServiceAccount {sa_ns}/{sa} any role"))
+        (Some(format!("{sa_ns}/ServiceAccount/{sa}")), Consistent, format!("no RoleBinding or ClusterRoleBinding gives ServiceAccount {sa_ns}/{sa} any role"))
     } else {
-        (Some(format!("{sa_ns}/ServiceAccount/{sa}")), 0.8, "the ServiceAccount's bindings are not read yet".into())
+        (Some(format!("{sa_ns}/ServiceAccount/{sa}")), Consistent, "the ServiceAccount's bindings are not read yet".into())
     };
     finding(
         RootCause::RbacForbidden,
         resource_to_fix.clone(),
-        confidence,
+        tier,
         format!("ServiceAccount {sa_ns}/{sa} may not {what} {scope_txt}: {detail}."),
         evidence,
         format!("Grant {verb} on {resource} to ServiceAccount {sa_ns}/{sa} in {} (least privilege: only the verbs the app uses).", resource_to_fix.unwrap_or_default()),

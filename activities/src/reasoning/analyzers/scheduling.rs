@@ -150,16 +150,16 @@ fn unschedulable(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
         None => return,
     };
     let owner_kind = obs.workload_of(pod).0;
-    let (rc, advice, mut confidence) = match stage {
-        Stage::Resources => (RootCause::PendingInsufficientResources, format!("Lower the requests of {workload} to what it needs, or add node capacity (cluster autoscaler / node pool)."), 0.9),
-        Stage::Taint => (RootCause::PendingTaint, format!("Add the matching toleration to {workload}, or schedule it on nodes without that taint."), 0.9),
-        Stage::NodeAffinity => (RootCause::PendingNodeSelectorAffinity, format!("Fix the nodeSelector / affinity of {workload} to match labels that nodes really carry."), if simulated.is_some() { 0.93 } else { 0.88 }),
+    let (rc, advice, mut tier) = match stage {
+        Stage::Resources => (RootCause::PendingInsufficientResources, format!("Lower the requests of {workload} to what it needs, or add node capacity (cluster autoscaler / node pool)."), Decisive),
+        Stage::Taint => (RootCause::PendingTaint, format!("Add the matching toleration to {workload}, or schedule it on nodes without that taint."), Decisive),
+        Stage::NodeAffinity => (RootCause::PendingNodeSelectorAffinity, format!("Fix the nodeSelector / affinity of {workload} to match labels that nodes really carry."), if simulated.is_some() { Decisive } else { Consistent }),
         Stage::PodAffinity => {
             let rules = pod.pointer("/spec/affinity/podAntiAffinity").or_else(|| pod.pointer("/spec/affinity/podAffinity"));
             if let Some(r) = rules {
                 evidence.push(ev(format!("{pod_ref} spec affinity"), r.to_string()));
             }
-            (RootCause::PendingNodeSelectorAffinity, format!("Relax the pod (anti-)affinity of {workload} (preferred instead of required, or a wider topologyKey), or add nodes."), 0.88)
+            (RootCause::PendingNodeSelectorAffinity, format!("Relax the pod (anti-)affinity of {workload} (preferred instead of required, or a wider topologyKey), or add nodes."), Consistent)
         }
         Stage::Ports => {
             let host_ports: Vec<String> = pod.get("spec").map(k8s::containers).into_iter().flatten().flat_map(|c| c.get("ports").and_then(Value::as_array).into_iter().flatten()).filter_map(|p| p.get("hostPort").and_then(Value::as_i64)).map(|p| p.to_string()).collect();
@@ -178,20 +178,20 @@ fn unschedulable(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
                 )));
             }
             if owner_kind == "Deployment" {
-                (RootCause::RolloutStuck, format!("The surge pod needs a node whose host ports are free: set maxSurge 0 / maxUnavailable 1 in {workload}, drop hostPort, or add a node."), 0.88)
+                (RootCause::RolloutStuck, format!("The surge pod needs a node whose host ports are free: set maxSurge 0 / maxUnavailable 1 in {workload}, drop hostPort, or add a node."), Consistent)
             } else {
-                (RootCause::PendingInsufficientResources, format!("Free the host ports {workload} asks for, or add nodes."), 0.8)
+                (RootCause::PendingInsufficientResources, format!("Free the host ports {workload} asks for, or add nodes."), Consistent)
             }
         }
-        Stage::Volume => (RootCause::PendingPvcUnbound, "Make the PersistentVolumeClaim bindable: a StorageClass that exists and provisions, or a matching PV.".into(), 0.9),
+        Stage::Volume => (RootCause::PendingPvcUnbound, "Make the PersistentVolumeClaim bindable: a StorageClass that exists and provisions, or a matching PV.".into(), Decisive),
     };
     if rc == RootCause::PendingPvcUnbound {
         // The claim says why it stays unbound; without it the finding is not conclusive.
         let claims = claim_evidence(obs, pod);
-        confidence = if claims.is_empty() { 0.8 } else { 0.92 };
+        tier = if claims.is_empty() { Consistent } else { Decisive };
         evidence.extend(claims);
     }
-    out.push(finding(rc, workload.to_owned(), confidence, format!("The pod cannot be scheduled: {}", nodes_part.trim().trim_end_matches('.')), evidence, advice));
+    out.push(finding(rc, workload.to_owned(), tier, format!("The pod cannot be scheduled: {}", nodes_part.trim().trim_end_matches('.')), evidence, advice));
 }
 
 #[cfg(test)]

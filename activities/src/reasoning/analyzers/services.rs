@@ -51,7 +51,7 @@ pub(super) fn port_mismatch(obs: &Observations<'_>, svc: &Value) -> Option<Findi
         return Some(finding(
             RootCause::ServicePortMismatch,
             svc_ref.clone(),
-            0.92,
+            Decisive,
             format!("{svc_ref} sends traffic to targetPort {target_txt}, but its pods listen on {}.", ports_txt.join(", ")),
             evidence,
             format!("Set targetPort of {svc_ref} to the port the pods serve (prefer the named port), or change the container port back."),
@@ -100,7 +100,7 @@ fn service_findings(event: &StandardEvent, obs: &Observations<'_>, svc: &Value, 
             out.push(finding(
                 RootCause::ServiceNoEndpoints,
                 svc_ref.clone(),
-                0.93,
+                Decisive,
                 format!("{svc_ref} has no endpoints: its selector {sel_txt} matches no pod ({}).", diffs.join("; ")),
                 evidence,
                 format!("Align the selector of {svc_ref} with the pod labels (or relabel the pods), then check its Endpoints fill."),
@@ -111,14 +111,14 @@ fn service_findings(event: &StandardEvent, obs: &Observations<'_>, svc: &Value, 
         if let Some(w) = backing.iter().find(|w| w.pointer("/spec/replicas").and_then(Value::as_i64) == Some(0)) {
             let wref = resource_ref(Some(ns), s(w, "/kind"), s(w, "/metadata/name"));
             evidence.push(ev(wref.clone(), "spec.replicas: 0"));
-            out.push(finding(RootCause::ServiceNoEndpoints, wref.clone(), 0.9, format!("{svc_ref} has no endpoints: {wref} is scaled to 0."), evidence, format!("Scale {wref} back up.")));
+            out.push(finding(RootCause::ServiceNoEndpoints, wref.clone(), Decisive, format!("{svc_ref} has no endpoints: {wref} is scaled to 0."), evidence, format!("Scale {wref} back up.")));
             return;
         }
         let ns_pods_listed = obs.ran(&aetherius_core::Command::list(&event.cluster_id, Some(ns), "pods", None));
         out.push(finding(
             RootCause::ServiceNoEndpoints,
             svc_ref.clone(),
-            if ns_pods_listed { 0.88 } else { 0.75 },
+            if ns_pods_listed { Consistent } else { Consistent },
             format!("{svc_ref} has no endpoints: no pod in {ns} carries {sel_txt}."),
             evidence,
             format!("Fix the selector of {svc_ref} or deploy the pods it should select."),
@@ -132,7 +132,7 @@ fn service_findings(event: &StandardEvent, obs: &Observations<'_>, svc: &Value, 
         out.push(finding(
             RootCause::ServiceNoEndpoints,
             svc_ref.clone(),
-            0.55,
+            Weak,
             format!("{svc_ref} has no ready endpoint: its {} pods are not ready.", pods.len()),
             vec![ev(format!("Endpoints of {svc_ref}"), format!("0 ready, {not_ready} not ready addresses"))],
             "Find why the pods are not ready (their events and logs).",

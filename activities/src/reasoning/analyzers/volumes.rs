@@ -29,7 +29,7 @@ fn volume_mounts(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
     let message = s(e, "/message");
     let pod_ref = format!("{}/Pod/{}", s(pod, "/metadata/namespace"), s(pod, "/metadata/name"));
     let mut evidence = vec![ev(format!("{} on {pod_ref}", s(e, "/reason")), message)];
-    let (confidence, what) = match MOUNT_MISSING.captures(message) {
+    let (tier, what) = match MOUNT_MISSING.captures(message) {
         Some(c) => {
             let kind = match c[1].to_lowercase().as_str() {
                 "secret" => "Secret",
@@ -40,14 +40,14 @@ fn volume_mounts(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
             if obs.missing.contains(&(kind.to_owned(), ns.to_owned(), c[2].to_owned())) {
                 evidence.push(ev(format!("{ns}/{kind}/{}", &c[2]), "get: not found"));
             }
-            (0.93, format!("{kind} {} does not exist", &c[2]))
+            (Decisive, format!("{kind} {} does not exist", &c[2]))
         }
-        None => (0.85, "the volume cannot be attached or mounted".to_owned()),
+        None => (Consistent, "the volume cannot be attached or mounted".to_owned()),
     };
     out.push(finding(
         RootCause::VolumeMountFailed,
         workload.to_owned(),
-        confidence,
+        tier,
         format!("Pod {} cannot start: a volume fails to mount ({what}).", s(pod, "/metadata/name")),
         evidence,
         format!("Create the missing object or fix the volume reference in {workload}."),

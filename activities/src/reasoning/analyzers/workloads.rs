@@ -44,7 +44,7 @@ fn job_failed(obs: &Observations<'_>, job: &Value, out: &mut Vec<Finding>) {
     out.push(finding(
         RootCause::JobFailed,
         r,
-        if why.is_empty() { 0.85 } else { 0.9 },
+        if why.is_empty() { Consistent } else { Decisive },
         format!("Job failed: {} ({}){why}", s(c, "/reason"), s(c, "/message")),
         evidence,
         "Read the logs of the Job's last failed pod; raise backoffLimit / activeDeadlineSeconds only if the work legitimately needs it.",
@@ -57,7 +57,7 @@ fn rollout_stuck(deploy: &Value, out: &mut Vec<Finding>) {
     out.push(finding(
         RootCause::RolloutStuck,
         r.clone(),
-        0.5,
+        Consistent,
         format!("Rollout exceeded its progress deadline: {}", s(c, "/message")),
         vec![ev(format!("{r} condition Progressing"), s(c, "/message"))],
         "Look at the new ReplicaSet's pods for why they do not become available; roll back if the release is bad.",
