@@ -16,7 +16,11 @@ impl Rule for Admission {
 }
 
 static QUOTA: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"exceeded quota: ([a-z0-9.-]+)|maximum [a-z ]+ usage per [A-Za-z]+ is|minimum [a-z ]+ usage per [A-Za-z]+ is|must specify limits|must specify requests").expect("regex"));
-static ADMISSION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"admission webhook \\?"[^"\\]+\\?" denied the request|violates PodSecurity|denied by [A-Za-z]+|validation error:|is forbidden: .*(policy|polic(y|ies))"#).expect("regex"));
+static ADMISSION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"admission webhook \\?"[^"\\]+\\?" denied the request|violates PodSecurity|denied by [A-Za-z]+|validation error:|is forbidden: .*(policy|polic(y|ies))|ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request"#).expect("regex"));
+/// The API server's message for a ValidatingAdmissionPolicy (admission.k8s.io) denial.
+static VAP_POLICY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"ValidatingAdmissionPolicy '([^']+)' with binding '([^']+)' denied request").expect("regex"));
+/// The webhook's name, when the message names no policy of its own.
+static WEBHOOK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"admission webhook \\?"([^"\\]+)\\?" denied the request"#).expect("regex"));
 static KYVERNO_POLICY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"following polic(?:y|ies)\s*\n\s*\n?\s*([a-z0-9][-a-z0-9.]*):").expect("regex"));
 static GATEKEEPER_POLICY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"denied the request: \[([a-z0-9][-a-z0-9.]*)\]").expect("regex"));
 static PSA_POLICY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"violates PodSecurity "([^"]+)""#).expect("regex"));
@@ -74,7 +78,9 @@ fn create_failures(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding
                 .captures(message)
                 .or_else(|| GATEKEEPER_POLICY.captures(message))
                 .or_else(|| PSA_POLICY.captures(message))
-                .map(|c| c[1].to_owned());
+                .map(|c| c[1].to_owned())
+                .or_else(|| VAP_POLICY.captures(message).map(|c| format!("ValidatingAdmissionPolicy {} (binding {})", &c[1], &c[2])))
+                .or_else(|| WEBHOOK.captures(message).map(|c| format!("webhook {}", &c[1])));
             let mut evidence = vec![ev(src, message)];
             if let Some(p) = &policy {
                 evidence.push(ev("admission policy", format!("rejected by policy {p}")));
@@ -113,5 +119,15 @@ mod tests {
         let f = best(&ev, &[read(vec![d, event_on("ReplicaSet", "cat", "web-5b6775655", "Warning", "FailedCreate", psa)])]);
         assert_eq!(f.root_cause, RootCause::AdmissionDenied);
         assert!(text(&f).contains("restricted:latest"));
+    }
+
+    #[test]
+    fn a_validating_admission_policy_denial_names_the_policy_and_binding() {
+        let d = deployment("cat", "web", json!({"app": "web"}));
+        let vap = "Error creating: pods \"web-5b6775655-2xq9d\" is forbidden: ValidatingAdmissionPolicy 'require-limits.acme.io' with binding 'require-limits-binding' denied request: failed expression: object.spec.containers.all(c, has(c.resources.limits))";
+        let ev = alert(json!({"alertname": "KubeDeploymentReplicasMismatch", "namespace": "cat", "deployment": "web"}));
+        let f = best(&ev, &[read(vec![d, event_on("ReplicaSet", "cat", "web-5b6775655", "Warning", "FailedCreate", vap)])]);
+        assert_eq!(f.root_cause, RootCause::AdmissionDenied);
+        assert!(text(&f).contains("ValidatingAdmissionPolicy require-limits.acme.io (binding require-limits-binding)"), "{}", text(&f));
     }
 }

@@ -4,6 +4,7 @@
 //! families.
 
 use super::*;
+use k8s_openapi::api::core::v1::Container;
 
 pub(super) struct Crash;
 
@@ -43,7 +44,11 @@ fn pod_crashes(obs: &Observations<'_>, pod: &Value, out: &mut Vec<Finding>) {
                     workload.clone(),
                     if current { Decisive } else { Weak },
                     format!("Container {container} is killed for exceeding its memory limit{}.", if limit.is_empty() { String::new() } else { format!(" of {limit}") }),
-                    vec![ev(format!("{src} lastState"), format!("terminated: OOMKilled, exit code {}, restarts {restarts}", last_code.unwrap_or(137)))],
+                    {
+                        let mut evidence = vec![ev(format!("{src} lastState"), format!("terminated: OOMKilled, exit code {}, restarts {restarts}", last_code.unwrap_or(137)))];
+                        evidence.extend(spec.map(|c| memory_asks(obs, pod, c)).unwrap_or_default());
+                        evidence
+                    },
                     format!("Raise the memory limit of {container} in {workload} (now {}) or fix the memory growth; check the usage trend first.", if limit.is_empty() { "unset" } else { limit }),
                 ));
             }
@@ -77,6 +82,74 @@ fn pod_crashes(obs: &Observations<'_>, pod: &Value, out: &mut Vec<Finding>) {
             _ => {}
         }
     }
+}
+
+static XMX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"-Xmx(\d+)([kKmMgGtT]?)\b").expect("regex"));
+/// A flag or env var that sizes memory the process will take: a cache, a buffer, a heap.
+static SIZE_SETTING: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^(-{0,2}[a-z0-9_.-]*(?:cache|buffer|heap|maxmemory|max-memory|mem-limit|memory-limit)[a-z0-9_.-]*)[= ]([0-9.]+\s*(?:[kmgt]i?b?|bytes)?)$").expect("regex"));
+
+/// Bytes of a size as programs write it (`512m`, `2g`, `4GiB`, `1073741824`), binary units.
+fn program_size(num: &str, unit: &str) -> Option<f64> {
+    let n: f64 = num.trim().parse().ok()?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let pow = match unit.trim_end_matches('b').trim_end_matches('i') {
+        "" | "bytes" | "byte" => 0,
+        "k" => 1,
+        "m" => 2,
+        "g" => 3,
+        "t" => 4,
+        _ => return None,
+    };
+    Some(n * 1024f64.powi(pow))
+}
+
+/// What the container's process asks for against its memory limit: a JVM heap (-Xmx in
+/// args or JAVA_TOOL_OPTIONS / JAVA_OPTS / JDK_JAVA_OPTIONS / _JAVA_OPTIONS), a cache or
+/// buffer size flag, and the usage metrics-server measured.
+fn memory_asks(obs: &Observations<'_>, pod: &Value, c: &Value) -> Vec<Evidence> {
+    let Ok(c) = serde_json::from_value::<Container>(c.clone()) else { return vec![] };
+    let name = c.name.as_str();
+    let limit_txt = c.resources.as_ref().and_then(|r| r.limits.as_ref()).and_then(|l| l.get("memory")).map(|q| q.0.clone()).unwrap_or_default();
+    let limit = k8s::bytes(&limit_txt);
+    let gib = |b: f64| format!("{:.2}Gi", b / 1024f64.powi(3)).replace(".00Gi", "Gi");
+    let vs_limit = |b: f64| match limit {
+        Some(l) if b >= l => format!(" >= the limit {limit_txt}: it alone fills the container's memory"),
+        Some(l) => format!(" = {:.0}% of the limit {limit_txt}", 100.0 * b / l),
+        None => " (no memory limit set)".into(),
+    };
+    let src = format!("{} container {name}", workload_hint(pod));
+    let mut out = vec![];
+    let words: Vec<String> = c.command.iter().chain(c.args.iter()).flatten().flat_map(|a| a.split_whitespace()).map(str::to_owned).collect();
+    let env: Vec<(String, String)> = c.env.iter().flatten().filter_map(|e| Some((e.name.clone(), e.value.clone()?))).collect();
+    let java_env = env.iter().filter(|(k, _)| matches!(k.as_str(), "JAVA_TOOL_OPTIONS" | "JAVA_OPTS" | "JDK_JAVA_OPTIONS" | "_JAVA_OPTIONS"));
+    let heap = words.iter().map(|w| ("args".to_owned(), w.clone())).chain(java_env.map(|(k, v)| (format!("env {k}"), v.clone()))).find_map(|(from, text)| {
+        let cap = XMX.captures(&text)?;
+        Some((from, cap[0].to_owned(), program_size(&cap[1], &cap[2])?))
+    });
+    if let Some((from, flag, b)) = heap {
+        out.push(ev(format!("{src} {from}"), format!("JVM heap {flag} ({}){}; the JVM needs metaspace, threads and buffers on top", gib(b), vs_limit(b))));
+    }
+    // `--flag=value`, `--flag value` (two args) and `NAME=value` env vars.
+    let pairs = words.windows(2).filter(|w| w[0].starts_with('-')).map(|w| format!("{}={}", w[0], w[1]));
+    let settings = words.iter().cloned().chain(pairs).chain(env.iter().map(|(k, v)| format!("{k}={v}")));
+    for w in settings {
+        if let Some(cap) = SIZE_SETTING.captures(&w) {
+            let value = cap[2].trim();
+            let split = value.find(|ch: char| ch.is_ascii_alphabetic()).unwrap_or(value.len());
+            if let Some(b) = program_size(&value[..split], &value[split..]).filter(|b| *b >= 1024.0 * 1024.0) {
+                out.push(ev(format!("{src} setting"), format!("{} = {value} ({}){}", &cap[1], gib(b), vs_limit(b))));
+                break;
+            }
+        }
+    }
+    let used = obs
+        .get("PodMetrics", s(pod, "/metadata/namespace"), s(pod, "/metadata/name"))
+        .and_then(|m| m.get("containers").and_then(Value::as_array)?.iter().find(|x| s(x, "/name") == name).and_then(|x| k8s::bytes(s(x, "/usage/memory"))));
+    if let Some(u) = used {
+        out.push(ev(format!("top {}", workload_hint(pod)), format!("container {name} uses {}{}", gib(u), vs_limit(u))));
+    }
+    out
 }
 
 fn crashloop(obs: &Observations<'_>, pod: &Value, workload: &str, cs: &Value, spec: Option<&Value>, out: &mut Vec<Finding>) {
@@ -161,5 +234,33 @@ mod tests {
         let p = pod("r", "rr-1", json!({"app": "rr"}), json!({"containers": [{"name": "init"}]}), crashing("init", 1));
         let f = best(&pod_alert("r", "rr-1"), &[read(vec![p]), log("r", "rr-1", "init", true, "")]);
         assert!(f.confidence < 0.5, "{f:?}");
+    }
+
+    fn oom_killed(spec: Value) -> Value {
+        let status = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}], "containerStatuses": [{
+            "name": "app", "ready": false, "restartCount": 4,
+            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 2m40s restarting failed container=app"}},
+            "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}}]});
+        pod("pay", "ledger-1", json!({"app": "ledger"}), spec, status)
+    }
+
+    #[test]
+    fn an_oom_kill_quotes_the_jvm_heap_against_the_limit() {
+        let spec = json!({"containers": [{"name": "app", "resources": {"limits": {"memory": "2Gi"}},
+            "env": [{"name": "JAVA_TOOL_OPTIONS", "value": "-XX:+UseG1GC -Xms512m -Xmx2g"}]}]});
+        let f = best(&pod_alert("pay", "ledger-1"), &[read(vec![oom_killed(spec)])]);
+        assert_eq!((f.root_cause, f.tier), (RootCause::OomKilled, Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("JVM heap -Xmx2g (2Gi) >= the limit 2Gi") && t.contains("JAVA_TOOL_OPTIONS"), "{t}");
+    }
+
+    #[test]
+    fn an_oom_kill_quotes_a_cache_size_flag_and_the_measured_usage() {
+        let spec = json!({"containers": [{"name": "app", "resources": {"limits": {"memory": "1Gi"}}, "args": ["--listen=:8080", "--cache-size", "768Mi"]}]});
+        let m = json!({"kind": "PodMetrics", "metadata": {"namespace": "pay", "name": "ledger-1"}, "containers": [{"name": "app", "usage": {"cpu": "120m", "memory": "1002Mi"}}]});
+        let f = best(&pod_alert("pay", "ledger-1"), &[read(vec![oom_killed(spec), m])]);
+        let t = text(&f);
+        assert!(t.contains("--cache-size = 768Mi") && t.contains("75% of the limit 1Gi"), "{t}");
+        assert!(t.contains("uses 0.98Gi = 98% of the limit 1Gi"), "{t}");
     }
 }

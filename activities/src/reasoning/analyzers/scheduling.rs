@@ -3,6 +3,7 @@
 
 use super::*;
 use super::volumes::claim_evidence;
+use k8s_openapi::api::core::v1::{Container, PodSpec, Toleration};
 
 pub(super) struct Scheduling;
 
@@ -22,6 +23,91 @@ impl Rule for Scheduling {
 }
 
 static SCHED_REASON: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d+) (node\(s\) (?:[^,.{]|\{[^}]*\})+|Insufficient [a-zA-Z0-9./-]+|Too many pods)").expect("regex"));
+
+/// A pod's request of `resource` as the scheduler counts it: the sum over its containers
+/// (a container with only a limit is requested at its limit), or the largest init
+/// container's when that is more.
+fn pod_request(pod: &Value, resource: &str) -> Option<f64> {
+    let spec: PodSpec = serde_json::from_value(pod.get("spec")?.clone()).ok()?;
+    let of = |c: &Container| {
+        let r = c.resources.as_ref()?;
+        let q = r.requests.as_ref().and_then(|m| m.get(resource)).or_else(|| r.limits.as_ref().and_then(|m| m.get(resource)))?;
+        quantity(resource, &q.0)
+    };
+    let main: Vec<f64> = spec.containers.iter().filter_map(of).collect();
+    let init: Vec<f64> = spec.init_containers.iter().flatten().filter_map(of).collect();
+    if main.is_empty() && init.is_empty() {
+        return None;
+    }
+    Some(main.iter().sum::<f64>().max(init.iter().copied().fold(0.0, f64::max)))
+}
+
+/// A quantity in the unit kubectl reasons in: millicores for cpu, bytes for memory and
+/// storage, a count for the rest (pods, GPUs).
+fn quantity(resource: &str, q: &str) -> Option<f64> {
+    match resource {
+        "cpu" => k8s::cpu_millis(q),
+        "memory" | "ephemeral-storage" => k8s::bytes(q),
+        r if r.starts_with("hugepages-") => k8s::bytes(q),
+        _ => q.trim().parse().ok(),
+    }
+}
+
+fn fmt_quantity(resource: &str, v: f64) -> String {
+    const GI: f64 = 1024.0 * 1024.0 * 1024.0;
+    const MI: f64 = 1024.0 * 1024.0;
+    let trim = |x: f64| format!("{x:.1}").trim_end_matches(".0").to_owned();
+    match resource {
+        "cpu" if v >= 1000.0 && (v / 1000.0).fract() == 0.0 => format!("{}", v / 1000.0),
+        "cpu" => k8s::fmt_millis(v),
+        "memory" | "ephemeral-storage" if v >= GI => format!("{}Gi", trim(v / GI)),
+        "memory" | "ephemeral-storage" => format!("{}Mi", trim(v / MI)),
+        _ => trim(v),
+    }
+}
+
+/// For each resource the scheduler finds insufficient: the pod's request against the
+/// largest allocatable among the nodes read (`requests memory 24Gi; largest allocatable
+/// 14.4Gi (Node/w2)`), and whether any node could ever fit it.
+fn requests_against_allocatable(pod: &Value, nodes: &[&Value], insufficient: &[&str]) -> Vec<Evidence> {
+    let pod_ref = workload_hint(pod);
+    let mut out = vec![];
+    for resource in insufficient {
+        let Some(req) = pod_request(pod, resource) else { continue };
+        let largest = nodes
+            .iter()
+            .filter_map(|n| n.pointer(&format!("/status/allocatable/{}", resource.replace('/', "~1"))).and_then(Value::as_str).and_then(|q| quantity(resource, q)).map(|a| (a, s(n, "/metadata/name"))))
+            .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)));
+        let detail = match largest {
+            Some((alloc, node)) => format!(
+                "requests {resource} {}; largest allocatable {} (Node/{node}){}",
+                fmt_quantity(resource, req),
+                fmt_quantity(resource, alloc),
+                if req > alloc { ": no node can ever fit it" } else { ": it fits an empty node, the nodes are full" }
+            ),
+            None => format!("requests {resource} {}", fmt_quantity(resource, req)),
+        };
+        out.push(ev(format!("{pod_ref} requests"), detail));
+    }
+    out
+}
+
+/// The pod's tolerations as `key=value:Effect`, or that it has none.
+fn describe_tolerations(pod: &Value) -> String {
+    let tolerations: Vec<Toleration> = pod.pointer("/spec/tolerations").cloned().and_then(|t| serde_json::from_value(t).ok()).unwrap_or_default();
+    let described: Vec<String> = tolerations
+        .iter()
+        .map(|t| {
+            let key = t.key.as_deref().filter(|k| !k.is_empty()).unwrap_or("*");
+            let value = match (t.operator.as_deref(), &t.value) {
+                (Some("Exists"), _) | (_, None) => String::new(),
+                (_, Some(v)) => format!("={v}"),
+            };
+            format!("{key}{value}:{}", t.effect.as_deref().filter(|e| !e.is_empty()).unwrap_or("(any effect)"))
+        })
+        .collect();
+    if described.is_empty() { "the pod tolerates no taint".into() } else { format!("the pod tolerates only {}", described.join(", ")) }
+}
 
 /// Scheduler filter stage of a reason: later stages mean the node passed the earlier ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -151,8 +237,19 @@ fn unschedulable(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
     };
     let owner_kind = obs.workload_of(pod).0;
     let (rc, advice, mut tier) = match stage {
-        Stage::Resources => (RootCause::PendingInsufficientResources, format!("Lower the requests of {workload} to what it needs, or add node capacity (cluster autoscaler / node pool)."), Decisive),
-        Stage::Taint => (RootCause::PendingTaint, format!("Add the matching toleration to {workload}, or schedule it on nodes without that taint."), Decisive),
+        Stage::Resources => {
+            let insufficient: Vec<&str> = reasons.iter().filter_map(|(_, r, _)| r.strip_prefix("Insufficient ")).map(|r| r.trim_end_matches('.')).collect();
+            evidence.extend(requests_against_allocatable(pod, &nodes, &insufficient));
+            // The request against the nodes' allocatable is what a human changes: wait for the
+            // nodes (unless they cannot be read) before calling it decided.
+            let nodes_tried = !nodes.is_empty() || obs.executed.iter().any(|k| k.contains("||get|nodes|"));
+            let tier = if nodes_tried || insufficient.is_empty() { Decisive } else { Consistent };
+            (RootCause::PendingInsufficientResources, format!("Lower the requests of {workload} to what it needs, or add node capacity (cluster autoscaler / node pool)."), tier)
+        }
+        Stage::Taint => {
+            evidence.push(ev(format!("{pod_ref} spec.tolerations"), describe_tolerations(pod)));
+            (RootCause::PendingTaint, format!("Add the matching toleration to {workload}, or schedule it on nodes without that taint."), Decisive)
+        }
         Stage::NodeAffinity => (RootCause::PendingNodeSelectorAffinity, format!("Fix the nodeSelector / affinity of {workload} to match labels that nodes really carry."), if simulated.is_some() { Decisive } else { Consistent }),
         Stage::PodAffinity => {
             let rules = pod.pointer("/spec/affinity/podAntiAffinity").or_else(|| pod.pointer("/spec/affinity/podAffinity"));
@@ -246,5 +343,35 @@ mod tests {
         let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "m", "pod": "web-1"})), &[read(vec![p, e])]);
         assert_eq!(f.root_cause, RootCause::RolloutStuck);
         assert!(text(&f).contains("free ports") && text(&f).contains("hostPort 80"));
+    }
+
+    #[test]
+    fn insufficient_memory_names_the_request_against_the_largest_allocatable() {
+        let spec = json!({"containers": [{"name": "ch", "resources": {"requests": {"memory": "16Gi", "cpu": "2"}}}, {"name": "exporter", "resources": {"requests": {"memory": "8Gi"}}}]});
+        let (p, e) = pending(spec, "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.");
+        let mut objs = vec![p, e];
+        for (n, mem) in [("w1", "15098496Ki"), ("w2", "7901200Ki"), ("w3", "15098496Ki")] {
+            let mut node = node(n, json!({}), json!([]));
+            node["status"]["allocatable"] = json!({"cpu": "3920m", "memory": mem, "pods": "110"});
+            objs.push(node);
+        }
+        let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "m", "pod": "web-1"})), &[read(objs)]);
+        assert_eq!((f.root_cause, f.tier), (RootCause::PendingInsufficientResources, Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("requests memory 24Gi; largest allocatable 14.4Gi (Node/w1): no node can ever fit it"), "{t}");
+    }
+
+    #[test]
+    fn a_toleration_with_the_wrong_effect_is_quoted_against_the_taint() {
+        let spec = json!({"containers": [{"name": "web"}], "nodeSelector": {"pool": "gpu"}, "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoExecute"}]});
+        let (p, e) = pending(spec, "0/2 nodes are available: 2 node(s) had untolerated taint {nvidia.com/gpu: present}. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.");
+        let mut objs = vec![p, e];
+        for n in ["g1", "g2"] {
+            objs.push(node(n, json!({"pool": "gpu"}), json!([{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}])));
+        }
+        let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "m", "pod": "web-1"})), &[read(objs)]);
+        assert_eq!(f.root_cause, RootCause::PendingTaint);
+        let t = text(&f);
+        assert!(t.contains("nvidia.com/gpu=present:NoSchedule") && t.contains("tolerates only nvidia.com/gpu:NoExecute"), "{t}");
     }
 }
