@@ -42,7 +42,7 @@ fn dependency_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: O
     let svc_ref = format!("{ns}/Service/{}", h.name);
     if obs.missing.contains(&("Service".into(), ns.into(), h.name.clone())) {
         evidence.push(ev(svc_ref.clone(), "does not exist"));
-        return Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Consistent }, format!("{} {verb} it connects to {}, which is not a Service in {ns}.", c.container, h.name), evidence, format!("Point {} at the right Service, or deploy the dependency.", c.workload)));
+        return Some(finding(rc, c.workload.to_owned(), Consistent, format!("{} {verb} it connects to {}, which is not a Service in {ns}.", c.container, h.name), evidence, format!("Point {} at the right Service, or deploy the dependency.", c.workload)));
     }
     let Some(svc) = obs.get("Service", ns, &h.name) else {
         return Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Weak }, format!("{} {verb} {} is unreachable; the Service is not read yet.", c.container, h.name), evidence, format!("Check Service {svc_ref} and its endpoints.")));

@@ -39,8 +39,7 @@ fn dns_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: Option<&
             evidence.push(ev(format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), "the cluster DNS Service does not exist"));
             return finding(rc, format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), Consistent, format!("Name resolution of {host_txt} fails and the cluster DNS Service is missing."), evidence, advice_dns);
         }
-        let conf = if obs.denied.iter().any(|d| d.contains(DNS_NAMESPACE)) { Consistent } else { Consistent };
-        return finding(rc, c.workload.to_owned(), conf, format!("Container {} cannot resolve {host_txt}; the cluster DNS is not checked yet.", c.container), evidence, advice_dns);
+        return finding(rc, c.workload.to_owned(), Consistent, format!("Container {} cannot resolve {host_txt}; the cluster DNS is not checked yet.", c.container), evidence, advice_dns);
     };
     let dns_pods = scope::pods_of_service(obs, dns_svc);
     let unhealthy: Vec<&Value> = dns_pods.iter().copied().filter(|p| !k8s::pod_ready(p)).collect();

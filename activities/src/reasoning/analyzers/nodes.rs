@@ -50,14 +50,13 @@ fn node_findings(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding>)
             names.push(node.to_owned());
         }
     }
-    let is_target = |n: &str| sc.target.as_ref().is_some_and(|t| t.kind == "Node" && t.name == n);
     for name in names {
         let Some(node) = obs.get("Node", "", &name) else { continue };
         if let Some(c) = k8s::condition(node, "Ready").filter(|c| s(c, "/status") != "True") {
             out.push(finding(
                 RootCause::NodeNotReady,
                 format!("Node/{name}"),
-                if is_target(&name) { Consistent } else { Consistent },
+                Consistent,
                 format!("Node {name} is not Ready ({}): {}", s(c, "/reason"), s(c, "/message")),
                 vec![ev(format!("Node/{name} condition Ready"), format!("{} {} {}", s(c, "/status"), s(c, "/reason"), s(c, "/message")))],
                 format!("Check the kubelet and container runtime on {name} (journalctl -u kubelet), its network and its cloud instance; drain it if it does not recover."),

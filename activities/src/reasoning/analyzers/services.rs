@@ -118,7 +118,8 @@ fn service_findings(event: &StandardEvent, obs: &Observations<'_>, svc: &Value, 
         out.push(finding(
             RootCause::ServiceNoEndpoints,
             svc_ref.clone(),
-            if ns_pods_listed { Consistent } else { Consistent },
+            // Every pod of the namespace read and none carries the labels: that is the fact.
+            if ns_pods_listed { Decisive } else { Consistent },
             format!("{svc_ref} has no endpoints: no pod in {ns} carries {sel_txt}."),
             evidence,
             format!("Fix the selector of {svc_ref} or deploy the pods it should select."),
