@@ -345,6 +345,7 @@ fn finding(root_cause: RootCause) -> aetherius_activities::reasoning::analyzers:
     aetherius_activities::reasoning::analyzers::Finding {
         root_cause,
         resource: Some("shop/Pod/checkout-1".into()),
+        tier: aetherius_activities::reasoning::analyzers::Tier::Weak,
         confidence: 0.5,
         summary: root_cause.meaning().into(),
         evidence: vec![],

@@ -2,6 +2,7 @@
 //! read what the steps fetched. Pure over their inputs; no cluster access here.
 
 pub mod analyzers;
+pub mod health;
 pub mod k8s;
 pub mod logs;
 pub mod observations;
@@ -12,19 +13,17 @@ use aetherius_core::{
     AnalysisResult, DecideInput, Decision, Diagnosis, DiagnosticStrategy, Evidence, Method, RootCause, StandardEvent,
     StrategizeInput, Target, queues::activity,
 };
-use analyzers::Finding;
-use observations::{Observations, s};
+use analyzers::{Finding, Tier};
+use observations::Observations;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-/// Confidence at which a finding ends the investigation early.
-const CONCLUSIVE: f64 = 0.9;
 /// Most new steps one decision adds, to keep the investigation focused.
 const MAX_NEW_STEPS: usize = 6;
-/// Below this, a finding is a lead, not a diagnosis: the report says "unknown" and names it.
-const MIN_CONFIDENCE: f64 = 0.5;
-/// A target that looks healthy again outweighs findings weaker than this.
-const HEALTHY_OVERRIDES: f64 = 0.6;
+/// Confidence of a `not-an-issue` resting on the object's health (not on a rule).
+const ALL_CLEAR_CONFIDENCE: f64 = 0.75;
+/// Confidence of an `unknown`.
+const UNKNOWN_CONFIDENCE: f64 = 0.2;
 
 /// Activities of the reasoning pool.
 #[derive(Default)]
@@ -147,11 +146,13 @@ pub fn strategize_plan(input: &StrategizeInput) -> DiagnosticStrategy {
     }
 }
 
-/// Decide after a step: conclude when a finding is conclusive or nothing is left to read.
+/// Decide after a step: conclude on a decisive finding, or when nothing is left to read.
+/// A consistent finding is a diagnosis, but the investigation reads on while it can, in
+/// case the decisive fact turns up (possibly for another cause); a weak one is only a lead.
 pub fn decide(input: &DecideInput) -> Decision {
     let obs = Observations::new(&input.results);
     let findings = analyzers::analyze(&input.event, &obs);
-    let best = findings.first().filter(|f| f.confidence >= MIN_CONFIDENCE);
+    let best = findings.first().filter(|f| f.tier >= Tier::Consistent);
     let mut follow = plan::follow_ups(&input.event, &obs, &input.pending);
     follow.truncate(MAX_NEW_STEPS);
     // A pod's events often overturn what its status and logs suggest (a liveness kill looks
@@ -160,7 +161,7 @@ pub fn decide(input: &DecideInput) -> Decision {
         .pending
         .iter()
         .any(|p| p.command.action == "events" && p.command.flag("for").is_some_and(|f| f.starts_with("Pod/")));
-    let conclusive = best.is_some_and(|f| f.confidence >= CONCLUSIVE);
+    let conclusive = best.is_some_and(|f| f.tier == Tier::Decisive);
     let nothing_left = follow.is_empty() && input.pending.is_empty();
     if (conclusive && !events_pending) || nothing_left || input.steps_left == 0 {
         return Decision::Conclude { diagnosis: conclude(input, &obs, &findings) };
@@ -171,22 +172,20 @@ pub fn decide(input: &DecideInput) -> Decision {
         return Decision::Continue { add_steps: vec![], reason: "confirming with the pod's events".into() };
     }
     let reason = match best {
-        Some(f) => format!("leading hypothesis {} ({:.2}); reading {} more", f.root_cause, f.confidence, follow.len()),
+        Some(f) => format!("leading hypothesis {} ({:?}); reading {} more", f.root_cause, f.tier, follow.len()),
         None => format!("no finding yet; reading {} more", follow.len()),
     };
     Decision::Continue { add_steps: follow, reason }
 }
 
+/// The diagnosis: the best finding when it is at least consistent; `not-an-issue` only with
+/// positive evidence that the alert's object and what it points at are healthy now and no
+/// rule found even a lead; else `unknown`, naming the strongest lead and what to read next.
 fn conclude(input: &DecideInput, obs: &Observations<'_>, findings: &[Finding]) -> Diagnosis {
     let effective = scope::effective_target(&input.event, obs).or_else(|| input.analysis.target.clone());
     let target = effective.as_ref();
-    // A healthy status clears only alerts that measure it (not disk usage on a Ready node).
-    let healthy = target.filter(|_| aetherius_core::target::catalog::status_can_clear(input.event.alertname())).and_then(|t| {
-        let ns = t.namespace.as_deref().unwrap_or("");
-        obs.get(&t.kind, ns, &t.name).and_then(looks_healthy).map(|why| (t, why))
-    });
     let best = findings.first();
-    if let Some(f) = best.filter(|f| f.confidence >= HEALTHY_OVERRIDES || (f.confidence >= MIN_CONFIDENCE && healthy.is_none())) {
+    if let Some(f) = best.filter(|f| f.tier >= Tier::Consistent) {
         return Diagnosis {
             root_cause: f.root_cause,
             resource: f.resource.clone(),
@@ -196,66 +195,62 @@ fn conclude(input: &DecideInput, obs: &Observations<'_>, findings: &[Finding]) -
             confidence: f.confidence,
         };
     }
-    if let Some((t, why)) = healthy {
+    let sc = scope::scope(&input.event, obs);
+    let health = match target {
+        // A healthy status clears only alerts that measure it (not disk usage on a Ready node).
+        Some(_) if !aetherius_core::target::catalog::status_can_clear(input.event.alertname()) => {
+            Err(format!("{} measures something other than its object's status", input.event.alertname()))
+        }
+        Some(t) => health::all_clear(&input.event, obs, &sc, t),
+        None => Err("the alert names no object whose health could be read".into()),
+    };
+    if let (Some(t), Ok(why), None) = (target, &health, best) {
         return Diagnosis {
             root_cause: RootCause::NotAnIssue,
             resource: Some(t.resource_ref()),
-            summary: format!("{} looks healthy now: {why}. The condition behind the alert is not visible any more.", t.resource_ref()),
-            evidence: vec![Evidence { source: t.resource_ref(), detail: why }],
+            summary: format!("{} looks healthy now: {why}; its pods are ready, not restarted lately, and their logs read show no errors. The condition behind the alert is not visible any more.", t.resource_ref()),
+            evidence: vec![Evidence { source: t.resource_ref(), detail: why.clone() }],
             recommendations: vec!["Check whether the alert is flapping or its threshold is too tight.".into()],
-            confidence: 0.6,
+            confidence: ALL_CLEAR_CONFIDENCE,
         };
     }
-    // Say so rather than guess: name the weak lead, if any, and what could not be read.
+    // Say so rather than guess: name the lead, why it is not an all-clear, what could not be
+    // read, and what a human should read next.
     let mut evidence: Vec<Evidence> = best.map(|f| f.evidence.clone()).unwrap_or_default();
+    let not_clear = health.as_ref().err().cloned();
+    if let (Some(t), Some(why)) = (target, &not_clear) {
+        evidence.push(Evidence { source: t.resource_ref(), detail: format!("not an all-clear: {why}") });
+    }
     evidence.extend(input.results.iter().filter(|r| r.error.is_some()).map(|r| Evidence { source: r.command.to_string(), detail: r.error.clone().unwrap_or_default() }));
-    let lead = best.map(|f| format!(" Weak lead ({}, {:.2}): {}", f.root_cause, f.confidence, f.summary)).unwrap_or_default();
+    let lead = match (best, &not_clear) {
+        (Some(f), _) => format!(" Strongest lead ({}, weak): {}", f.root_cause, f.summary),
+        (None, Some(why)) => format!(" Not an all-clear: {why}."),
+        (None, None) => " No rule found a lead, and no object of the alert shows a healthy status.".into(),
+    };
     Diagnosis {
         root_cause: RootCause::Unknown,
-        resource: target.map(Target::resource_ref),
+        resource: best.and_then(|f| f.resource.clone()).or_else(|| target.map(Target::resource_ref)),
         summary: format!("The evidence read ({} steps) does not support any known cause; a human should look.{lead}", input.results.len()),
         evidence,
-        recommendations: vec!["Inspect the object, its events and logs by hand; add what you learn to the knowledge base.".into()],
-        confidence: 0.2,
+        recommendations: vec![read_next(best, target), "Add what you learn to the knowledge base.".into()],
+        confidence: UNKNOWN_CONFIDENCE,
     }
 }
 
-/// Why an object the alert measures looks healthy, if it does. Only kinds whose status is
-/// what kube-state-metrics alerts on: a Service with endpoints can still fail requests.
-fn looks_healthy(obj: &serde_json::Value) -> Option<String> {
-    let int = |p: &str| obj.pointer(p).and_then(serde_json::Value::as_i64);
-    let is_true = |t: &str| k8s::condition(obj, t).is_some_and(|c| s(c, "/status") == "True");
-    match s(obj, "/kind") {
-        "Pod" => {
-            let waiting = obj.pointer("/status/containerStatuses").and_then(serde_json::Value::as_array).into_iter().flatten().any(|c| c.pointer("/state/waiting").is_some());
-            (k8s::pod_ready(obj) && !waiting).then(|| "phase Running, Ready=True, no container waiting".into())
-        }
-        "Deployment" => {
-            let want = int("/spec/replicas").unwrap_or(1);
-            let all = ["/status/replicas", "/status/readyReplicas", "/status/availableReplicas", "/status/updatedReplicas"].iter().all(|p| int(p).unwrap_or(0) == want);
-            let stuck = k8s::condition(obj, "Progressing").is_some_and(|c| s(c, "/reason") == "ProgressDeadlineExceeded");
-            (all && !stuck && is_true("Available")).then(|| format!("{want}/{want} replicas ready, available and up to date"))
-        }
-        "StatefulSet" => {
-            let want = int("/spec/replicas").unwrap_or(1);
-            let all = ["/status/replicas", "/status/readyReplicas"].iter().all(|p| int(p).unwrap_or(0) == want);
-            (all && s(obj, "/status/currentRevision") == s(obj, "/status/updateRevision")).then(|| format!("{want}/{want} replicas ready"))
-        }
-        "DaemonSet" => {
-            let want = int("/status/desiredNumberScheduled").unwrap_or(0);
-            let ok = int("/status/numberReady") == Some(want) && int("/status/updatedNumberScheduled").unwrap_or(want) == want && int("/status/numberUnavailable").unwrap_or(0) == 0;
-            ok.then(|| format!("{want}/{want} daemon pods ready"))
-        }
-        "Node" => {
-            let pressure = ["MemoryPressure", "DiskPressure", "PIDPressure"].iter().any(|t| is_true(t));
-            (is_true("Ready") && !pressure).then(|| "Ready=True, no pressure condition".into())
-        }
-        "Job" => is_true("Complete").then(|| "Complete=True".into()),
-        "HorizontalPodAutoscaler" => {
-            let ok = is_true("AbleToScale") && is_true("ScalingActive") && int("/status/currentReplicas") == int("/status/desiredReplicas");
-            ok.then(|| "AbleToScale and ScalingActive, at the desired replica count".into())
-        }
-        _ => None,
+/// What a human should read next when the rules cannot decide.
+fn read_next(lead: Option<&Finding>, target: Option<&Target>) -> String {
+    let describe = |t: &Target| match &t.namespace {
+        Some(ns) => format!("kubectl -n {ns} describe {} {}", t.kind.to_lowercase(), t.name),
+        None => format!("kubectl describe {} {}", t.kind.to_lowercase(), t.name),
+    };
+    match (lead, target) {
+        (Some(f), _) => format!(
+            "Read next: {} (what the lead rests on: {}).",
+            f.resource.as_deref().unwrap_or("the lead's object"),
+            f.evidence.iter().map(|e| e.source.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        (None, Some(t)) => format!("Read next: `{}` (its events and conditions), then the logs of its pods, including --previous.", describe(t)),
+        (None, None) => "Read next: the alert's expression in Prometheus, then the namespace's events (`kubectl get events -n <ns> --sort-by=.lastTimestamp`).".into(),
     }
 }
 

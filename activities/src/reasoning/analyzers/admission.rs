@@ -1,0 +1,133 @@
+//! Admission: FailedCreate events of controllers, for quota, LimitRange and admission
+//! policies (webhooks, Kyverno, Gatekeeper, PodSecurity).
+
+use super::*;
+
+pub(super) struct Admission;
+
+impl Rule for Admission {
+    fn name(&self) -> &'static str {
+        "admission"
+    }
+
+    fn check(&self, cx: &Ctx<'_, '_>, out: &mut Vec<Finding>) {
+        create_failures(cx.obs, cx.scope, out);
+    }
+}
+
+static QUOTA: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"exceeded quota: ([a-z0-9.-]+)|maximum [a-z ]+ usage per [A-Za-z]+ is|minimum [a-z ]+ usage per [A-Za-z]+ is|must specify limits|must specify requests").expect("regex"));
+static ADMISSION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"admission webhook \\?"[^"\\]+\\?" denied the request|violates PodSecurity|denied by [A-Za-z]+|validation error:|is forbidden: .*(policy|polic(y|ies))|ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request"#).expect("regex"));
+/// The API server's message for a ValidatingAdmissionPolicy (admission.k8s.io) denial.
+static VAP_POLICY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"ValidatingAdmissionPolicy '([^']+)' with binding '([^']+)' denied request").expect("regex"));
+/// The webhook's name, when the message names no policy of its own.
+static WEBHOOK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"admission webhook \\?"([^"\\]+)\\?" denied the request"#).expect("regex"));
+static KYVERNO_POLICY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"following polic(?:y|ies)\s*\n\s*\n?\s*([a-z0-9][-a-z0-9.]*):").expect("regex"));
+static GATEKEEPER_POLICY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"denied the request: \[([a-z0-9][-a-z0-9.]*)\]").expect("regex"));
+static PSA_POLICY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"violates PodSecurity "([^"]+)""#).expect("regex"));
+
+/// The workload in scope a FailedCreate on `kind/name` belongs to.
+fn owner_in_scope(obs: &Observations<'_>, sc: &Scope<'_>, kind: &str, ns: &str, name: &str) -> Option<String> {
+    for w in &sc.workloads {
+        let (wk, wns, wn) = (s(w, "/kind"), s(w, "/metadata/namespace"), s(w, "/metadata/name"));
+        if wns != ns {
+            continue;
+        }
+        let owned_rs = kind == "ReplicaSet"
+            && wk == "Deployment"
+            && (obs.get("ReplicaSet", ns, name).and_then(Observations::controller_of).is_some_and(|(k, n)| k == "Deployment" && n == wn)
+                || name.strip_prefix(&format!("{wn}-")).is_some_and(|hash| !hash.is_empty() && hash.chars().all(|c| c.is_ascii_alphanumeric())));
+        if (wk == kind && wn == name) || owned_rs {
+            return Some(resource_ref(Some(ns), wk, wn));
+        }
+    }
+    for p in &sc.pods {
+        if s(p, "/metadata/namespace") == ns && Observations::controller_of(p).is_some_and(|(k, n)| k == kind && n == name) {
+            return Some(workload_ref(obs, p));
+        }
+    }
+    if sc.target.is_none() && sc.external_host.is_none() {
+        return Some(obs.get(kind, ns, name).and_then(Observations::controller_of).map(|(k, n)| resource_ref(Some(ns), &k, &n)).unwrap_or_else(|| resource_ref(Some(ns), kind, name)));
+    }
+    None
+}
+
+/// FailedCreate on ReplicaSets, Jobs, StatefulSets, DaemonSets: quota, LimitRange, admission.
+fn create_failures(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding>) {
+    let mut seen = std::collections::BTreeSet::new();
+    for e in obs.events.iter().rev().filter(|e| s(e, "/reason") == "FailedCreate") {
+        let message = s(e, "/message");
+        let ns = s(e, "/involvedObject/namespace");
+        let (kind, name) = (s(e, "/involvedObject/kind"), s(e, "/involvedObject/name"));
+        let Some(owner) = owner_in_scope(obs, sc, kind, ns, name) else { continue };
+        if !seen.insert(owner.clone()) {
+            continue;
+        }
+        let src = format!("FailedCreate on {}", resource_ref(Some(ns), kind, name));
+        if let Some(cap) = QUOTA.captures(message) {
+            let resource = cap.get(1).map(|q| format!("{ns}/ResourceQuota/{}", q.as_str())).unwrap_or_else(|| owner.clone());
+            out.push(finding(
+                RootCause::QuotaExceeded,
+                resource,
+                Decisive,
+                format!("Pods cannot be created: {message}"),
+                vec![ev(src, message)],
+                format!("Raise the quota or lower the requests of {owner}, or free usage in namespace {ns}."),
+            ));
+        } else if ADMISSION.is_match(message) {
+            let policy = KYVERNO_POLICY
+                .captures(message)
+                .or_else(|| GATEKEEPER_POLICY.captures(message))
+                .or_else(|| PSA_POLICY.captures(message))
+                .map(|c| c[1].to_owned())
+                .or_else(|| VAP_POLICY.captures(message).map(|c| format!("ValidatingAdmissionPolicy {} (binding {})", &c[1], &c[2])))
+                .or_else(|| WEBHOOK.captures(message).map(|c| format!("webhook {}", &c[1])));
+            let mut evidence = vec![ev(src, message)];
+            if let Some(p) = &policy {
+                evidence.push(ev("admission policy", format!("rejected by policy {p}")));
+            }
+            out.push(finding(
+                RootCause::AdmissionDenied,
+                owner.clone(),
+                Decisive,
+                format!("An admission policy{} rejects the pods of {owner}.", policy.as_ref().map(|p| format!(" ({p})")).unwrap_or_default()),
+                evidence,
+                format!("Change {owner}'s pod template to satisfy the policy, or get an exception from the policy's owners."),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::*;
+    use super::*;
+
+    fn deployment(ns: &str, name: &str, labels: Value) -> Value {
+        json!({"kind": "Deployment", "metadata": {"namespace": ns, "name": name}, "spec": {"replicas": 3, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}}}, "status": {"replicas": 2, "readyReplicas": 2}})
+    }
+
+    #[test]
+    fn admission_denials_name_the_policy() {
+        let d = deployment("cat", "web", json!({"app": "web"}));
+        let kyverno = "Error creating: admission webhook \"validate.kyverno.svc-fail\" denied the request: \n\nresource Pod/cat/web-5b6775655-jm5xx was blocked due to the following policies \n\nrequire-limits:\n  validate: 'validation error: limits are required'\n";
+        let e = event_on("ReplicaSet", "cat", "web-5b6775655", "Warning", "FailedCreate", kyverno);
+        let ev = alert(json!({"alertname": "KubeDeploymentReplicasMismatch", "namespace": "cat", "deployment": "web"}));
+        let f = best(&ev, &[read(vec![d.clone(), e])]);
+        assert_eq!((f.root_cause, f.resource.as_deref()), (RootCause::AdmissionDenied, Some("cat/Deployment/web")));
+        assert!(text(&f).contains("require-limits"));
+        let psa = "Error creating: pods \"web-5b6775655-x\" is forbidden: violates PodSecurity \"restricted:latest\": allowPrivilegeEscalation != false";
+        let f = best(&ev, &[read(vec![d, event_on("ReplicaSet", "cat", "web-5b6775655", "Warning", "FailedCreate", psa)])]);
+        assert_eq!(f.root_cause, RootCause::AdmissionDenied);
+        assert!(text(&f).contains("restricted:latest"));
+    }
+
+    #[test]
+    fn a_validating_admission_policy_denial_names_the_policy_and_binding() {
+        let d = deployment("cat", "web", json!({"app": "web"}));
+        let vap = "Error creating: pods \"web-5b6775655-2xq9d\" is forbidden: ValidatingAdmissionPolicy 'require-limits.acme.io' with binding 'require-limits-binding' denied request: failed expression: object.spec.containers.all(c, has(c.resources.limits))";
+        let ev = alert(json!({"alertname": "KubeDeploymentReplicasMismatch", "namespace": "cat", "deployment": "web"}));
+        let f = best(&ev, &[read(vec![d, event_on("ReplicaSet", "cat", "web-5b6775655", "Warning", "FailedCreate", vap)])]);
+        assert_eq!(f.root_cause, RootCause::AdmissionDenied);
+        assert!(text(&f).contains("ValidatingAdmissionPolicy require-limits.acme.io (binding require-limits-binding)"), "{}", text(&f));
+    }
+}

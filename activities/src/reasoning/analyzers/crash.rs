@@ -1,0 +1,266 @@
+//! Crashes: OOM kills, containers that cannot start or be created, and crash loops told
+//! apart by their log (missing config, bad config, an application error) or exit code.
+//! Crashes whose log points outside the pod (RBAC, DNS, a dependency) belong to those
+//! families.
+
+use super::*;
+use k8s_openapi::api::core::v1::Container;
+
+pub(super) struct Crash;
+
+impl Rule for Crash {
+    fn name(&self) -> &'static str {
+        "crash"
+    }
+
+    fn check(&self, cx: &Ctx<'_, '_>, out: &mut Vec<Finding>) {
+        for pod in &cx.scope.pods {
+            pod_crashes(cx.obs, pod, out);
+        }
+    }
+}
+
+fn pod_crashes(obs: &Observations<'_>, pod: &Value, out: &mut Vec<Finding>) {
+    let ns = s(pod, "/metadata/namespace");
+    let pod_name = s(pod, "/metadata/name");
+    let workload = workload_ref(obs, pod);
+    let pod_ref = format!("{ns}/Pod/{pod_name}");
+    let events = obs.events_for("Pod", ns, pod_name);
+    for cs in container_statuses(pod) {
+        let container = s(cs, "/name");
+        let spec = container_spec(pod, container);
+        let waiting_reason = s(cs, "/state/waiting/reason");
+        let waiting_message = s(cs, "/state/waiting/message");
+        let last_code = cs.pointer("/lastState/terminated/exitCode").and_then(Value::as_i64);
+        let restarts = cs.get("restartCount").and_then(Value::as_u64).unwrap_or(0);
+        let src = format!("{pod_ref} container {container}");
+        match container_state(cs) {
+            ContainerState::OomKilled => {
+                let limit = spec.map(|c| s(c, "/resources/limits/memory")).unwrap_or("");
+                // One OOM kill long ago on a container that runs fine is history, not the cause.
+                let current = waiting_reason == "CrashLoopBackOff" || restarts > 1 || !cs.get("ready").and_then(Value::as_bool).unwrap_or(false);
+                out.push(finding(
+                    RootCause::OomKilled,
+                    workload.clone(),
+                    if current { Decisive } else { Weak },
+                    format!("Container {container} is killed for exceeding its memory limit{}.", if limit.is_empty() { String::new() } else { format!(" of {limit}") }),
+                    {
+                        let mut evidence = vec![ev(format!("{src} lastState"), format!("terminated: OOMKilled, exit code {}, restarts {restarts}", last_code.unwrap_or(137)))];
+                        evidence.extend(spec.map(|c| memory_asks(obs, pod, c)).unwrap_or_default());
+                        evidence
+                    },
+                    format!("Raise the memory limit of {container} in {workload} (now {}) or fix the memory growth; check the usage trend first.", if limit.is_empty() { "unset" } else { limit }),
+                ));
+            }
+            ContainerState::CannotStart => {
+                let tier = match logs::crash_cause(waiting_message) {
+                    Some(Symptom::BadConfig { .. }) | Some(Symptom::MissingVar { .. }) => Decisive,
+                    _ => Consistent,
+                };
+                out.push(finding(
+                    RootCause::CrashloopMissingConfig,
+                    workload.clone(),
+                    tier,
+                    format!("Container {container} cannot start: {waiting_message}"),
+                    vec![ev(format!("{src} state"), format!("waiting: {waiting_reason}: {waiting_message}"))],
+                    format!("Fix the command, args, working directory or mounts of {container} in {workload}."),
+                ));
+            }
+            ContainerState::ConfigError => {
+                let mut evidence = vec![ev(format!("{src} state"), format!("waiting: CreateContainerConfigError: {waiting_message}"))];
+                evidence.extend(events.iter().filter(|e| s(e, "/reason") == "Failed").take(1).map(|e| ev(format!("event on {pod_ref}"), s(e, "/message"))));
+                out.push(finding(
+                    RootCause::ContainerConfigMissingRef,
+                    workload.clone(),
+                    Decisive,
+                    format!("Container {container} cannot be created: {waiting_message}"),
+                    evidence,
+                    format!("Create the missing object or key, or fix the reference in {workload}."),
+                ));
+            }
+            ContainerState::Crashing if !crash_is_liveness_kill(&events, cs) => crashloop(obs, pod, &workload, cs, spec, out),
+            _ => {}
+        }
+    }
+}
+
+static XMX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"-Xmx(\d+)([kKmMgGtT]?)\b").expect("regex"));
+/// A flag or env var that sizes memory the process will take: a cache, a buffer, a heap.
+static SIZE_SETTING: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^(-{0,2}[a-z0-9_.-]*(?:cache|buffer|heap|maxmemory|max-memory|mem-limit|memory-limit)[a-z0-9_.-]*)[= ]([0-9.]+\s*(?:[kmgt]i?b?|bytes)?)$").expect("regex"));
+
+/// Bytes of a size as programs write it (`512m`, `2g`, `4GiB`, `1073741824`), binary units.
+fn program_size(num: &str, unit: &str) -> Option<f64> {
+    let n: f64 = num.trim().parse().ok()?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let pow = match unit.trim_end_matches('b').trim_end_matches('i') {
+        "" | "bytes" | "byte" => 0,
+        "k" => 1,
+        "m" => 2,
+        "g" => 3,
+        "t" => 4,
+        _ => return None,
+    };
+    Some(n * 1024f64.powi(pow))
+}
+
+/// What the container's process asks for against its memory limit: a JVM heap (-Xmx in
+/// args or JAVA_TOOL_OPTIONS / JAVA_OPTS / JDK_JAVA_OPTIONS / _JAVA_OPTIONS), a cache or
+/// buffer size flag, and the usage metrics-server measured.
+fn memory_asks(obs: &Observations<'_>, pod: &Value, c: &Value) -> Vec<Evidence> {
+    let Ok(c) = serde_json::from_value::<Container>(c.clone()) else { return vec![] };
+    let name = c.name.as_str();
+    let limit_txt = c.resources.as_ref().and_then(|r| r.limits.as_ref()).and_then(|l| l.get("memory")).map(|q| q.0.clone()).unwrap_or_default();
+    let limit = k8s::bytes(&limit_txt);
+    let gib = |b: f64| format!("{:.2}Gi", b / 1024f64.powi(3)).replace(".00Gi", "Gi");
+    let vs_limit = |b: f64| match limit {
+        Some(l) if b >= l => format!(" >= the limit {limit_txt}: it alone fills the container's memory"),
+        Some(l) => format!(" = {:.0}% of the limit {limit_txt}", 100.0 * b / l),
+        None => " (no memory limit set)".into(),
+    };
+    let src = format!("{} container {name}", workload_hint(pod));
+    let mut out = vec![];
+    let words: Vec<String> = c.command.iter().chain(c.args.iter()).flatten().flat_map(|a| a.split_whitespace()).map(str::to_owned).collect();
+    let env: Vec<(String, String)> = c.env.iter().flatten().filter_map(|e| Some((e.name.clone(), e.value.clone()?))).collect();
+    let java_env = env.iter().filter(|(k, _)| matches!(k.as_str(), "JAVA_TOOL_OPTIONS" | "JAVA_OPTS" | "JDK_JAVA_OPTIONS" | "_JAVA_OPTIONS"));
+    let heap = words.iter().map(|w| ("args".to_owned(), w.clone())).chain(java_env.map(|(k, v)| (format!("env {k}"), v.clone()))).find_map(|(from, text)| {
+        let cap = XMX.captures(&text)?;
+        Some((from, cap[0].to_owned(), program_size(&cap[1], &cap[2])?))
+    });
+    if let Some((from, flag, b)) = heap {
+        out.push(ev(format!("{src} {from}"), format!("JVM heap {flag} ({}){}; the JVM needs metaspace, threads and buffers on top", gib(b), vs_limit(b))));
+    }
+    // `--flag=value`, `--flag value` (two args) and `NAME=value` env vars.
+    let pairs = words.windows(2).filter(|w| w[0].starts_with('-')).map(|w| format!("{}={}", w[0], w[1]));
+    let settings = words.iter().cloned().chain(pairs).chain(env.iter().map(|(k, v)| format!("{k}={v}")));
+    for w in settings {
+        if let Some(cap) = SIZE_SETTING.captures(&w) {
+            let value = cap[2].trim();
+            let split = value.find(|ch: char| ch.is_ascii_alphabetic()).unwrap_or(value.len());
+            if let Some(b) = program_size(&value[..split], &value[split..]).filter(|b| *b >= 1024.0 * 1024.0) {
+                out.push(ev(format!("{src} setting"), format!("{} = {value} ({}){}", &cap[1], gib(b), vs_limit(b))));
+                break;
+            }
+        }
+    }
+    let used = obs
+        .get("PodMetrics", s(pod, "/metadata/namespace"), s(pod, "/metadata/name"))
+        .and_then(|m| m.get("containers").and_then(Value::as_array)?.iter().find(|x| s(x, "/name") == name).and_then(|x| k8s::bytes(s(x, "/usage/memory"))));
+    if let Some(u) = used {
+        out.push(ev(format!("top {}", workload_hint(pod)), format!("container {name} uses {}{}", gib(u), vs_limit(u))));
+    }
+    out
+}
+
+fn crashloop(obs: &Observations<'_>, pod: &Value, workload: &str, cs: &Value, spec: Option<&Value>, out: &mut Vec<Finding>) {
+    let container = s(cs, "/name");
+    let last_code = cs.pointer("/lastState/terminated/exitCode").and_then(Value::as_i64).unwrap_or(0);
+    let (text, log, log_src) = crash_text(obs, pod, cs);
+    let state_ev = crash_state_evidence(pod, cs);
+    match logs::crash_cause(&text) {
+        // Followed outside the pod by the rbac, dns and dependency rules.
+        Some(Symptom::Rbac { .. } | Symptom::Dns { .. } | Symptom::Dependency { .. }) => {}
+        Some(Symptom::MissingVar { line, var }) => {
+            let declared: Vec<&str> = spec.and_then(|c| c.get("env")).and_then(Value::as_array).map(|env| env.iter().map(|e| s(e, "/name")).collect()).unwrap_or_default();
+            let absent = !var.is_empty() && !declared.contains(&var.as_str());
+            let mut evidence = vec![ev(log_src.clone(), line.trim()), state_ev];
+            if absent {
+                evidence.push(ev(format!("{workload} container {container} env"), format!("{var} is not among the declared env vars ({})", declared.join(", "))));
+            }
+            out.push(finding(
+                RootCause::CrashloopMissingConfig,
+                workload.to_owned(),
+                if absent { Decisive } else { Consistent },
+                format!("Container {container} exits at start: {var} is missing or invalid."),
+                evidence,
+                format!("Set {var} in {workload} (env or envFrom of container {container}), then let the rollout replace the pods."),
+            ));
+        }
+        Some(Symptom::BadConfig { line }) => out.push(finding(
+            RootCause::CrashloopMissingConfig,
+            workload.to_owned(),
+            Consistent,
+            format!("Container {container} exits at start on its configuration: {}", line.trim()),
+            vec![ev(log_src, line.trim()), state_ev],
+            "Fix the command, flags or config file the container starts with.",
+        )),
+        Some(Symptom::AppError { line }) => out.push(finding(
+            RootCause::CrashloopAppError,
+            workload.to_owned(),
+            Consistent,
+            format!("Container {container} keeps crashing on an application error: {}", line.trim()),
+            vec![ev(log_src, line.trim()), state_ev],
+            "The application fails on its own: read the stack trace, fix the code or roll back to the last good version.",
+        )),
+        None => {
+            // Only the exit code speaks.
+            let (rc, tier, why) = match last_code {
+                127 => (RootCause::CrashloopMissingConfig, Consistent, "exit code 127: the command was not found in the image"),
+                126 => (RootCause::CrashloopMissingConfig, Consistent, "exit code 126: the command is not executable"),
+                139 => (RootCause::CrashloopAppError, Consistent, "exit code 139: segmentation fault"),
+                134 => (RootCause::CrashloopAppError, Consistent, "exit code 134: the process aborted"),
+                _ => (RootCause::CrashloopAppError, Weak, "the container exits without saying why"),
+            };
+            let detail = if log.trim().is_empty() { format!("{why}; the log is empty") } else { format!("{why}; no error line in the log") };
+            out.push(finding(
+                rc,
+                workload.to_owned(),
+                tier,
+                format!("Container {container} exits with code {last_code}: {detail}."),
+                vec![state_ev, ev(log_src, detail)],
+                "Run the image by hand with the same command, env and mounts; add logging to the entrypoint.",
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::*;
+    use super::*;
+
+    #[test]
+    fn a_java_root_cause_is_cited_not_a_stack_frame() {
+        let p = pod("shop", "router-1", json!({"app": "router"}), json!({"containers": [{"name": "app"}]}), crashing("app", 1));
+        let log_text = "ERROR o.s.boot.SpringApplication : Application run failed\njava.lang.IllegalStateException: Failed to execute CommandLineRunner\n\tat org.springframework.boot.SpringApplication.callRunner(SpringApplication.java:798)\nCaused by: java.lang.IllegalStateException: Duplicate key K1 (attempted merging values A and B)\n\tat java.base/java.util.stream.Collectors.duplicateKeyException(Collectors.java:135)";
+        let f = best(&pod_alert("shop", "router-1"), &[read(vec![p]), log("shop", "router-1", "app", true, log_text)]);
+        assert_eq!(f.root_cause, RootCause::CrashloopAppError);
+        assert_eq!(f.resource.as_deref(), Some("shop/Deployment/router"));
+        assert!(text(&f).contains("Duplicate key K1"), "{f:?}");
+    }
+
+    #[test]
+    fn a_silent_exit_is_only_a_weak_lead() {
+        let p = pod("r", "rr-1", json!({"app": "rr"}), json!({"containers": [{"name": "init"}]}), crashing("init", 1));
+        let f = best(&pod_alert("r", "rr-1"), &[read(vec![p]), log("r", "rr-1", "init", true, "")]);
+        assert!(f.confidence < 0.5, "{f:?}");
+    }
+
+    fn oom_killed(spec: Value) -> Value {
+        let status = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}], "containerStatuses": [{
+            "name": "app", "ready": false, "restartCount": 4,
+            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 2m40s restarting failed container=app"}},
+            "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}}]});
+        pod("pay", "ledger-1", json!({"app": "ledger"}), spec, status)
+    }
+
+    #[test]
+    fn an_oom_kill_quotes_the_jvm_heap_against_the_limit() {
+        let spec = json!({"containers": [{"name": "app", "resources": {"limits": {"memory": "2Gi"}},
+            "env": [{"name": "JAVA_TOOL_OPTIONS", "value": "-XX:+UseG1GC -Xms512m -Xmx2g"}]}]});
+        let f = best(&pod_alert("pay", "ledger-1"), &[read(vec![oom_killed(spec)])]);
+        assert_eq!((f.root_cause, f.tier), (RootCause::OomKilled, Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("JVM heap -Xmx2g (2Gi) >= the limit 2Gi") && t.contains("JAVA_TOOL_OPTIONS"), "{t}");
+    }
+
+    #[test]
+    fn an_oom_kill_quotes_a_cache_size_flag_and_the_measured_usage() {
+        let spec = json!({"containers": [{"name": "app", "resources": {"limits": {"memory": "1Gi"}}, "args": ["--listen=:8080", "--cache-size", "768Mi"]}]});
+        let m = json!({"kind": "PodMetrics", "metadata": {"namespace": "pay", "name": "ledger-1"}, "containers": [{"name": "app", "usage": {"cpu": "120m", "memory": "1002Mi"}}]});
+        let f = best(&pod_alert("pay", "ledger-1"), &[read(vec![oom_killed(spec), m])]);
+        let t = text(&f);
+        assert!(t.contains("--cache-size = 768Mi") && t.contains("75% of the limit 1Gi"), "{t}");
+        assert!(t.contains("uses 0.98Gi = 98% of the limit 1Gi"), "{t}");
+    }
+}

@@ -1,0 +1,131 @@
+//! Dependencies: a refused or timed-out connection in a container's log followed to the
+//! Service it calls, its endpoints, the workload behind them or a NetworkPolicy.
+
+use super::*;
+use super::{
+    network_policy::{Verdict, network_policy_verdict},
+    services::port_mismatch,
+};
+
+pub(super) struct Dependency;
+
+impl Rule for Dependency {
+    fn name(&self) -> &'static str {
+        "dependency"
+    }
+
+    fn check(&self, cx: &Ctx<'_, '_>, out: &mut Vec<Finding>) {
+        for pod in &cx.scope.pods {
+            for (c, symptom) in outward_symptoms(cx.obs, pod) {
+                let Symptom::Dependency { line, host, failure } = &symptom else { continue };
+                let Some(mut f) = dependency_finding(cx.event, &c, line, host.as_ref(), *failure) else { continue };
+                // The container still runs: what it cannot reach hurts its requests, not its life.
+                if !c.crashed && f.root_cause == RootCause::CrashloopDependencyUnavailable {
+                    f.set_tier(f.tier.min(Consistent));
+                }
+                out.push(f);
+            }
+        }
+    }
+}
+
+fn dependency_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: Option<&Host>, failure: ConnectFailure) -> Option<Finding> {
+    let obs = c.obs;
+    let client_ns = s(c.pod, "/metadata/namespace");
+    let mut evidence = vec![ev(&c.log_src, line.trim()), c.state.clone()];
+    let rc = RootCause::CrashloopDependencyUnavailable;
+    let verb = if c.crashed { "crashes because" } else { "fails requests because" };
+    let Some(h) = host else {
+        return Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Weak }, format!("{} {verb} a dependency is unreachable: {}", c.container, line.trim()), evidence, "Check the service it connects to, its endpoints and the address configured."));
+    };
+    let ns = h.namespace.as_deref().unwrap_or(client_ns);
+    let svc_ref = format!("{ns}/Service/{}", h.name);
+    if obs.missing.contains(&("Service".into(), ns.into(), h.name.clone())) {
+        evidence.push(ev(svc_ref.clone(), "does not exist"));
+        return Some(finding(rc, c.workload.to_owned(), Consistent, format!("{} {verb} it connects to {}, which is not a Service in {ns}.", c.container, h.name), evidence, format!("Point {} at the right Service, or deploy the dependency.", c.workload)));
+    }
+    let Some(svc) = obs.get("Service", ns, &h.name) else {
+        return Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Weak }, format!("{} {verb} {} is unreachable; the Service is not read yet.", c.container, h.name), evidence, format!("Check Service {svc_ref} and its endpoints.")));
+    };
+    let Some((ready, not_ready)) = service_endpoints(obs, ns, &h.name) else {
+        return Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Weak }, format!("{} {verb} {} is unreachable; its endpoints are not read yet.", c.container, h.name), evidence, format!("Check the endpoints of {svc_ref}.")));
+    };
+    evidence.push(ev(format!("Endpoints of {svc_ref}"), format!("{ready} ready, {not_ready} not ready addresses")));
+    if ready == 0 {
+        let selector = svc.pointer("/spec/selector").and_then(Value::as_object).cloned().unwrap_or_default();
+        let pods = scope::pods_of_service(obs, svc);
+        let backing = workloads_selected(obs, ns, &selector);
+        let (resource, conf, why) = if let Some(w) = backing.iter().find(|w| w.pointer("/spec/replicas").and_then(Value::as_i64) == Some(0)) {
+            let wref = resource_ref(Some(ns), s(w, "/kind"), s(w, "/metadata/name"));
+            evidence.push(ev(wref.clone(), "spec.replicas: 0 (scaled to zero)"));
+            (wref.clone(), Decisive, format!("{wref}, which backs {svc_ref}, is scaled to 0"))
+        } else if let Some(p) = pods.first() {
+            let wref = workload_ref(obs, p);
+            evidence.push(ev(format!("{ns}/Pod/{}", s(p, "/metadata/name")), format!("phase {}, not ready", s(p, "/status/phase"))));
+            (wref.clone(), Consistent, format!("the pods of {wref} behind {svc_ref} are not ready"))
+        } else if let Some(w) = backing.first() {
+            let wref = resource_ref(Some(ns), s(w, "/kind"), s(w, "/metadata/name"));
+            (wref.clone(), Consistent, format!("{wref} backs {svc_ref} but has no running pod"))
+        } else if !selector.is_empty() && obs.ran(&aetherius_core::Command::list(&event.cluster_id, Some(ns), "pods", Some(&k8s::selector_string(&selector)))) {
+            evidence.push(ev(svc_ref.clone(), format!("selector {} matches no pod", k8s::selector_string(&selector))));
+            (svc_ref.clone(), Consistent, format!("{svc_ref} selects no pod"))
+        } else {
+            (svc_ref.clone(), Consistent, format!("{svc_ref} has no ready endpoint"))
+        };
+        return Some(finding(rc, resource.clone(), conf, format!("{} {verb} {} refuses connections: {why}.", c.container, h.name), evidence, format!("Restore {resource} (scale it up / fix its pods); {} recovers once {svc_ref} has ready endpoints.", c.workload)));
+    }
+    // The dependency has ready endpoints.
+    if failure == ConnectFailure::Refused
+        && let Some(f) = port_mismatch(obs, svc)
+    {
+        let mut f = f;
+        f.evidence.splice(0..0, evidence);
+        f.summary = format!("{} {verb} {}: {}", c.container, h.name, f.summary);
+        return Some(f);
+    }
+    if failure != ConnectFailure::Refused {
+        let server_pods = scope::pods_of_service(obs, svc);
+        match network_policy_verdict(obs, c.pod, svc, &server_pods, h.port) {
+            Verdict::Blocked { policy, why } => {
+                evidence.push(ev(policy.clone(), why.clone()));
+                return Some(finding(
+                    RootCause::NetworkPolicyBlocked,
+                    policy.clone(),
+                    Decisive,
+                    format!("{} times out calling {} although {svc_ref} has {ready} ready endpoints: NetworkPolicy {policy} does not admit it ({why}).", c.container, h.name),
+                    evidence,
+                    format!("Fix {policy} so its ingress rule admits pods of {} from namespace {client_ns}.", c.workload),
+                ));
+            }
+            Verdict::Allowed => evidence.push(ev(format!("NetworkPolicies of {ns}"), format!("admit {client_ns}/{}", s(c.pod, "/metadata/name")))),
+            Verdict::NotRead => return Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Weak }, format!("{} {verb} {} times out although {svc_ref} has ready endpoints; network policies are not read yet.", c.container, h.name), evidence, format!("Check NetworkPolicies in {ns} and the health of {svc_ref}'s pods."))),
+        }
+    }
+    Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Weak }, format!("{} {verb} {} is unreachable although {svc_ref} has {ready} ready endpoints.", c.container, h.name), evidence, format!("Check the pods behind {svc_ref} (overload, slow start) and the address {} uses.", c.workload)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::*;
+    use super::*;
+
+    #[test]
+    fn connection_refused_leads_to_the_dependency_scaled_to_zero() {
+        let p = pod("shop", "api-1", json!({"app": "api"}), json!({"containers": [{"name": "api"}]}), crashing("api", 1));
+        let log_text = r#"{"level":"ERROR","msg":"fatal: startup failed","error":"failed to connect to `user=app`: 10.0.0.9:5432 (db.shop.svc.cluster.local): dial error: dial tcp 10.0.0.9:5432: connect: connection refused"}"#;
+        let svc = json!({"kind": "Service", "metadata": {"namespace": "shop", "name": "db"}, "spec": {"selector": {"app": "db"}, "ports": [{"port": 5432}]}});
+        let ep = json!({"kind": "Endpoints", "metadata": {"namespace": "shop", "name": "db"}});
+        let sts = json!({"kind": "StatefulSet", "metadata": {"namespace": "shop", "name": "db"}, "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "db"}}, "template": {"metadata": {"labels": {"app": "db"}}}}});
+        let results = [
+            read(vec![p]),
+            log("shop", "api-1", "api", true, log_text),
+            read(vec![svc, ep]),
+            listed(Command::list("c", Some("shop"), "pods", Some("app=db")), vec![]),
+            listed(Command::list("c", Some("shop"), "statefulsets", None), vec![sts]),
+        ];
+        let f = best(&pod_alert("shop", "api-1"), &results);
+        assert_eq!(f.root_cause, RootCause::CrashloopDependencyUnavailable);
+        assert_eq!(f.resource.as_deref(), Some("shop/StatefulSet/db"));
+        assert!(f.confidence >= 0.9 && text(&f).contains("connection refused"));
+    }
+}

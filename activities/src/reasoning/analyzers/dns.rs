@@ -1,0 +1,139 @@
+//! DNS: a lookup failure in a container's log followed to CoreDNS, its config, its
+//! workload, a NetworkPolicy that blocks port 53, or a wrong name.
+
+use super::*;
+use super::network_policy::{End, Verdict, policy_verdict};
+
+pub(super) struct Dns;
+
+impl Rule for Dns {
+    fn name(&self) -> &'static str {
+        "dns"
+    }
+
+    fn check(&self, cx: &Ctx<'_, '_>, out: &mut Vec<Finding>) {
+        for pod in &cx.scope.pods {
+            for (c, symptom) in outward_symptoms(cx.obs, pod) {
+                if let Symptom::Dns { line, host } = &symptom {
+                    out.push(dns_finding(cx.event, &c, line, host.as_ref()));
+                }
+            }
+        }
+    }
+}
+
+/// The cluster DNS Service (kube-dns: the name kubeadm, EKS, GKE and AKS give CoreDNS).
+pub const DNS_NAMESPACE: &str = "kube-system";
+/// Name of the cluster DNS Service.
+pub const DNS_SERVICE: &str = "kube-dns";
+
+fn dns_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: Option<&Host>) -> Finding {
+    let obs = c.obs;
+    let client_ns = s(c.pod, "/metadata/namespace");
+    let mut evidence = vec![ev(&c.log_src, line.trim()), c.state.clone()];
+    let host_txt = host.map(|h| format!("{}{}", h.name, h.namespace.as_ref().map(|n| format!(".{n}")).unwrap_or_default())).unwrap_or_else(|| "a host".into());
+    let advice_dns = "Fix CoreDNS (kube-system): its pods must run and its Corefile must parse; check `kubectl -n kube-system logs -l k8s-app=kube-dns`.";
+    let rc = RootCause::DnsFailure;
+    let Some(dns_svc) = obs.get("Service", DNS_NAMESPACE, DNS_SERVICE) else {
+        if obs.missing.contains(&("Service".into(), DNS_NAMESPACE.into(), DNS_SERVICE.into())) {
+            evidence.push(ev(format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), "the cluster DNS Service does not exist"));
+            return finding(rc, format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), Consistent, format!("Name resolution of {host_txt} fails and the cluster DNS Service is missing."), evidence, advice_dns);
+        }
+        return finding(rc, c.workload.to_owned(), Consistent, format!("Container {} cannot resolve {host_txt}; the cluster DNS is not checked yet.", c.container), evidence, advice_dns);
+    };
+    let dns_pods = scope::pods_of_service(obs, dns_svc);
+    let unhealthy: Vec<&Value> = dns_pods.iter().copied().filter(|p| !k8s::pod_ready(p)).collect();
+    if !dns_pods.is_empty() && !unhealthy.is_empty() {
+        let mut resource = workload_ref(obs, unhealthy[0]);
+        let mut tier = Consistent;
+        let mut cause_txt = format!("{} of {} CoreDNS pods are not ready", unhealthy.len(), dns_pods.len());
+        for p in &unhealthy {
+            let (pns, pname) = (s(p, "/metadata/namespace"), s(p, "/metadata/name"));
+            for cs in container_statuses(p) {
+                let cname = s(cs, "/name");
+                evidence.push(ev(format!("{pns}/Pod/{pname} container {cname}"), format!("ready={}, waiting: {}, restarts {}", cs.get("ready").and_then(Value::as_bool).unwrap_or(false), s(cs, "/state/waiting/reason"), cs.get("restartCount").and_then(Value::as_u64).unwrap_or(0))));
+                let Some((log, prev)) = obs.log(pns, pname, cname) else { continue };
+                let Some(sym) = logs::crash_cause(log) else { continue };
+                evidence.push(ev(format!("logs {pns}/{pname}/{cname}{}", if prev { " (previous)" } else { "" }), sym.line().trim()));
+                tier = Decisive;
+                cause_txt = format!("CoreDNS crashes: {}", sym.line().trim());
+                if matches!(sym, Symptom::BadConfig { .. })
+                    && let Some(cm) = p.pointer("/spec/volumes").and_then(Value::as_array).into_iter().flatten().find_map(|v| v.pointer("/configMap/name").and_then(Value::as_str))
+                {
+                    resource = format!("{pns}/ConfigMap/{cm}");
+                }
+                break;
+            }
+            if tier == Decisive {
+                break;
+            }
+        }
+        return finding(rc, resource.clone(), tier, format!("{} cannot resolve {host_txt} because the cluster DNS is down: {cause_txt}.", c.container), evidence, format!("Fix {resource}; every pod's name resolution depends on it."));
+    }
+    let dns_selector = dns_svc.pointer("/spec/selector").and_then(Value::as_object).cloned().unwrap_or_default();
+    let dns_pods_listed = !dns_selector.is_empty() && obs.ran(&aetherius_core::Command::list(&event.cluster_id, Some(DNS_NAMESPACE), "pods", Some(&k8s::selector_string(&dns_selector))));
+    if dns_pods.is_empty() && dns_pods_listed {
+        // No DNS pod at all: the workload behind kube-dns is scaled down or gone.
+        evidence.push(ev(format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), format!("selector {} matches no pod", k8s::selector_string(&dns_selector))));
+        let backing = workloads_selected(obs, DNS_NAMESPACE, &dns_selector);
+        let (resource, conf) = match backing.first() {
+            Some(w) => {
+                let wref = resource_ref(Some(DNS_NAMESPACE), s(w, "/kind"), s(w, "/metadata/name"));
+                evidence.push(ev(wref.clone(), format!("spec.replicas: {}", w.pointer("/spec/replicas").map(Value::to_string).unwrap_or_default())));
+                (wref, Decisive)
+            }
+            None => (format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), Consistent),
+        };
+        return finding(rc, resource.clone(), conf, format!("{} cannot resolve {host_txt}: no CoreDNS pod runs.", c.container), evidence, format!("Bring {resource} back (scale it up); every pod's name resolution depends on it."));
+    }
+    let dns_healthy = !dns_pods.is_empty() || obs.get("Endpoints", DNS_NAMESPACE, DNS_SERVICE).is_some_and(|e| k8s::endpoint_addresses(e).0 > 0);
+    if dns_healthy {
+        evidence.push(ev(format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), format!("{} CoreDNS pods ready", dns_pods.len())));
+        // An egress policy of the client's namespace that forgets port 53.
+        let dns_labels: Map<String, Value> = dns_pods.first().map(|p| k8s::labels(p).clone()).unwrap_or_else(|| dns_selector.clone());
+        let client_end = End { ns: client_ns, labels: k8s::labels(c.pod) };
+        let dns_end = End { ns: DNS_NAMESPACE, labels: &dns_labels };
+        if let Verdict::Blocked { policy, why } = policy_verdict(obs, "Egress", &client_end, &dns_end, Some((Some(53), Some("dns".into())))) {
+            evidence.push(ev(policy.clone(), why.clone()));
+            return finding(RootCause::NetworkPolicyBlocked, policy.clone(), Decisive, format!("{} cannot resolve {host_txt}: NetworkPolicy {policy} blocks its DNS traffic to CoreDNS ({why}).", c.container), evidence, format!("Allow egress to kube-system pods on UDP and TCP 53 in {policy}."));
+        }
+        let dns_policy = s(c.pod, "/spec/dnsPolicy");
+        if matches!(dns_policy, "Default" | "None") {
+            evidence.push(ev(format!("{client_ns}/Pod/{} spec", s(c.pod, "/metadata/name")), format!("dnsPolicy {dns_policy}: cluster names are not resolvable")));
+            return finding(rc, c.workload.to_owned(), Consistent, format!("{} cannot resolve {host_txt}: its dnsPolicy {dns_policy} bypasses cluster DNS.", c.container), evidence, format!("Set dnsPolicy ClusterFirst in {}.", c.workload));
+        }
+        if let Some(h) = host {
+            let hns = h.namespace.as_deref().unwrap_or(client_ns);
+            if c.obs.missing.contains(&("Service".into(), hns.into(), h.name.clone())) {
+                evidence.push(ev(format!("{hns}/Service/{}", h.name), "does not exist"));
+                return finding(rc, c.workload.to_owned(), Consistent, format!("{} resolves {host_txt}, which names no Service: CoreDNS is healthy, the name is wrong.", c.container), evidence, format!("Fix the host name {} uses (the Service may have been renamed).", c.workload));
+            }
+        }
+        return finding(rc, c.workload.to_owned(), Consistent, format!("{} cannot resolve {host_txt} although CoreDNS is ready.", c.container), evidence, "Check the name, the pod's dnsConfig, and network policies that may block UDP/TCP 53.");
+    }
+    finding(rc, c.workload.to_owned(), Consistent, format!("{} cannot resolve {host_txt}; CoreDNS pods are not read yet.", c.container), evidence, advice_dns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::*;
+    use super::*;
+
+    #[test]
+    fn a_dns_failure_is_traced_to_the_corefile_coredns_cannot_parse() {
+        let p = pod("shop", "cart-1", json!({"app": "cart"}), json!({"containers": [{"name": "cart"}]}), crashing("cart", 1));
+        let client_log = r#"{"level":"ERROR","msg":"startup failed","error":"dial tcp: lookup redis.cache.svc.cluster.local on 10.96.0.10:53: read udp 10.0.0.5:5775->10.96.0.10:53: read: connection refused"}"#;
+        let dns_svc = json!({"kind": "Service", "metadata": {"namespace": "kube-system", "name": "kube-dns"}, "spec": {"selector": {"k8s-app": "kube-dns"}}});
+        let mut coredns = pod("kube-system", "coredns-abc", json!({"k8s-app": "kube-dns"}), json!({"containers": [{"name": "coredns"}], "volumes": [{"name": "config-volume", "configMap": {"name": "coredns"}}]}), crashing("coredns", 1));
+        coredns["metadata"]["ownerReferences"][0]["name"] = json!("coredns-7d8b9");
+        let results = [
+            read(vec![p, dns_svc, coredns]),
+            log("shop", "cart-1", "cart", true, client_log),
+            log("kube-system", "coredns-abc", "coredns", true, "/etc/coredns/Corefile:7 - Error during parsing: Unknown directive 'bogus'"),
+        ];
+        let f = best(&pod_alert("shop", "cart-1"), &results);
+        assert_eq!(f.root_cause, RootCause::DnsFailure);
+        assert_eq!(f.resource.as_deref(), Some("kube-system/ConfigMap/coredns"));
+        assert!(text(&f).contains("Unknown directive 'bogus'"));
+    }
+}

@@ -1,0 +1,223 @@
+//! Probes and CPU limits: liveness kills, readiness failures, and probe timeouts that
+//! are really CPU throttling at the container's limit.
+
+use super::*;
+
+pub(super) struct Probes;
+
+impl Rule for Probes {
+    fn name(&self) -> &'static str {
+        "probes"
+    }
+
+    fn check(&self, cx: &Ctx<'_, '_>, out: &mut Vec<Finding>) {
+        for pod in &cx.scope.pods {
+            let events = cx.obs.events_for("Pod", s(pod, "/metadata/namespace"), s(pod, "/metadata/name"));
+            let workload = workload_ref(cx.obs, pod);
+            // A crashing pod is not ready anyway: only a liveness kill is the probe's doing.
+            if pod_crashing(pod) {
+                liveness(cx.obs, pod, &workload, &events, out);
+            } else {
+                probe_failures(cx.obs, pod, &workload, &events, out);
+            }
+        }
+    }
+}
+
+pub(super) struct CpuThrottling;
+
+impl Rule for CpuThrottling {
+    fn name(&self) -> &'static str {
+        "cpu-throttling"
+    }
+
+    fn check(&self, cx: &Ctx<'_, '_>, out: &mut Vec<Finding>) {
+        cpu_throttling(cx.event, cx.obs, cx.scope, out);
+    }
+}
+
+/// Usage and limit (millicores) of a container whose CPU use sits at its limit.
+fn cpu_saturated(obs: &Observations<'_>, pod: &Value, container: &str) -> Option<(f64, f64)> {
+    let limit = container_spec(pod, container).and_then(|c| k8s::cpu_millis(s(c, "/resources/limits/cpu")))?;
+    let usage = pod_cpu_usage(obs, pod, container)?;
+    (usage >= 0.9 * limit).then_some((usage, limit))
+}
+
+fn pod_cpu_usage(obs: &Observations<'_>, pod: &Value, container: &str) -> Option<f64> {
+    let m = obs.get("PodMetrics", s(pod, "/metadata/namespace"), s(pod, "/metadata/name"))?;
+    m.get("containers").and_then(Value::as_array)?.iter().find(|c| s(c, "/name") == container).and_then(|c| k8s::cpu_millis(s(c, "/usage/cpu")))
+}
+
+/// Whether probe timeouts are better explained by CPU starvation: `Some(true)` when the
+/// container's usage sits at its CPU limit, `None` when its usage was not read.
+fn starved(obs: &Observations<'_>, pod: &Value, container_hint: &str, message: &str) -> Option<bool> {
+    if !PROBE_TIMEOUT.is_match(message) {
+        return Some(false);
+    }
+    let containers: Vec<&str> = container_statuses(pod).map(|c| s(c, "/name")).filter(|c| container_hint.is_empty() || *c == container_hint).collect();
+    let limited: Vec<&str> = containers.into_iter().filter(|c| container_spec(pod, c).is_some_and(|spec| !s(spec, "/resources/limits/cpu").is_empty())).collect();
+    if limited.is_empty() {
+        return Some(false);
+    }
+    obs.get("PodMetrics", s(pod, "/metadata/namespace"), s(pod, "/metadata/name"))?;
+    Some(limited.iter().any(|c| cpu_saturated(obs, pod, c).is_some()))
+}
+
+fn liveness(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[&Value], out: &mut Vec<Finding>) {
+    let pod_ref = workload_hint(pod);
+    let Some(e) = events.iter().rev().find(|e| s(e, "/reason") == "Unhealthy" && s(e, "/message").starts_with("Liveness probe failed")) else { return };
+    let message = s(e, "/message");
+    let restarted = container_statuses(pod).any(|c| c.get("restartCount").and_then(Value::as_u64).unwrap_or(0) > 0);
+    let killed = killed_by_liveness(events, "") || restarted;
+    let tier = match starved(obs, pod, "", message) {
+        Some(true) => return,
+        None => Consistent,
+        Some(false) if killed => Decisive,
+        Some(false) => Consistent,
+    };
+    let mut evidence = vec![ev(format!("events of {pod_ref}"), message)];
+    evidence.extend(events.iter().filter(|e| s(e, "/message").contains("failed liveness probe")).take(1).map(|e| ev(format!("events of {pod_ref}"), s(e, "/message"))));
+    evidence.extend(probe_spec_evidence(pod, "livenessProbe"));
+    out.push(finding(
+        RootCause::LivenessProbeFailing,
+        workload.to_owned(),
+        tier,
+        format!("The kubelet restarts the container because its liveness probe fails: {message}"),
+        evidence,
+        format!("Check the probe's path, port and timeouts in {workload} against what the app serves, and its startup time (initialDelaySeconds / startupProbe)."),
+    ));
+}
+
+static STATUS_CODE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"statuscode: (\d{3})").expect("regex"));
+
+fn probe_failures(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[&Value], out: &mut Vec<Finding>) {
+    liveness(obs, pod, workload, events, out);
+    let pod_ref = workload_hint(pod);
+    let running_unready = s(pod, "/status/phase") == "Running" && !k8s::pod_ready(pod) && container_statuses(pod).any(|c| c.pointer("/state/running").is_some() && !c.get("ready").and_then(Value::as_bool).unwrap_or(false));
+    if !running_unready {
+        return;
+    }
+    let Some(e) = events.iter().rev().find(|e| s(e, "/reason") == "Unhealthy" && s(e, "/message").starts_with("Readiness probe failed")) else { return };
+    let message = s(e, "/message");
+    let code = STATUS_CODE.captures(message).and_then(|c| c[1].parse::<u16>().ok());
+    let tier = match (starved(obs, pod, "", message), code) {
+        (Some(true), _) => return,
+        (None, _) => Consistent,
+        // 5xx: the app answers but says it is not ready, often for a dependency.
+        (_, Some(c)) if c >= 500 => Consistent,
+        (_, Some(_)) => Decisive,
+        _ if message.contains("connection refused") => Consistent,
+        _ => Consistent,
+    };
+    let mut evidence = vec![ev(format!("events of {pod_ref}"), message)];
+    evidence.extend(probe_spec_evidence(pod, "readinessProbe"));
+    let why = match code {
+        Some(404) => "the probe path does not exist in the app (404)".to_owned(),
+        Some(c) => format!("the app answers the probe with {c}"),
+        None => message.trim_start_matches("Readiness probe failed: ").to_owned(),
+    };
+    out.push(finding(
+        RootCause::ReadinessProbeFailing,
+        workload.to_owned(),
+        tier,
+        format!("Containers run but never become Ready: the readiness probe fails ({why})."),
+        evidence,
+        format!("Compare the readiness probe of {workload} with the port and path the app serves; check what the app needs before it is ready."),
+    ));
+}
+
+fn cpu_throttling(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding>) {
+    let alert = event.alertname() == "CPUThrottlingHigh";
+    let alert_container = event.labels.get("container").map(String::as_str).unwrap_or("");
+    let mut done = std::collections::BTreeSet::new();
+    for pod in &sc.pods {
+        let workload = workload_ref(obs, pod);
+        if done.contains(&workload) {
+            continue;
+        }
+        let pod_ref = workload_hint(pod);
+        let events = obs.events_for("Pod", s(pod, "/metadata/namespace"), s(pod, "/metadata/name"));
+        let timeouts: Vec<&Value> = events.iter().copied().filter(|e| s(e, "/reason") == "Unhealthy" && PROBE_TIMEOUT.is_match(s(e, "/message"))).collect();
+        for c in pod.get("spec").map(k8s::containers).into_iter().flatten() {
+            let name = s(c, "/name");
+            let Some(limit) = k8s::cpu_millis(s(c, "/resources/limits/cpu")) else { continue };
+            let named = alert && (alert_container.is_empty() || alert_container == name);
+            let usage = pod_cpu_usage(obs, pod, name);
+            let saturated = usage.is_some_and(|u| u >= 0.9 * limit);
+            if !saturated && !named {
+                continue;
+            }
+            let mut evidence = vec![ev(format!("{workload} container {name}"), format!("CPU limit {}", s(c, "/resources/limits/cpu")))];
+            if let Some(u) = usage {
+                evidence.push(ev(format!("top {pod_ref}"), format!("container {name} uses {} of its {} CPU limit ({:.0}%)", k8s::fmt_millis(u), k8s::fmt_millis(limit), 100.0 * u / limit)));
+            }
+            if named && let Some(d) = event.annotations.get("description").or_else(|| event.annotations.get("summary")) {
+                evidence.push(ev("alert", d.clone()));
+            }
+            for e in timeouts.iter().rev().take(2) {
+                evidence.push(ev(format!("events of {pod_ref}"), s(e, "/message")));
+            }
+            let tier = match (saturated, named || !timeouts.is_empty()) {
+                (true, true) => Decisive,
+                (true, false) => Consistent,
+                (false, _) if usage.is_none() => Consistent,
+                _ => Consistent,
+            };
+            out.push(finding(
+                RootCause::CpuThrottling,
+                workload.clone(),
+                tier,
+                format!(
+                    "Container {name} is throttled by its CPU limit of {}{}.",
+                    s(c, "/resources/limits/cpu"),
+                    if timeouts.is_empty() { String::new() } else { ": requests and probes time out".into() }
+                ),
+                evidence,
+                format!("Raise or remove the CPU limit of {name} in {workload} (keep a realistic request), or reduce the work per pod."),
+            ));
+            done.insert(workload.clone());
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::*;
+    use super::*;
+
+    #[test]
+    fn a_readiness_probe_answered_404_cites_path_and_code() {
+        let spec = json!({"containers": [{"name": "app", "ports": [{"name": "http", "containerPort": 8080}], "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}}}]});
+        let p = pod("p", "eng-1", json!({"app": "eng"}), spec, json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}], "containerStatuses": [{"name": "app", "ready": false, "restartCount": 0, "state": {"running": {}}}]}));
+        let e = event_on("Pod", "p", "eng-1", "Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 404");
+        let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "p", "pod": "eng-1"})), &[read(vec![p, e])]);
+        assert_eq!(f.root_cause, RootCause::ReadinessProbeFailing);
+        let t = text(&f);
+        assert!(t.contains("/readyz") && t.contains("404") && t.contains("http (8080)"), "{t}");
+    }
+
+    #[test]
+    fn a_liveness_kill_is_not_an_app_crash() {
+        let spec = json!({"containers": [{"name": "app", "livenessProbe": {"httpGet": {"path": "/health", "port": 8081}}}]});
+        let p = pod("c", "n-1", json!({"app": "n"}), spec, crashing("app", 137));
+        let e1 = event_on("Pod", "c", "n-1", "Warning", "Unhealthy", "Liveness probe failed: Get \"http://10.0.0.1:8081/health\": dial tcp 10.0.0.1:8081: connect: connection refused");
+        let e2 = event_on("Pod", "c", "n-1", "Normal", "Killing", "Container app failed liveness probe, will be restarted");
+        let f = best(&pod_alert("c", "n-1"), &[read(vec![p, e1, e2])]);
+        assert_eq!(f.root_cause, RootCause::LivenessProbeFailing);
+        assert!(f.confidence >= 0.9 && text(&f).contains("8081"));
+    }
+
+    #[test]
+    fn probe_timeouts_at_the_cpu_limit_are_throttling_not_liveness() {
+        let spec = json!({"containers": [{"name": "q", "resources": {"limits": {"cpu": "300m"}}, "livenessProbe": {"httpGet": {"path": "/live", "port": 8080}}}]});
+        let mut status = crashing("q", 143);
+        status["containerStatuses"][0]["state"] = json!({"running": {}});
+        let p = pod("pr", "q-1", json!({"app": "q"}), spec, status);
+        let e = event_on("Pod", "pr", "q-1", "Warning", "Unhealthy", "Liveness probe failed: Get \"http://10.0.0.1:8080/live\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)");
+        let m = json!({"kind": "PodMetrics", "metadata": {"namespace": "pr", "name": "q-1"}, "containers": [{"name": "q", "usage": {"cpu": "298781355n", "memory": "1Gi"}}]});
+        let f = best(&pod_alert("pr", "q-1"), &[read(vec![p, e, m])]);
+        assert_eq!((f.root_cause, f.resource.as_deref()), (RootCause::CpuThrottling, Some("pr/Deployment/q")));
+        assert!(text(&f).contains("300m") && text(&f).contains("throttl"));
+    }
+}

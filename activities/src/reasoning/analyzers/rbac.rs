@@ -1,0 +1,136 @@
+//! RBAC: a 403 in a container's log followed to the Role (or missing binding) that lacks
+//! the verb.
+
+use super::*;
+
+pub(super) struct Rbac;
+
+impl Rule for Rbac {
+    fn name(&self) -> &'static str {
+        "rbac"
+    }
+
+    fn check(&self, cx: &Ctx<'_, '_>, out: &mut Vec<Finding>) {
+        for pod in &cx.scope.pods {
+            for (c, symptom) in outward_symptoms(cx.obs, pod) {
+                if let Symptom::Rbac { line, sa_namespace, sa_name, verb, resource, group, namespace } = &symptom {
+                    out.push(rbac_finding(&c, line, sa_namespace, sa_name, verb, resource, group, namespace.as_deref()));
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rbac_finding(c: &Client<'_>, line: &str, sa_ns: &str, sa: &str, verb: &str, resource: &str, group: &str, namespace: Option<&str>) -> Finding {
+    let obs = c.obs;
+    let scope_txt = namespace.map(|n| format!("in namespace {n}")).unwrap_or_else(|| "at cluster scope".into());
+    let what = format!("{verb} {resource}{}", if group.is_empty() { String::new() } else { format!(".{group}") });
+    let mut evidence = vec![ev(&c.log_src, line.trim()), c.state.clone()];
+    let subject_matches = |b: &Value| {
+        b.get("subjects").and_then(Value::as_array).into_iter().flatten().any(|sub| {
+            s(sub, "/kind") == "ServiceAccount" && s(sub, "/name") == sa && (s(sub, "/namespace") == sa_ns || (s(sub, "/namespace").is_empty() && s(b, "/metadata/namespace") == sa_ns))
+        })
+    };
+    let bindings: Vec<&Value> = obs
+        .all("RoleBinding")
+        .filter(|b| namespace.is_none_or(|n| s(b, "/metadata/namespace") == n))
+        .chain(obs.all("ClusterRoleBinding"))
+        .filter(|b| subject_matches(b))
+        .collect();
+    let listed = obs.all("RoleBinding").next().is_some() || obs.all("ClusterRoleBinding").next().is_some() || obs.executed.iter().any(|k| k.contains("rolebindings"));
+    let (res_name, sub) = resource.split_once('/').map(|(r, s)| (r, Some(s))).unwrap_or((resource, None));
+    let rule_covers = |r: &Value| {
+        let has = |field: &str, want: &str| r.get(field).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).any(|x| x == want || x == "*");
+        has("apiGroups", group) && (has("resources", resource) || (sub.is_none() && has("resources", res_name)))
+    };
+    let grants = |r: &Value| rule_covers(r) && r.get("verbs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).any(|v| v == verb || v == "*") && r.get("resourceNames").and_then(Value::as_array).is_none_or(|n| n.is_empty() || !matches!(verb, "list" | "watch" | "create" | "deletecollection"));
+    let mut bound_roles = vec![];
+    for b in &bindings {
+        let kind = s(b, "/roleRef/kind");
+        let role_ns = if kind == "Role" { s(b, "/metadata/namespace") } else { "" };
+        let binding_ref = resource_ref(Some(s(b, "/metadata/namespace")), s(b, "/kind"), s(b, "/metadata/name"));
+        evidence.push(ev(binding_ref.clone(), format!("binds {kind} {} to ServiceAccount {sa_ns}/{sa}", s(b, "/roleRef/name"))));
+        if let Some(role) = obs.get(kind, role_ns, s(b, "/roleRef/name")) {
+            bound_roles.push((role, binding_ref, s(b, "/kind") == "ClusterRoleBinding"));
+        }
+    }
+    // A RoleBinding grants only in its own namespace: bindings of the account elsewhere do
+    // not cover this request.
+    if let Some(n) = namespace {
+        for b in obs.all("RoleBinding").filter(|b| s(b, "/metadata/namespace") != n && subject_matches(b)) {
+            let bns = s(b, "/metadata/namespace");
+            evidence.push(ev(resource_ref(Some(bns), "RoleBinding", s(b, "/metadata/name")), format!("binds {} {} to ServiceAccount {sa_ns}/{sa} only in namespace {bns}; the request is in namespace {n}", s(b, "/roleRef/kind"), s(b, "/roleRef/name"))));
+        }
+    }
+    let rules_of = |role: &Value| role.get("rules").and_then(Value::as_array).cloned().unwrap_or_default();
+    // A cluster-scope request (no namespace) is granted only through a ClusterRoleBinding.
+    let applies = |cluster_binding: bool| namespace.is_some() || cluster_binding;
+    let granted = bound_roles.iter().any(|(r, _, crb)| applies(*crb) && rules_of(r).iter().any(&grants));
+    let scope_short = bound_roles.iter().find(|(r, _, crb)| !applies(*crb) && rules_of(r).iter().any(&grants));
+    let partial = bound_roles.iter().find_map(|(r, _, _)| rules_of(r).into_iter().find(|rule| rule_covers(rule)).map(|rule| (*r, rule)));
+    let role_ref = |r: &Value| resource_ref(Some(s(r, "/metadata/namespace")).filter(|n| !n.is_empty()), s(r, "/kind"), s(r, "/metadata/name"));
+    let (resource_to_fix, tier, detail) = if let (false, Some((role, binding, _))) = (granted, scope_short) {
+        let bns = binding.split('/').next().unwrap_or_default();
+        evidence.push(ev(binding.clone(), format!("grants {what} through {} only in namespace {bns}; the request is cluster-wide", role_ref(role))));
+        (Some(binding.clone()), Decisive, format!("the request is cluster-wide (all namespaces) but {binding} grants {what} only in namespace {bns}: it needs a ClusterRoleBinding, or the app must {verb} in its own namespace"))
+    } else if granted {
+        (bound_roles.first().map(|(r, _, _)| role_ref(r)), Weak, format!("a bound role now grants {what}; the denial may predate a fix"))
+    } else if let Some((role, rule)) = partial {
+        let verbs: Vec<&str> = rule.get("verbs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        evidence.push(ev(role_ref(role), format!("grants [{}] on {resource}, not {verb}", verbs.join(", "))));
+        (Some(role_ref(role)), Decisive, format!("{} grants [{}] on {resource} but not {verb}", role_ref(role), verbs.join(", ")))
+    } else if let Some((role, _, _)) = bound_roles.first() {
+        evidence.push(ev(role_ref(role), format!("has no rule for {resource}")));
+        (Some(role_ref(role)), Decisive, format!("{} has no rule for {resource}", role_ref(role)))
+    } else if !bindings.is_empty() {
+        (Some(bindings.first().map(|b| role_ref_of_binding(b)).unwrap_or_default()), Consistent, "the bound role was not readable".into())
+    } else if listed {
+        (Some(format!("{sa_ns}/ServiceAccount/{sa}")), Consistent, format!("no RoleBinding or ClusterRoleBinding gives ServiceAccount {sa_ns}/{sa} any role"))
+    } else {
+        (Some(format!("{sa_ns}/ServiceAccount/{sa}")), Consistent, "the ServiceAccount's bindings are not read yet".into())
+    };
+    finding(
+        RootCause::RbacForbidden,
+        resource_to_fix.clone(),
+        tier,
+        format!("ServiceAccount {sa_ns}/{sa} may not {what} {scope_txt}: {detail}."),
+        evidence,
+        format!("Grant {verb} on {resource} to ServiceAccount {sa_ns}/{sa} in {} (least privilege: only the verbs the app uses).", resource_to_fix.unwrap_or_default()),
+    )
+}
+
+fn role_ref_of_binding(b: &Value) -> String {
+    let kind = s(b, "/roleRef/kind");
+    if kind == "Role" { resource_ref(Some(s(b, "/metadata/namespace")), kind, s(b, "/roleRef/name")) } else { format!("{kind}/{}", s(b, "/roleRef/name")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::*;
+    use super::*;
+
+    #[test]
+    fn a_403_names_the_role_that_lacks_the_verb() {
+        let p = pod("ci", "scaler-1", json!({"app": "scaler"}), json!({"serviceAccountName": "scaler", "containers": [{"name": "m"}]}), crashing("m", 1));
+        let log_text = r#"W1208 14:16:09.529033       1 reflector.go:561] failed to list *v1.Pod: pods is forbidden: User "system:serviceaccount:ci:scaler" cannot list resource "pods" in API group "" in the namespace "ci""#;
+        let rb = json!({"kind": "RoleBinding", "metadata": {"namespace": "ci", "name": "scaler"}, "roleRef": {"kind": "Role", "name": "scaler"}, "subjects": [{"kind": "ServiceAccount", "name": "scaler", "namespace": "ci"}]});
+        let role = json!({"kind": "Role", "metadata": {"namespace": "ci", "name": "scaler"}, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "delete"]}]});
+        let f = best(&pod_alert("ci", "scaler-1"), &[read(vec![p, rb, role]), log("ci", "scaler-1", "m", true, log_text)]);
+        assert_eq!(f.root_cause, RootCause::RbacForbidden);
+        assert_eq!(f.resource.as_deref(), Some("ci/Role/scaler"));
+        assert!(f.confidence >= 0.9 && text(&f).contains("cannot list resource"));
+    }
+
+    #[test]
+    fn a_cluster_wide_request_granted_only_by_a_rolebinding_names_the_binding() {
+        let p = pod("ci", "scaler-1", json!({"app": "scaler"}), json!({"serviceAccountName": "scaler", "containers": [{"name": "m"}]}), crashing("m", 1));
+        let log_text = r#"E1208 14:16:09.529033       1 reflector.go:158] "Unhandled Error" err="pkg/mod/k8s.io/client-go/tools/cache/reflector.go:243: Failed to watch *v1.Pod: failed to list *v1.Pod: pods is forbidden: User \"system:serviceaccount:ci:scaler\" cannot list resource \"pods\" in API group \"\" at the cluster scope""#;
+        let rb = json!({"kind": "RoleBinding", "metadata": {"namespace": "ci", "name": "scaler"}, "roleRef": {"kind": "ClusterRole", "name": "pod-reader"}, "subjects": [{"kind": "ServiceAccount", "name": "scaler", "namespace": "ci"}]});
+        let role = json!({"kind": "ClusterRole", "metadata": {"name": "pod-reader"}, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]});
+        let f = best(&pod_alert("ci", "scaler-1"), &[read(vec![p, rb, role]), log("ci", "scaler-1", "m", true, log_text)]);
+        assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::RbacForbidden, Some("ci/RoleBinding/scaler"), Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("cluster-wide") && t.contains("ClusterRoleBinding") && t.contains("only in namespace ci"), "{t}");
+    }
+}

@@ -1,0 +1,377 @@
+//! Scheduling: a pending pod's FailedScheduling message, replayed against the nodes read
+//! (selector, affinity, taints) to name the filter that blocks it.
+
+use super::*;
+use super::volumes::claim_evidence;
+use k8s_openapi::api::core::v1::{Container, PodSpec, Toleration};
+
+pub(super) struct Scheduling;
+
+impl Rule for Scheduling {
+    fn name(&self) -> &'static str {
+        "scheduling"
+    }
+
+    fn check(&self, cx: &Ctx<'_, '_>, out: &mut Vec<Finding>) {
+        for pod in &cx.scope.pods {
+            if s(pod, "/status/phase") == "Pending" && pod.pointer("/spec/nodeName").is_none() {
+                let events = cx.obs.events_for("Pod", s(pod, "/metadata/namespace"), s(pod, "/metadata/name"));
+                unschedulable(cx.obs, pod, &workload_ref(cx.obs, pod), &events, out);
+            }
+        }
+    }
+}
+
+static SCHED_REASON: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d+) (node\(s\) (?:[^,.{]|\{[^}]*\})+|Insufficient [a-zA-Z0-9./-]+|Too many pods)").expect("regex"));
+
+/// A pod's request of `resource` as the scheduler counts it: the sum over its containers
+/// (a container with only a limit is requested at its limit), or the largest init
+/// container's when that is more.
+fn pod_request(pod: &Value, resource: &str) -> Option<f64> {
+    let spec: PodSpec = serde_json::from_value(pod.get("spec")?.clone()).ok()?;
+    let of = |c: &Container| {
+        let r = c.resources.as_ref()?;
+        let q = r.requests.as_ref().and_then(|m| m.get(resource)).or_else(|| r.limits.as_ref().and_then(|m| m.get(resource)))?;
+        quantity(resource, &q.0)
+    };
+    let main: Vec<f64> = spec.containers.iter().filter_map(of).collect();
+    let init: Vec<f64> = spec.init_containers.iter().flatten().filter_map(of).collect();
+    if main.is_empty() && init.is_empty() {
+        return None;
+    }
+    Some(main.iter().sum::<f64>().max(init.iter().copied().fold(0.0, f64::max)))
+}
+
+/// A quantity in the unit kubectl reasons in: millicores for cpu, bytes for memory and
+/// storage, a count for the rest (pods, GPUs).
+fn quantity(resource: &str, q: &str) -> Option<f64> {
+    match resource {
+        "cpu" => k8s::cpu_millis(q),
+        "memory" | "ephemeral-storage" => k8s::bytes(q),
+        r if r.starts_with("hugepages-") => k8s::bytes(q),
+        _ => q.trim().parse().ok(),
+    }
+}
+
+fn fmt_quantity(resource: &str, v: f64) -> String {
+    const GI: f64 = 1024.0 * 1024.0 * 1024.0;
+    const MI: f64 = 1024.0 * 1024.0;
+    let trim = |x: f64| format!("{x:.1}").trim_end_matches(".0").to_owned();
+    match resource {
+        "cpu" if v >= 1000.0 && (v / 1000.0).fract() == 0.0 => format!("{}", v / 1000.0),
+        "cpu" => k8s::fmt_millis(v),
+        "memory" | "ephemeral-storage" if v >= GI => format!("{}Gi", trim(v / GI)),
+        "memory" | "ephemeral-storage" => format!("{}Mi", trim(v / MI)),
+        _ => trim(v),
+    }
+}
+
+/// For each resource the scheduler finds insufficient: the pod's request against the
+/// largest allocatable among the nodes read (`requests memory 24Gi; largest allocatable
+/// 14.4Gi (Node/w2)`), and whether any node could ever fit it.
+fn requests_against_allocatable(pod: &Value, nodes: &[&Value], insufficient: &[&str]) -> Vec<Evidence> {
+    let pod_ref = workload_hint(pod);
+    let mut out = vec![];
+    for resource in insufficient {
+        let Some(req) = pod_request(pod, resource) else { continue };
+        let largest = nodes
+            .iter()
+            .filter_map(|n| n.pointer(&format!("/status/allocatable/{}", resource.replace('/', "~1"))).and_then(Value::as_str).and_then(|q| quantity(resource, q)).map(|a| (a, s(n, "/metadata/name"))))
+            .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)));
+        let detail = match largest {
+            Some((alloc, node)) => format!(
+                "requests {resource} {}; largest allocatable {} (Node/{node}){}",
+                fmt_quantity(resource, req),
+                fmt_quantity(resource, alloc),
+                if req > alloc { ": no node can ever fit it" } else { ": it fits an empty node, the nodes are full" }
+            ),
+            None => format!("requests {resource} {}", fmt_quantity(resource, req)),
+        };
+        out.push(ev(format!("{pod_ref} requests"), detail));
+    }
+    out
+}
+
+/// The pod's tolerations as `key=value:Effect`, or that it has none.
+fn describe_tolerations(pod: &Value) -> String {
+    let tolerations: Vec<Toleration> = pod.pointer("/spec/tolerations").cloned().and_then(|t| serde_json::from_value(t).ok()).unwrap_or_default();
+    let described: Vec<String> = tolerations
+        .iter()
+        .map(|t| {
+            let key = t.key.as_deref().filter(|k| !k.is_empty()).unwrap_or("*");
+            let value = match (t.operator.as_deref(), &t.value) {
+                (Some("Exists"), _) | (_, None) => String::new(),
+                (_, Some(v)) => format!("={v}"),
+            };
+            format!("{key}{value}:{}", t.effect.as_deref().filter(|e| !e.is_empty()).unwrap_or("(any effect)"))
+        })
+        .collect();
+    if described.is_empty() { "the pod tolerates no taint".into() } else { format!("the pod tolerates only {}", described.join(", ")) }
+}
+
+/// Scheduler filter stage of a reason: later stages mean the node passed the earlier ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    Taint,
+    NodeAffinity,
+    Ports,
+    Resources,
+    Volume,
+    PodAffinity,
+}
+
+fn stage_of(reason: &str) -> Option<Stage> {
+    let l = reason.to_ascii_lowercase();
+    Some(if l.starts_with("insufficient") || l.starts_with("too many pods") || l.contains("were unschedulable") {
+        Stage::Resources
+    } else if l.contains("free ports") {
+        Stage::Ports
+    } else if l.contains("pod affinity") || l.contains("pod anti-affinity") || l.contains("topology spread") {
+        Stage::PodAffinity
+    } else if l.contains("taint") {
+        // Control-plane and node-health taints are by design; they explain no workload pod.
+        if l.contains("control-plane") || l.contains("master") || l.contains("node-role.kubernetes.io/") || l.contains("node.kubernetes.io/") {
+            return None;
+        }
+        Stage::Taint
+    } else if l.contains("affinity") || l.contains("selector") {
+        Stage::NodeAffinity
+    } else if l.contains("persistentvolumeclaim") || l.contains("volume node affinity") || l.contains("volume zone") || l.contains("bind") {
+        Stage::Volume
+    } else {
+        return None;
+    })
+}
+
+fn normalize_key(k: &str) -> String {
+    k.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase()
+}
+
+fn unschedulable(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[&Value], out: &mut Vec<Finding>) {
+    let pod_ref = workload_hint(pod);
+    let condition = k8s::condition(pod, "PodScheduled").filter(|c| s(c, "/status") == "False").map(|c| s(c, "/message"));
+    let event = events.iter().rev().find(|e| s(e, "/reason") == "FailedScheduling").map(|e| s(e, "/message"));
+    let Some(message) = event.or(condition).filter(|m| !m.is_empty()) else { return };
+    // Only the part before "preemption:" describes the nodes.
+    let nodes_part = message.split("preemption:").next().unwrap_or(message);
+    let reasons: Vec<(u64, String, Stage)> = SCHED_REASON
+        .captures_iter(nodes_part)
+        .filter_map(|c| {
+            let r = c[2].to_owned();
+            stage_of(&r).map(|st| (c[1].parse().unwrap_or(0), r, st))
+        })
+        .collect();
+    let mut evidence = vec![ev(format!("FailedScheduling on {pod_ref}"), message)];
+
+    // With the nodes at hand, replay the scheduler's selection and taint filters.
+    let nodes: Vec<&Value> = obs.all("Node").filter(|n| !n.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false)).collect();
+    let selects = pod.pointer("/spec/nodeSelector").is_some() || pod.pointer("/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution").is_some();
+    let mut simulated: Option<Stage> = None;
+    if !nodes.is_empty() {
+        let eligible: Vec<&Value> = nodes.iter().copied().filter(|n| k8s::node_selection_misses(pod, n).is_empty()).collect();
+        if eligible.is_empty() && selects {
+            simulated = Some(Stage::NodeAffinity);
+            let mut misses: Vec<String> = nodes.iter().flat_map(|n| k8s::node_selection_misses(pod, n)).collect();
+            misses.sort();
+            misses.dedup();
+            evidence.push(ev(format!("{pod_ref} spec"), format!("no node satisfies: {}", misses.join("; "))));
+            // A near-identical label key on the nodes is the classic typo.
+            let wanted: Vec<String> = pod
+                .pointer("/spec/nodeSelector")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.clone())
+                .chain(
+                    pod.pointer("/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|t| t.get("matchExpressions").and_then(Value::as_array).into_iter().flatten())
+                        .map(|e| s(e, "/key").to_owned()),
+                )
+                .collect();
+            for key in wanted {
+                if nodes.iter().any(|n| k8s::labels(n).contains_key(&key)) {
+                    continue;
+                }
+                let similar: Vec<String> = nodes
+                    .iter()
+                    .flat_map(|n| k8s::labels(n).iter())
+                    .filter(|(k, _)| normalize_key(k) == normalize_key(&key))
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let detail = if similar.is_empty() { format!("no node has the label key {key}") } else { format!("no node has the label key {key}; nodes carry {}", similar.join(", ")) };
+                evidence.push(ev("node labels", detail));
+            }
+        } else if !eligible.is_empty() {
+            let tainted: Vec<(String, Vec<String>)> = eligible.iter().map(|n| (s(n, "/metadata/name").to_owned(), k8s::untolerated_taints(pod, n))).collect();
+            let workload_taints = |t: &Vec<String>| t.iter().any(|x| !x.starts_with("node-role.kubernetes.io/") && !x.starts_with("node.kubernetes.io/"));
+            if tainted.iter().all(|(_, t)| !t.is_empty()) && tainted.iter().any(|(_, t)| workload_taints(t)) {
+                simulated = Some(Stage::Taint);
+                for (n, t) in tainted.iter().filter(|(_, t)| workload_taints(t)).take(3) {
+                    evidence.push(ev(format!("Node/{n}"), format!("untolerated taint {}", t.join(", "))));
+                }
+            }
+        }
+    }
+    let stage = simulated.or_else(|| {
+        // Nodes counted under a later filter passed the earlier ones: those are the nodes the
+        // pod was meant for, and their reason is the blocker.
+        let late = reasons.iter().filter(|(_, _, st)| *st >= Stage::Ports).max_by_key(|(_, _, st)| *st).map(|(_, _, st)| *st);
+        late.or_else(|| {
+            let count = |want: Stage| reasons.iter().filter(|(_, _, st)| *st == want).map(|(c, _, _)| *c).sum::<u64>();
+            match (count(Stage::Taint), count(Stage::NodeAffinity)) {
+                (0, 0) => None,
+                (t, a) if t > a => Some(Stage::Taint),
+                _ => Some(Stage::NodeAffinity),
+            }
+        })
+    });
+    let stage = match stage {
+        Some(st) => st,
+        None if message.contains("unbound immediate PersistentVolumeClaims") || message.contains("has unbound") => Stage::Volume,
+        None => return,
+    };
+    let owner_kind = obs.workload_of(pod).0;
+    let (rc, advice, mut tier) = match stage {
+        Stage::Resources => {
+            let insufficient: Vec<&str> = reasons.iter().filter_map(|(_, r, _)| r.strip_prefix("Insufficient ")).map(|r| r.trim_end_matches('.')).collect();
+            evidence.extend(requests_against_allocatable(pod, &nodes, &insufficient));
+            // The request against the nodes' allocatable is what a human changes: wait for the
+            // nodes (unless they cannot be read) before calling it decided.
+            let nodes_tried = !nodes.is_empty() || obs.executed.iter().any(|k| k.contains("||get|nodes|"));
+            let tier = if nodes_tried || insufficient.is_empty() { Decisive } else { Consistent };
+            (RootCause::PendingInsufficientResources, format!("Lower the requests of {workload} to what it needs, or add node capacity (cluster autoscaler / node pool)."), tier)
+        }
+        Stage::Taint => {
+            evidence.push(ev(format!("{pod_ref} spec.tolerations"), describe_tolerations(pod)));
+            (RootCause::PendingTaint, format!("Add the matching toleration to {workload}, or schedule it on nodes without that taint."), Decisive)
+        }
+        Stage::NodeAffinity => (RootCause::PendingNodeSelectorAffinity, format!("Fix the nodeSelector / affinity of {workload} to match labels that nodes really carry."), if simulated.is_some() { Decisive } else { Consistent }),
+        Stage::PodAffinity => {
+            let rules = pod.pointer("/spec/affinity/podAntiAffinity").or_else(|| pod.pointer("/spec/affinity/podAffinity"));
+            if let Some(r) = rules {
+                evidence.push(ev(format!("{pod_ref} spec affinity"), r.to_string()));
+            }
+            (RootCause::PendingNodeSelectorAffinity, format!("Relax the pod (anti-)affinity of {workload} (preferred instead of required, or a wider topologyKey), or add nodes."), Consistent)
+        }
+        Stage::Ports => {
+            let host_ports: Vec<String> = pod.get("spec").map(k8s::containers).into_iter().flatten().flat_map(|c| c.get("ports").and_then(Value::as_array).into_iter().flatten()).filter_map(|p| p.get("hostPort").and_then(Value::as_i64)).map(|p| p.to_string()).collect();
+            if !host_ports.is_empty() {
+                evidence.push(ev(format!("{pod_ref} spec"), format!("hostPort {}", host_ports.join(", "))));
+            }
+            if owner_kind == "Deployment"
+                && let Some(d) = obs.get("Deployment", s(pod, "/metadata/namespace"), &obs.workload_of(pod).2)
+            {
+                let ru = d.pointer("/spec/strategy/rollingUpdate");
+                evidence.push(ev(format!("{workload} strategy"), format!(
+                    "{} maxSurge {}, maxUnavailable {}",
+                    s(d, "/spec/strategy/type"),
+                    ru.and_then(|r| r.get("maxSurge")).map(Value::to_string).unwrap_or_else(|| "25%".into()),
+                    ru.and_then(|r| r.get("maxUnavailable")).map(Value::to_string).unwrap_or_else(|| "25%".into())
+                )));
+            }
+            if owner_kind == "Deployment" {
+                (RootCause::RolloutStuck, format!("The surge pod needs a node whose host ports are free: set maxSurge 0 / maxUnavailable 1 in {workload}, drop hostPort, or add a node."), Consistent)
+            } else {
+                (RootCause::PendingInsufficientResources, format!("Free the host ports {workload} asks for, or add nodes."), Consistent)
+            }
+        }
+        Stage::Volume => (RootCause::PendingPvcUnbound, "Make the PersistentVolumeClaim bindable: a StorageClass that exists and provisions, or a matching PV.".into(), Decisive),
+    };
+    if rc == RootCause::PendingPvcUnbound {
+        // The claim says why it stays unbound; without it the finding is not conclusive.
+        let claims = claim_evidence(obs, pod);
+        tier = if claims.is_empty() { Consistent } else { Decisive };
+        evidence.extend(claims);
+    }
+    out.push(finding(rc, workload.to_owned(), tier, format!("The pod cannot be scheduled: {}", nodes_part.trim().trim_end_matches('.')), evidence, advice));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::*;
+    use super::*;
+
+    fn pending(spec: Value, message: &str) -> (Value, Value) {
+        let p = pod("m", "web-1", json!({"app": "web"}), spec, json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}]}));
+        let e = event_on("Pod", "m", "web-1", "Warning", "FailedScheduling", message);
+        (p, e)
+    }
+
+    #[test]
+    fn a_node_affinity_typo_is_cited_with_the_label_nodes_really_carry() {
+        let spec = json!({"containers": [{"name": "web"}], "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "acme.io/disktype", "operator": "In", "values": ["nvme"]}]}]}}}});
+        let (p, e) = pending(spec, "0/4 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 3 node(s) didn't match Pod's node affinity/selector. preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling.");
+        let nodes = vec![
+            node("cp", json!({}), json!([{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}])),
+            node("w1", json!({"acme.io/disk-type": "nvme"}), json!([])),
+            node("w2", json!({"acme.io/disk-type": "sata"}), json!([])),
+        ];
+        let mut objs = vec![p, e];
+        objs.extend(nodes);
+        let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "m", "pod": "web-1"})), &[read(objs)]);
+        assert_eq!(f.root_cause, RootCause::PendingNodeSelectorAffinity);
+        let t = text(&f);
+        assert!(t.contains("acme.io/disktype In [nvme]") && t.contains("acme.io/disk-type=nvme"), "{t}");
+    }
+
+    #[test]
+    fn selected_nodes_that_are_all_tainted_make_it_a_taint_problem() {
+        let (p, e) = pending(json!({"containers": [{"name": "web"}], "nodeSelector": {"pool": "ml"}}), "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 2 node(s) had untolerated taint {dedicated: ml}. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.");
+        let mut objs = vec![p, e];
+        objs.push(node("cp", json!({}), json!([{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}])));
+        for n in ["ml1", "ml2"] {
+            objs.push(node(n, json!({"pool": "ml"}), json!([{"key": "dedicated", "value": "ml", "effect": "NoSchedule"}])));
+        }
+        let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "m", "pod": "web-1"})), &[read(objs)]);
+        assert_eq!(f.root_cause, RootCause::PendingTaint);
+        assert!(text(&f).contains("dedicated=ml:NoSchedule"));
+    }
+
+    #[test]
+    fn the_nodes_that_passed_the_earlier_filters_name_the_blocker() {
+        // Without nodes: resources on the intended nodes, not the selector on the others.
+        let (p, e) = pending(json!({"containers": [{"name": "web"}]}), "0/5 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }, 2 Insufficient cpu, 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/5 nodes are available: 5 Preemption is not helpful for scheduling.");
+        let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "m", "pod": "web-1"})), &[read(vec![p, e])]);
+        assert_eq!(f.root_cause, RootCause::PendingInsufficientResources);
+        // Host ports held by the old replicas block a surge pod of a Deployment.
+        let (p, e) = pending(json!({"containers": [{"name": "web", "ports": [{"containerPort": 80, "hostPort": 80}]}]}), "0/4 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 3 node(s) didn't have free ports for the requested pod ports. preemption: 0/4 nodes are available: 4 No preemption victims found for incoming pod.");
+        let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "m", "pod": "web-1"})), &[read(vec![p, e])]);
+        assert_eq!(f.root_cause, RootCause::RolloutStuck);
+        assert!(text(&f).contains("free ports") && text(&f).contains("hostPort 80"));
+    }
+
+    #[test]
+    fn insufficient_memory_names_the_request_against_the_largest_allocatable() {
+        let spec = json!({"containers": [{"name": "ch", "resources": {"requests": {"memory": "16Gi", "cpu": "2"}}}, {"name": "exporter", "resources": {"requests": {"memory": "8Gi"}}}]});
+        let (p, e) = pending(spec, "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.");
+        let mut objs = vec![p, e];
+        for (n, mem) in [("w1", "15098496Ki"), ("w2", "7901200Ki"), ("w3", "15098496Ki")] {
+            let mut node = node(n, json!({}), json!([]));
+            node["status"]["allocatable"] = json!({"cpu": "3920m", "memory": mem, "pods": "110"});
+            objs.push(node);
+        }
+        let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "m", "pod": "web-1"})), &[read(objs)]);
+        assert_eq!((f.root_cause, f.tier), (RootCause::PendingInsufficientResources, Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("requests memory 24Gi; largest allocatable 14.4Gi (Node/w1): no node can ever fit it"), "{t}");
+    }
+
+    #[test]
+    fn a_toleration_with_the_wrong_effect_is_quoted_against_the_taint() {
+        let spec = json!({"containers": [{"name": "web"}], "nodeSelector": {"pool": "gpu"}, "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoExecute"}]});
+        let (p, e) = pending(spec, "0/2 nodes are available: 2 node(s) had untolerated taint {nvidia.com/gpu: present}. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.");
+        let mut objs = vec![p, e];
+        for n in ["g1", "g2"] {
+            objs.push(node(n, json!({"pool": "gpu"}), json!([{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}])));
+        }
+        let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "m", "pod": "web-1"})), &[read(objs)]);
+        assert_eq!(f.root_cause, RootCause::PendingTaint);
+        let t = text(&f);
+        assert!(t.contains("nvidia.com/gpu=present:NoSchedule") && t.contains("tolerates only nvidia.com/gpu:NoExecute"), "{t}");
+    }
+}
