@@ -106,3 +106,13 @@ fn within_a_tier_the_alerts_own_object_ranks_first() {
     );
     assert_eq!(fs[0].confidence, Tier::Decisive.confidence());
 }
+
+#[test]
+fn every_family_is_registered_once() {
+    let names: Vec<&str> = RULES.iter().map(|r| r.name()).collect();
+    let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+    for family in ["crash", "image", "probes", "volumes", "scheduling", "dns", "dependency", "rbac", "nodes", "workloads", "services", "ingress", "autoscaling", "admission"] {
+        assert!(unique.contains(family), "{family} is not in RULES: {names:?}");
+    }
+}
