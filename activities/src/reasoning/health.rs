@@ -246,4 +246,18 @@ mod tests {
         assert_eq!(d.root_cause, RootCause::Unknown);
         assert!(d.recommendations[0].contains("kubectl -n shop describe pod web-1"), "{d:?}");
     }
+
+    #[test]
+    fn a_healthy_pod_with_an_old_oom_kill_is_unknown_naming_the_lead() {
+        // Ready now and the kill is a day old: no all-clear while a rule still holds a lead.
+        let mut status = ready(1, Some("2025-12-31T00:00:00Z"));
+        status["containerStatuses"][0]["lastState"]["terminated"]["reason"] = json!("OOMKilled");
+        status["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] = json!(137);
+        let results = vec![read(vec![web("web-1", status)])];
+        assert!(clear(&results).is_ok());
+        let d = diagnose(pod_alert(), results);
+        assert_eq!(d.root_cause, RootCause::Unknown, "{d:?}");
+        assert!(d.summary.contains("Strongest lead (oom-killed, weak)"), "{}", d.summary);
+        assert!(d.recommendations[0].starts_with("Read next: shop/Deployment/web"), "{:?}", d.recommendations);
+    }
 }

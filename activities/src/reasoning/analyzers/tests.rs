@@ -92,3 +92,27 @@ fn unrelated_pods_listed_for_context_do_not_become_suspects() {
     let fs = findings(&alert(json!({"alertname": "TargetDown", "namespace": "w", "service": "inv"})), &[read(vec![s1, other])]);
     assert!(fs.iter().all(|f| f.root_cause != RootCause::OomKilled), "{fs:?}");
 }
+
+#[test]
+fn within_a_tier_the_alerts_own_object_ranks_first() {
+    let f = |resource: &str, tier: Tier| finding(RootCause::CrashloopAppError, resource.to_owned(), tier, "s", vec![], "a");
+    let mut fs = vec![f("w/Deployment/other", Tier::Decisive), f("w/Deployment/own", Tier::Consistent), f("w/Deployment/own", Tier::Decisive), f("w/Deployment/third", Tier::Decisive)];
+    rank(&["w/Deployment/own".to_owned()], &mut fs);
+    let order: Vec<(&str, Tier)> = fs.iter().map(|f| (f.resource.as_deref().unwrap(), f.tier)).collect();
+    // Tier first, then the alert's own object, then the order the rules gave (stable).
+    assert_eq!(
+        order,
+        [("w/Deployment/own", Tier::Decisive), ("w/Deployment/other", Tier::Decisive), ("w/Deployment/third", Tier::Decisive), ("w/Deployment/own", Tier::Consistent)]
+    );
+    assert_eq!(fs[0].confidence, Tier::Decisive.confidence());
+}
+
+#[test]
+fn every_family_is_registered_once() {
+    let names: Vec<&str> = RULES.iter().map(|r| r.name()).collect();
+    let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+    for family in ["crash", "image", "probes", "volumes", "scheduling", "dns", "dependency", "rbac", "nodes", "workloads", "services", "ingress", "autoscaling", "admission"] {
+        assert!(unique.contains(family), "{family} is not in RULES: {names:?}");
+    }
+}
