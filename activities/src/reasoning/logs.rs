@@ -13,6 +13,9 @@ pub enum ConnectFailure {
     Refused,
     /// Packets dropped (network policy, firewall, overloaded peer).
     Timeout,
+    /// The dependency answered that it cannot serve (HTTP 503, Vault sealed, a database
+    /// starting up or in recovery): reachable, but down on its own account.
+    Unavailable,
     /// Anything else (reset, unreachable, unspecified).
     Other,
 }
@@ -114,6 +117,10 @@ static BAD_CONFIG: LazyLock<Regex> = LazyLock::new(|| {
 static DEPENDENCY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(connection refused|ECONNREFUSED|could not connect to|can't connect to|cannot connect to|failed to connect to|unable to connect to|error \S+ connecting to|connection timed out|connect timed out|connect timeout|i/o timeout|no route to host|ETIMEDOUT|EHOSTUNREACH|server closed the connection unexpectedly|is the server running|connection reset by peer)").expect("regex")
 });
+// The dependency answers, but says it cannot serve: the fix is on its side, not the client's.
+static UNAVAILABLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(\b503 Service Unavailable|\b(status|code|HTTP/[0-9.]+|returned|response)[: =]*\(?503\b|Vault is sealed|the database system is (starting up|shutting down|in recovery mode)|LOADING Redis is loading the dataset|MASTERDOWN Link with MASTER is down|etcdserver: no leader)").expect("regex")
+});
 static TIMEOUT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(timed out|timeout|ETIMEDOUT|deadline exceeded)").expect("regex"));
 static REFUSED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(connection refused|ECONNREFUSED|is the server running)").expect("regex"));
 static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
@@ -193,13 +200,15 @@ pub fn symptoms(log: &str) -> Vec<Symptom> {
     if let Some(line) = last_match(&lines, &AUTH_FAILED) {
         out.push(Symptom::BadConfig { line: line.clone() });
     }
-    if let Some(line) = last_match(&lines, &DEPENDENCY) {
+    if let Some(line) = last_match(&lines, &DEPENDENCY).or_else(|| last_match(&lines, &UNAVAILABLE)) {
         // The host is often on another line of the same failure; take the nearest one.
-        let host = host_in(line).or_else(|| lines.iter().rev().filter(|l| DEPENDENCY.is_match(l)).find_map(|l| host_in(l)));
+        let host = host_in(line).or_else(|| lines.iter().rev().filter(|l| DEPENDENCY.is_match(l) || UNAVAILABLE.is_match(l)).find_map(|l| host_in(l)));
         let failure = if REFUSED.is_match(line) {
             ConnectFailure::Refused
         } else if TIMEOUT.is_match(line) {
             ConnectFailure::Timeout
+        } else if UNAVAILABLE.is_match(line) {
+            ConnectFailure::Unavailable
         } else {
             ConnectFailure::Other
         };
@@ -275,6 +284,25 @@ mod tests {
             Symptom::Dependency { host: Some(h), .. } => assert_eq!((h.name.as_str(), h.namespace, h.port), ("redis", None, Some(6379))),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_dependency_that_answers_it_cannot_serve_is_unavailable() {
+        // hashicorp/vault api client error, as a Go service logs it.
+        let vault = r#"{"level":"ERROR","msg":"startup aborted","error":"vault login: Error making API request.\n\nURL: PUT https://vault.vault.svc:8200/v1/auth/kubernetes/login\nCode: 503. Errors:\n\n* Vault is sealed"}"#;
+        match crash_cause(vault).unwrap() {
+            Symptom::Dependency { host: Some(h), failure, line } => {
+                assert_eq!((h.name.as_str(), h.namespace.as_deref(), failure), ("vault", Some("vault"), ConnectFailure::Unavailable));
+                assert!(line.contains("Vault is sealed"), "{line}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let pg = "psql: error: connection to server at \"orders-db\" (10.0.0.7), port 5432 failed: FATAL:  the database system is starting up";
+        assert!(matches!(crash_cause(pg), Some(Symptom::Dependency { failure: ConnectFailure::Unavailable, .. })));
+        // A refused connection stays refused even when a 503 is logged too.
+        let both = "GET http://api:8080/ready: status 503\nError: connect ECONNREFUSED api:8080";
+        assert!(matches!(crash_cause(both), Some(Symptom::Dependency { failure: ConnectFailure::Refused, .. })));
+        assert!(!UNAVAILABLE.is_match("served in 503ms"));
     }
 
     #[test]
