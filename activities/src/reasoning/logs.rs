@@ -124,7 +124,7 @@ static UNAVAILABLE: LazyLock<Regex> = LazyLock::new(|| {
 static TIMEOUT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(timed out|timeout|ETIMEDOUT|deadline exceeded)").expect("regex"));
 static REFUSED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(connection refused|ECONNREFUSED|is the server running)").expect("regex"));
 static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(Caused by: )?([A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(Exception|Error)\b(: |$)|^panic: |^fatal error: |^thread '.*' panicked at|^Unhandled exception|^Uncaught ").expect("regex")
+    Regex::new(r#"^(Caused by: )?([A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(Exception|Error)\b(: |$)|^Exception in thread "[^"]*" |^panic: |^fatal error: |^thread '.*' panicked at|^Unhandled exception|^Uncaught "#).expect("regex")
 });
 static ERROR_LEVEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(^|[\s\[:])(error|fatal|critical|crit|panic|emerg)([\s\]:]|$)|^E\d{4} |^F\d{4} |segmentation fault|uncaught|unhandled|traceback \(most recent call last\)").expect("regex")

@@ -152,11 +152,65 @@ fn memory_asks(obs: &Observations<'_>, pod: &Value, c: &Value) -> Vec<Evidence> 
     out
 }
 
+/// A value in the Docker-link form the kubelet gives `<SVC>_PORT` and `<SVC>_PORT_<n>_<PROTO>`
+/// for every Service of the namespace (`tcp://10.0.143.77:9125`).
+static SERVICE_LINK_VALUE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(?:tcp|udp|sctp)://(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\b").expect("regex"));
+/// A service-link variable name as a program reads it.
+static SERVICE_LINK_VAR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b([A-Z][A-Z0-9_]*?_PORT(?:_\d+_(?:TCP|UDP|SCTP))?)\b").expect("regex"));
+
+/// A crash on a service-link variable: with service links on (the default), the kubelet
+/// sets `<SVC>_PORT=tcp://<clusterIP>:<port>` for every Service of the namespace, so a
+/// Service named like a setting the app reads (`statsd` -> `STATSD_PORT`) feeds it a URL
+/// where it expects a number. The error line quotes that URL.
+fn service_link_crash(obs: &Observations<'_>, pod: &Value, workload: &str, cs: &Value, spec: Option<&Value>, text: &str, log_src: &str) -> Option<Finding> {
+    if pod.pointer("/spec/enableServiceLinks").and_then(Value::as_bool) == Some(false) {
+        return None;
+    }
+    let error = match logs::crash_cause(text)? {
+        Symptom::AppError { line } | Symptom::BadConfig { line } | Symptom::MissingVar { line, .. } => line,
+        _ => return None,
+    };
+    let cap = SERVICE_LINK_VALUE.captures(&error)?;
+    let (value, ip) = (cap[0].to_owned(), cap[1].to_owned());
+    let ns = s(pod, "/metadata/namespace");
+    let declared: Vec<&str> = spec.and_then(|c| c.get("env")).and_then(Value::as_array).map(|env| env.iter().map(|e| s(e, "/name")).collect()).unwrap_or_default();
+    // The Service whose clusterIP it is, when read; else the variable the log names.
+    let service = obs.all("Service").find(|v| s(v, "/metadata/namespace") == ns && s(v, "/spec/clusterIP") == ip).map(|v| s(v, "/metadata/name").to_owned());
+    let var = match &service {
+        Some(name) => format!("{}_PORT", name.to_ascii_uppercase().replace('-', "_")),
+        None => SERVICE_LINK_VAR.captures_iter(text).map(|c| c[1].to_owned()).find(|v| !declared.contains(&v.as_str()))?,
+    };
+    if declared.contains(&var.as_str()) {
+        return None;
+    }
+    let service = service.unwrap_or_else(|| var.trim_end_matches("_PORT").to_ascii_lowercase().replace('_', "-"));
+    let container = s(cs, "/name");
+    Some(finding(
+        RootCause::CrashloopMissingConfig,
+        workload.to_owned(),
+        Decisive,
+        format!("Container {container} exits at start: {var}={value} is the service link the kubelet injects for Service {service}, not the setting the app expects."),
+        vec![
+            ev(log_src, error.trim()),
+            crash_state_evidence(pod, cs),
+            ev(
+                format!("{workload} container {container} env"),
+                format!("{var} is not declared; with enableServiceLinks unset (default true) the kubelet sets {var}={value} for Service {ns}/{service}"),
+            ),
+        ],
+        format!("Set enableServiceLinks: false in the pod spec of {workload} (or declare {var} explicitly, or rename the Service {service}), then let the rollout replace the pods."),
+    ))
+}
+
 fn crashloop(obs: &Observations<'_>, pod: &Value, workload: &str, cs: &Value, spec: Option<&Value>, out: &mut Vec<Finding>) {
     let container = s(cs, "/name");
     let last_code = cs.pointer("/lastState/terminated/exitCode").and_then(Value::as_i64).unwrap_or(0);
     let (text, log, log_src) = crash_text(obs, pod, cs);
     let state_ev = crash_state_evidence(pod, cs);
+    if let Some(f) = service_link_crash(obs, pod, workload, cs, spec, &text, &log_src) {
+        out.push(f);
+        return;
+    }
     match logs::crash_cause(&text) {
         // Followed outside the pod by the rbac, dns and dependency rules.
         Some(Symptom::Rbac { .. } | Symptom::Dns { .. } | Symptom::Dependency { .. }) => {}
@@ -227,6 +281,28 @@ mod tests {
         assert_eq!(f.root_cause, RootCause::CrashloopAppError);
         assert_eq!(f.resource.as_deref(), Some("shop/Deployment/router"));
         assert!(text(&f).contains("Duplicate key K1"), "{f:?}");
+    }
+
+    #[test]
+    fn a_service_link_variable_the_app_parses_is_missing_config() {
+        let p = pod("pay", "payouts-1", json!({"app": "payouts"}), json!({"containers": [{"name": "app", "env": [{"name": "LOG_LEVEL", "value": "info"}]}]}), crashing("app", 1));
+        let log_text = "Traceback (most recent call last):\n  File \"/srv/app/settings.py\", line 6, in <module>\n    METRICS_PORT = int(os.environ.get(\"METRICS_PORT\", \"8125\"))\nValueError: invalid literal for int() with base 10: 'udp://10.0.143.77:9125'";
+        let metrics = json!({"kind": "Service", "metadata": {"namespace": "pay", "name": "metrics"}, "spec": {"clusterIP": "10.0.143.77", "ports": [{"port": 9125, "protocol": "UDP"}]}});
+        let f = best(&pod_alert("pay", "payouts-1"), &[read(vec![p.clone(), metrics]), log("pay", "payouts-1", "app", true, log_text)]);
+        assert_eq!((f.root_cause, f.tier), (RootCause::CrashloopMissingConfig, Tier::Decisive));
+        assert_eq!(f.resource.as_deref(), Some("pay/Deployment/payouts"));
+        let t = text(&f);
+        assert!(t.contains("METRICS_PORT=udp://10.0.143.77:9125") && t.contains("invalid literal for int()") && t.contains("pay/metrics"), "{t}");
+        // Without the Service read, the variable the log names; Java's parse error reads the same way.
+        let java = "Exception in thread \"main\" java.lang.NumberFormatException: For input string: \"tcp://10.96.4.2:6379\"\n\tat java.base/java.lang.Integer.parseInt(Integer.java:652)\n\tat com.acme.Config.<init>(Config.java:31) reading REDIS_PORT";
+        let f = best(&pod_alert("pay", "payouts-1"), &[read(vec![p.clone()]), log("pay", "payouts-1", "app", true, java)]);
+        assert_eq!(f.root_cause, RootCause::CrashloopMissingConfig);
+        assert!(text(&f).contains("REDIS_PORT=tcp://10.96.4.2:6379"), "{f:?}");
+        // Service links switched off: not this.
+        let mut off = p;
+        off["spec"]["enableServiceLinks"] = json!(false);
+        let f = best(&pod_alert("pay", "payouts-1"), &[read(vec![off]), log("pay", "payouts-1", "app", true, log_text)]);
+        assert_eq!(f.root_cause, RootCause::CrashloopAppError);
     }
 
     #[test]
