@@ -114,6 +114,11 @@ static MISSING_VAR_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
 static BAD_CONFIG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)((open|read|load|loading|parse|parsing)[^\n]{0,80}(config|\.ya?ml|\.json|\.toml|\.conf|\.ini|\.properties)[^\n]{0,80}(no such file or directory|not found|cannot find|invalid|error)|flag provided but not defined|unknown (flag|option|shorthand flag|directive)|unrecognized (option|argument)|executable file not found|exec format error|invalid (configuration|config)|error during parsing|no such file or directory|cannot find module|could not find or load main class|unable to access jarfile)"#).expect("regex")
 });
+// A config file the program cannot parse, as the common parsers word it (PyYAML, SnakeYAML,
+// go-yaml, encoding/json, Python json, Jackson, TOML parsers, JSON.parse).
+static CONFIG_PARSE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(\byaml\.(scanner|parser|composer|constructor)\.\w+Error\b|snakeyaml\.\w+\.\w+Exception|\byaml: (line \d+|unmarshal errors|did not find expected|found character that cannot start)|mapping values are not allowed (here|in this context)|error converting YAML to JSON|JSONDecodeError|invalid character '[^']*' (looking for beginning|after object key|after array element)|json: cannot unmarshal|JsonParseException|TOMLDecodeError|TomlDecodeError|\btoml: line \d+|Unexpected token .{0,20} in JSON at position|is not valid JSON)").expect("regex")
+});
 static DEPENDENCY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(connection refused|ECONNREFUSED|could not connect to|can't connect to|cannot connect to|failed to connect to|unable to connect to|error \S+ connecting to|connection timed out|connect timed out|connect timeout|i/o timeout|no route to host|ETIMEDOUT|EHOSTUNREACH|server closed the connection unexpectedly|is the server running|connection reset by peer)").expect("regex")
 });
@@ -214,7 +219,7 @@ pub fn symptoms(log: &str) -> Vec<Symptom> {
         };
         out.push(Symptom::Dependency { line: line.clone(), host, failure });
     }
-    if let Some(line) = last_match(&lines, &BAD_CONFIG) {
+    if let Some(line) = last_match(&lines, &CONFIG_PARSE).or_else(|| last_match(&lines, &BAD_CONFIG)) {
         out.push(Symptom::BadConfig { line: line.clone() });
     }
     // The root exception ("Caused by" last), else the last exception header, else the last
@@ -341,6 +346,17 @@ Caused by: java.lang.IllegalStateException: Duplicate key K1 (attempted merging 
         let coredns = "/etc/coredns/Corefile:7 - Error during parsing: Unknown directive 'bogus'";
         assert!(matches!(crash_cause(coredns), Some(Symptom::BadConfig { .. })));
         assert!(matches!(crash_cause("flag provided but not defined: -listen"), Some(Symptom::BadConfig { .. })));
+    }
+
+    #[test]
+    fn config_files_that_do_not_parse_are_config() {
+        let pyyaml = "  File \"/usr/local/lib/python3.11/site-packages/yaml/scanner.py\", line 577, in fetch_value\n    raise ScannerError(None, None,\nyaml.scanner.ScannerError: mapping values are not allowed here\n  in \"/etc/app/settings.yaml\", line 21, column 12";
+        assert!(matches!(crash_cause(pyyaml), Some(Symptom::BadConfig { line }) if line.contains("mapping values are not allowed here")));
+        let go = r#"{"level":"fatal","msg":"load config","error":"yaml: line 7: did not find expected key"}"#;
+        assert!(matches!(crash_cause(go), Some(Symptom::BadConfig { .. })));
+        let json = "json.decoder.JSONDecodeError: Expecting ',' delimiter: line 4 column 3 (char 51)";
+        assert!(matches!(crash_cause(json), Some(Symptom::BadConfig { .. })));
+        assert!(matches!(crash_cause("panic: invalid character '}' looking for beginning of object key string"), Some(Symptom::BadConfig { .. })));
     }
 
     #[test]

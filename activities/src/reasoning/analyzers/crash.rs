@@ -152,6 +152,76 @@ fn memory_asks(obs: &Observations<'_>, pod: &Value, c: &Value) -> Vec<Evidence> 
     out
 }
 
+static ABS_PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(/[A-Za-z0-9._@-]+)+").expect("regex"));
+
+/// A file a log names that a ConfigMap or Secret volume provides.
+struct MountedFile {
+    path: String,
+    mount_path: String,
+    volume: String,
+    /// `<ns>/ConfigMap/<name>` or `<ns>/Secret/<name>`.
+    object: String,
+    key: String,
+}
+
+impl MountedFile {
+    fn describe(&self) -> String {
+        format!("{} is key {} of {} (volume {} mounted at {})", self.path, self.key, self.object, self.volume, self.mount_path)
+    }
+}
+
+/// The first file the log names (stack frames aside) that comes from a ConfigMap or Secret
+/// volume of the container: through its mountPath (and subPath), the volume's items or
+/// the key named like the file.
+fn mounted_file(pod: &Value, container: &str, text: &str) -> Option<MountedFile> {
+    let spec = pod.get("spec")?;
+    let mounts = container_spec(pod, container)?.get("volumeMounts").and_then(Value::as_array)?;
+    let volumes = spec.get("volumes").and_then(Value::as_array)?;
+    let ns = s(pod, "/metadata/namespace");
+    let paths = text.lines().filter(|l| !l.trim_start().starts_with("File \"") && !l.trim_start().starts_with("at ")).flat_map(|l| ABS_PATH.find_iter(l).map(|m| m.as_str().trim_end_matches('.').to_owned()));
+    for path in paths {
+        for m in mounts {
+            let (mount_path, sub_path) = (s(m, "/mountPath").trim_end_matches('/'), s(m, "/subPath"));
+            let rel = if !sub_path.is_empty() {
+                if path != mount_path {
+                    continue;
+                }
+                sub_path.to_owned()
+            } else {
+                match path.strip_prefix(mount_path).and_then(|r| r.strip_prefix('/')) {
+                    Some(r) if !r.is_empty() => r.to_owned(),
+                    _ => continue,
+                }
+            };
+            let Some(vol) = volumes.iter().find(|v| s(v, "/name") == s(m, "/name")) else { continue };
+            let sources: Vec<&Value> = match vol.pointer("/projected/sources").and_then(Value::as_array) {
+                Some(srcs) => srcs.iter().collect(),
+                None => vec![vol],
+            };
+            for src in sources {
+                let (kind, name, items) = if let Some(cm) = src.get("configMap") {
+                    ("ConfigMap", s(cm, "/name"), cm.get("items"))
+                } else if let Some(sec) = src.get("secret") {
+                    ("Secret", if s(sec, "/secretName").is_empty() { s(sec, "/name") } else { s(sec, "/secretName") }, sec.get("items"))
+                } else {
+                    continue;
+                };
+                let key = match items.and_then(Value::as_array) {
+                    Some(items) => match items.iter().find(|i| s(i, "/path") == rel) {
+                        Some(i) => s(i, "/key").to_owned(),
+                        None => continue,
+                    },
+                    // Without items every key is a file named like it, at the top of the mount.
+                    None if !rel.contains('/') => rel.clone(),
+                    None => continue,
+                };
+                return Some(MountedFile { path: path.clone(), mount_path: mount_path.to_owned(), volume: s(vol, "/name").to_owned(), object: format!("{ns}/{kind}/{name}"), key });
+            }
+        }
+    }
+    None
+}
+
 /// A value in the Docker-link form the kubelet gives `<SVC>_PORT` and `<SVC>_PORT_<n>_<PROTO>`
 /// for every Service of the namespace (`tcp://10.0.143.77:9125`).
 static SERVICE_LINK_VALUE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(?:tcp|udp|sctp)://(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\b").expect("regex"));
@@ -230,14 +300,25 @@ fn crashloop(obs: &Observations<'_>, pod: &Value, workload: &str, cs: &Value, sp
                 format!("Set {var} in {workload} (env or envFrom of container {container}), then let the rollout replace the pods."),
             ));
         }
-        Some(Symptom::BadConfig { line }) => out.push(finding(
-            RootCause::CrashloopMissingConfig,
-            workload.to_owned(),
-            Consistent,
-            format!("Container {container} exits at start on its configuration: {}", line.trim()),
-            vec![ev(log_src, line.trim()), state_ev],
-            "Fix the command, flags or config file the container starts with.",
-        )),
+        Some(Symptom::BadConfig { line }) => match mounted_file(pod, container, &text) {
+            // The file it cannot read comes from a ConfigMap or Secret: that object is the fix.
+            Some(m) => out.push(finding(
+                RootCause::CrashloopMissingConfig,
+                m.object.clone(),
+                Decisive,
+                format!("Container {container} exits at start on its configuration file {}, key {} of {}: {}", m.path, m.key, m.object, line.trim()),
+                vec![ev(log_src, line.trim()), state_ev, ev(format!("{workload} container {container} volumeMounts"), m.describe())],
+                format!("Fix key {} of {} (the pods read it at start; the running ones still hold the old content), then restart {workload}.", m.key, m.object),
+            )),
+            None => out.push(finding(
+                RootCause::CrashloopMissingConfig,
+                workload.to_owned(),
+                Consistent,
+                format!("Container {container} exits at start on its configuration: {}", line.trim()),
+                vec![ev(log_src, line.trim()), state_ev],
+                "Fix the command, flags or config file the container starts with.",
+            )),
+        },
         Some(Symptom::AppError { line }) => out.push(finding(
             RootCause::CrashloopAppError,
             workload.to_owned(),
@@ -303,6 +384,23 @@ mod tests {
         off["spec"]["enableServiceLinks"] = json!(false);
         let f = best(&pod_alert("pay", "payouts-1"), &[read(vec![off]), log("pay", "payouts-1", "app", true, log_text)]);
         assert_eq!(f.root_cause, RootCause::CrashloopAppError);
+    }
+
+    #[test]
+    fn a_config_file_from_a_configmap_that_does_not_parse_points_at_the_configmap() {
+        let spec = json!({"containers": [{"name": "worker", "volumeMounts": [{"name": "settings", "mountPath": "/etc/app", "readOnly": true}, {"name": "scratch", "mountPath": "/tmp"}]}],
+            "volumes": [{"name": "settings", "configMap": {"name": "app-settings", "defaultMode": 420}}, {"name": "scratch", "emptyDir": {}}]});
+        let p = pod("media", "worker-1", json!({"app": "worker"}), spec, crashing("worker", 1));
+        let log_text = "Traceback (most recent call last):\n  File \"/usr/local/lib/python3.11/site-packages/yaml/scanner.py\", line 577, in fetch_value\n    raise ScannerError(None, None,\nyaml.scanner.ScannerError: mapping values are not allowed here\n  in \"/etc/app/settings.yaml\", line 21, column 12";
+        let f = best(&pod_alert("media", "worker-1"), &[read(vec![p.clone()]), log("media", "worker-1", "worker", true, log_text)]);
+        assert_eq!((f.root_cause, f.tier), (RootCause::CrashloopMissingConfig, Tier::Decisive));
+        assert_eq!(f.resource.as_deref(), Some("media/ConfigMap/app-settings"));
+        let t = text(&f);
+        assert!(t.contains("mapping values are not allowed here") && t.contains("key settings.yaml of media/ConfigMap/app-settings"), "{t}");
+        // A file baked into the image: the workload, not a ConfigMap.
+        let baked = log_text.replace("/etc/app/settings.yaml", "/srv/app/settings.yaml");
+        let f = best(&pod_alert("media", "worker-1"), &[read(vec![p]), log("media", "worker-1", "worker", true, &baked)]);
+        assert_eq!((f.root_cause, f.resource.as_deref()), (RootCause::CrashloopMissingConfig, Some("media/Deployment/worker")));
     }
 
     #[test]
