@@ -37,12 +37,21 @@ fn pod_crashes(obs: &Observations<'_>, pod: &Value, out: &mut Vec<Finding>) {
         match container_state(cs) {
             ContainerState::OomKilled => {
                 let limit = spec.map(|c| s(c, "/resources/limits/memory")).unwrap_or("");
-                // One OOM kill long ago on a container that runs fine is history, not the cause.
-                let current = waiting_reason == "CrashLoopBackOff" || restarts > 1 || !cs.get("ready").and_then(Value::as_bool).unwrap_or(false);
+                // Down now (waiting, not ready): the kill is the cause. Up and ready again after
+                // repeated kills: a real problem, but not what keeps it down now. One kill long
+                // ago on a container that runs fine is history.
+                let ready = cs.get("ready").and_then(Value::as_bool).unwrap_or(false);
+                let tier = if waiting_reason == "CrashLoopBackOff" || !ready {
+                    Decisive
+                } else if restarts > 1 {
+                    Consistent
+                } else {
+                    Weak
+                };
                 out.push(finding(
                     RootCause::OomKilled,
                     workload.clone(),
-                    if current { Decisive } else { Weak },
+                    tier,
                     format!("Container {container} is killed for exceeding its memory limit{}.", if limit.is_empty() { String::new() } else { format!(" of {limit}") }),
                     {
                         let mut evidence = vec![ev(format!("{src} lastState"), format!("terminated: OOMKilled, exit code {}, restarts {restarts}", last_code.unwrap_or(137)))];
