@@ -78,14 +78,20 @@ fn pod_crashes(obs: &Observations<'_>, pod: &Value, out: &mut Vec<Finding>) {
             ContainerState::ConfigError => {
                 let mut evidence = vec![ev(format!("{src} state"), format!("waiting: CreateContainerConfigError: {waiting_message}"))];
                 evidence.extend(events.iter().filter(|e| s(e, "/reason") == "Failed").take(1).map(|e| ev(format!("event on {pod_ref}"), s(e, "/message"))));
-                out.push(finding(
-                    RootCause::ContainerConfigMissingRef,
-                    workload.clone(),
-                    Decisive,
-                    format!("Container {container} cannot be created: {waiting_message}"),
-                    evidence,
-                    format!("Create the missing object or key, or fix the reference in {workload}."),
-                ));
+                // The object the kubelet names is the one to create (or give the key).
+                let missing = missing_ref(ns, waiting_message);
+                if let Some((kind, name, _)) = &missing {
+                    evidence.extend(generator_failures(obs, ns, kind, name));
+                }
+                let (resource, advice) = match &missing {
+                    Some((kind, name, None)) => (
+                        format!("{ns}/{kind}/{name}"),
+                        format!("Create {kind} {ns}/{name} (or whatever generates it: check its SealedSecret/ExternalSecret), or fix the reference in {workload}."),
+                    ),
+                    Some((kind, name, Some(key))) => (format!("{ns}/{kind}/{name}"), format!("Add key {key} to {kind} {ns}/{name} (or whatever generates it), or fix the key referenced in {workload}.")),
+                    None => (workload.clone(), format!("Create the missing object or key, or fix the reference in {workload}.")),
+                };
+                out.push(finding(RootCause::ContainerConfigMissingRef, resource, Decisive, format!("Container {container} cannot be created: {waiting_message}"), evidence, advice));
             }
             ContainerState::Crashing if !crash_is_liveness_kill(&events, cs) => crashloop(obs, pod, &workload, cs, spec, out),
             _ => {}
@@ -157,6 +163,43 @@ fn memory_asks(obs: &Observations<'_>, pod: &Value, c: &Value) -> Vec<Evidence> 
         .and_then(|m| m.get("containers").and_then(Value::as_array)?.iter().find(|x| s(x, "/name") == name).and_then(|x| k8s::bytes(s(x, "/usage/memory"))));
     if let Some(u) = used {
         out.push(ev(format!("top {}", workload_hint(pod)), format!("container {name} uses {}{}", gib(u), vs_limit(u))));
+    }
+    out
+}
+
+/// The kubelet's CreateContainerConfigError messages: `secret "x" not found`,
+/// `configmap "x" not found`, `couldn't find key K in Secret ns/x`.
+static MISSING_OBJECT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"\b(secret|configmap) "([a-z0-9][-a-z0-9.]*)" not found"#).expect("regex"));
+static MISSING_KEY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"couldn't find key (\S+) in (Secret|ConfigMap) ([a-z0-9][-a-z0-9]*)/([a-z0-9][-a-z0-9.]*)").expect("regex"));
+
+/// (kind, name, key) of the object a CreateContainerConfigError names.
+fn missing_ref(ns: &str, message: &str) -> Option<(&'static str, String, Option<String>)> {
+    let kind = |k: &str| if k.eq_ignore_ascii_case("secret") { "Secret" } else { "ConfigMap" };
+    if let Some(c) = MISSING_KEY.captures(message) {
+        return (&c[3] == ns).then(|| (kind(&c[2]), c[4].to_owned(), Some(c[1].to_owned())));
+    }
+    MISSING_OBJECT.captures(message).map(|c| (kind(&c[1]), c[2].to_owned(), None))
+}
+
+/// What the object that should produce a missing Secret or ConfigMap says: events on an
+/// object of the same name and another kind (SealedSecret, ExternalSecret, ...), and the
+/// failed conditions of such objects when read.
+fn generator_failures(obs: &Observations<'_>, ns: &str, kind: &str, name: &str) -> Vec<Evidence> {
+    let generator = |k: &str| !matches!(k, "Pod" | "Secret" | "ConfigMap" | "Event" | "") && k != kind;
+    let mut out: Vec<Evidence> = obs
+        .events
+        .iter()
+        .filter(|e| s(e, "/involvedObject/name") == name && s(e, "/involvedObject/namespace") == ns && generator(s(e, "/involvedObject/kind")) && s(e, "/type") == "Warning")
+        .take(1)
+        .map(|e| ev(format!("event on {ns}/{}/{name}", s(e, "/involvedObject/kind")), format!("{}: {}", s(e, "/reason"), s(e, "/message"))))
+        .collect();
+    for ((k, ons, oname), o) in &obs.objects {
+        if ons != ns || oname != name || !generator(k) {
+            continue;
+        }
+        for c in o.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten().filter(|c| s(c, "/status") == "False" && !s(c, "/message").is_empty()) {
+            out.push(ev(format!("{ns}/{k}/{name} condition {}", s(c, "/type")), s(c, "/message")));
+        }
     }
     out
 }
@@ -410,6 +453,21 @@ mod tests {
         let baked = log_text.replace("/etc/app/settings.yaml", "/srv/app/settings.yaml");
         let f = best(&pod_alert("media", "worker-1"), &[read(vec![p]), log("media", "worker-1", "worker", true, &baked)]);
         assert_eq!((f.root_cause, f.resource.as_deref()), (RootCause::CrashloopMissingConfig, Some("media/Deployment/worker")));
+    }
+
+    #[test]
+    fn a_missing_secret_is_the_resource_and_its_generator_is_quoted() {
+        let status = json!({"phase": "Pending", "containerStatuses": [{"name": "db", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "CreateContainerConfigError", "message": "secret \"db-admin\" not found"}}}]});
+        let p = pod("crm", "db-0", json!({"app": "db"}), json!({"containers": [{"name": "db"}]}), status);
+        let sealed = event_on("SealedSecret", "crm", "db-admin", "Warning", "ErrUnsealFailed", "Failed to unseal: no key could decrypt secret (password)");
+        let f = best(&pod_alert("crm", "db-0"), &[read(vec![p.clone(), sealed])]);
+        assert_eq!((f.root_cause, f.resource.as_deref()), (RootCause::ContainerConfigMissingRef, Some("crm/Secret/db-admin")));
+        assert!(text(&f).contains("no key could decrypt secret"), "{}", text(&f));
+        let mut key = p;
+        key["status"]["containerStatuses"][0]["state"]["waiting"]["message"] = json!("couldn't find key DB_PASSWORD in Secret crm/db-creds");
+        let f = best(&pod_alert("crm", "db-0"), &[read(vec![key])]);
+        assert_eq!(f.resource.as_deref(), Some("crm/Secret/db-creds"));
     }
 
     #[test]
