@@ -231,6 +231,29 @@ pub fn symptoms(log: &str) -> Vec<Symptom> {
     out
 }
 
+static HEALTH_FAILED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(health ?check (failed|error)|HealthIndicator|health indicator|readiness (check )?failed|not ready|status[^\n]{0,12}\bDOWN\b|\bis DOWN\b)").expect("regex")
+});
+static WARN_OR_WORSE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(^|[\s\[:])(warn|warning|error|fatal|crit|critical)([\s\]:]|$)").expect("regex"));
+
+/// Why a running app says it is not ready, from its log: the last warning about a failing
+/// health check (with the exception that follows it), else the last unreachable
+/// dependency, else the last application error.
+pub fn unready_reason(log: &str) -> Option<String> {
+    let lines = lines(log);
+    if let Some(i) = lines.iter().rposition(|l| HEALTH_FAILED.is_match(l) && WARN_OR_WORSE.is_match(l)) {
+        let mut line = lines[i].clone();
+        if let Some(next) = lines.get(i + 1).filter(|n| EXCEPTION.is_match(n) || DEPENDENCY.is_match(n)) {
+            line = format!("{line} -- {next}");
+        }
+        return Some(line);
+    }
+    symptoms(log).into_iter().find_map(|sy| match sy {
+        Symptom::Dependency { line, .. } | Symptom::AppError { line } => Some(line),
+        _ => None,
+    })
+}
+
 /// The symptom that explains a crash: the most specific one.
 pub fn crash_cause(log: &str) -> Option<Symptom> {
     symptoms(log).into_iter().next()
@@ -357,6 +380,17 @@ Caused by: java.lang.IllegalStateException: Duplicate key K1 (attempted merging 
         let json = "json.decoder.JSONDecodeError: Expecting ',' delimiter: line 4 column 3 (char 51)";
         assert!(matches!(crash_cause(json), Some(Symptom::BadConfig { .. })));
         assert!(matches!(crash_cause("panic: invalid character '}' looking for beginning of object key string"), Some(Symptom::BadConfig { .. })));
+    }
+
+    #[test]
+    fn an_unready_app_says_which_health_check_fails() {
+        let spring = "2026-11-18T14:15:26.090Z  INFO 1 --- [main] c.a.Application : Started Application in 26.4 seconds\n\
+2026-11-18T14:15:31.014Z  WARN 1 --- [nio-8080-exec-1] o.s.b.a.data.redis.RedisHealthIndicator  : Redis health check failed\n\n\
+org.springframework.data.redis.RedisConnectionFailureException: Unable to connect to Redis\n\
+\tat org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory.getConnection(LettuceConnectionFactory.java:1847)";
+        let r = unready_reason(spring).unwrap();
+        assert!(r.contains("Redis health check failed") && r.contains("RedisConnectionFailureException"), "{r}");
+        assert_eq!(unready_reason("INFO started\nINFO GET /ready 200"), None);
     }
 
     #[test]
