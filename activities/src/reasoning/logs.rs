@@ -13,6 +13,9 @@ pub enum ConnectFailure {
     Refused,
     /// Packets dropped (network policy, firewall, overloaded peer).
     Timeout,
+    /// The dependency answered that it cannot serve (HTTP 503, Vault sealed, a database
+    /// starting up or in recovery): reachable, but down on its own account.
+    Unavailable,
     /// Anything else (reset, unreachable, unspecified).
     Other,
 }
@@ -111,13 +114,22 @@ static MISSING_VAR_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
 static BAD_CONFIG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)((open|read|load|loading|parse|parsing)[^\n]{0,80}(config|\.ya?ml|\.json|\.toml|\.conf|\.ini|\.properties)[^\n]{0,80}(no such file or directory|not found|cannot find|invalid|error)|flag provided but not defined|unknown (flag|option|shorthand flag|directive)|unrecognized (option|argument)|executable file not found|exec format error|invalid (configuration|config)|error during parsing|no such file or directory|cannot find module|could not find or load main class|unable to access jarfile)"#).expect("regex")
 });
+// A config file the program cannot parse, as the common parsers word it (PyYAML, SnakeYAML,
+// go-yaml, encoding/json, Python json, Jackson, TOML parsers, JSON.parse).
+static CONFIG_PARSE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(\byaml\.(scanner|parser|composer|constructor)\.\w+Error\b|snakeyaml\.\w+\.\w+Exception|\byaml: (line \d+|unmarshal errors|did not find expected|found character that cannot start)|mapping values are not allowed (here|in this context)|error converting YAML to JSON|JSONDecodeError|invalid character '[^']*' (looking for beginning|after object key|after array element)|json: cannot unmarshal|JsonParseException|TOMLDecodeError|TomlDecodeError|\btoml: line \d+|Unexpected token .{0,20} in JSON at position|is not valid JSON)").expect("regex")
+});
 static DEPENDENCY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(connection refused|ECONNREFUSED|could not connect to|can't connect to|cannot connect to|failed to connect to|unable to connect to|error \S+ connecting to|connection timed out|connect timed out|connect timeout|i/o timeout|no route to host|ETIMEDOUT|EHOSTUNREACH|server closed the connection unexpectedly|is the server running|connection reset by peer)").expect("regex")
+});
+// The dependency answers, but says it cannot serve: the fix is on its side, not the client's.
+static UNAVAILABLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(\b503 Service Unavailable|\b(status|code|HTTP/[0-9.]+|returned|response)[: =]*\(?503\b|Vault is sealed|the database system is (starting up|shutting down|in recovery mode)|LOADING Redis is loading the dataset|MASTERDOWN Link with MASTER is down|etcdserver: no leader)").expect("regex")
 });
 static TIMEOUT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(timed out|timeout|ETIMEDOUT|deadline exceeded)").expect("regex"));
 static REFUSED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(connection refused|ECONNREFUSED|is the server running)").expect("regex"));
 static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(Caused by: )?([A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(Exception|Error)\b(: |$)|^panic: |^fatal error: |^thread '.*' panicked at|^Unhandled exception|^Uncaught ").expect("regex")
+    Regex::new(r#"^(Caused by: )?([A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(Exception|Error)\b(: |$)|^Exception in thread "[^"]*" |^panic: |^fatal error: |^thread '.*' panicked at|^Unhandled exception|^Uncaught "#).expect("regex")
 });
 static ERROR_LEVEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(^|[\s\[:])(error|fatal|critical|crit|panic|emerg)([\s\]:]|$)|^E\d{4} |^F\d{4} |segmentation fault|uncaught|unhandled|traceback \(most recent call last\)").expect("regex")
@@ -193,19 +205,21 @@ pub fn symptoms(log: &str) -> Vec<Symptom> {
     if let Some(line) = last_match(&lines, &AUTH_FAILED) {
         out.push(Symptom::BadConfig { line: line.clone() });
     }
-    if let Some(line) = last_match(&lines, &DEPENDENCY) {
+    if let Some(line) = last_match(&lines, &DEPENDENCY).or_else(|| last_match(&lines, &UNAVAILABLE)) {
         // The host is often on another line of the same failure; take the nearest one.
-        let host = host_in(line).or_else(|| lines.iter().rev().filter(|l| DEPENDENCY.is_match(l)).find_map(|l| host_in(l)));
+        let host = host_in(line).or_else(|| lines.iter().rev().filter(|l| DEPENDENCY.is_match(l) || UNAVAILABLE.is_match(l)).find_map(|l| host_in(l)));
         let failure = if REFUSED.is_match(line) {
             ConnectFailure::Refused
         } else if TIMEOUT.is_match(line) {
             ConnectFailure::Timeout
+        } else if UNAVAILABLE.is_match(line) {
+            ConnectFailure::Unavailable
         } else {
             ConnectFailure::Other
         };
         out.push(Symptom::Dependency { line: line.clone(), host, failure });
     }
-    if let Some(line) = last_match(&lines, &BAD_CONFIG) {
+    if let Some(line) = last_match(&lines, &CONFIG_PARSE).or_else(|| last_match(&lines, &BAD_CONFIG)) {
         out.push(Symptom::BadConfig { line: line.clone() });
     }
     // The root exception ("Caused by" last), else the last exception header, else the last
@@ -215,6 +229,29 @@ pub fn symptoms(log: &str) -> Vec<Symptom> {
         out.push(Symptom::AppError { line: line.clone() });
     }
     out
+}
+
+static HEALTH_FAILED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(health ?check (failed|error)|HealthIndicator|health indicator|readiness (check )?failed|not ready|status[^\n]{0,12}\bDOWN\b|\bis DOWN\b)").expect("regex")
+});
+static WARN_OR_WORSE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(^|[\s\[:])(warn|warning|error|fatal|crit|critical)([\s\]:]|$)").expect("regex"));
+
+/// Why a running app says it is not ready, from its log: the last warning about a failing
+/// health check (with the exception that follows it), else the last unreachable
+/// dependency, else the last application error.
+pub fn unready_reason(log: &str) -> Option<String> {
+    let lines = lines(log);
+    if let Some(i) = lines.iter().rposition(|l| HEALTH_FAILED.is_match(l) && WARN_OR_WORSE.is_match(l)) {
+        let mut line = lines[i].clone();
+        if let Some(next) = lines.get(i + 1).filter(|n| EXCEPTION.is_match(n) || DEPENDENCY.is_match(n)) {
+            line = format!("{line} -- {next}");
+        }
+        return Some(line);
+    }
+    symptoms(log).into_iter().find_map(|sy| match sy {
+        Symptom::Dependency { line, .. } | Symptom::AppError { line } => Some(line),
+        _ => None,
+    })
 }
 
 /// The symptom that explains a crash: the most specific one.
@@ -278,6 +315,25 @@ mod tests {
     }
 
     #[test]
+    fn a_dependency_that_answers_it_cannot_serve_is_unavailable() {
+        // hashicorp/vault api client error, as a Go service logs it.
+        let vault = r#"{"level":"ERROR","msg":"startup aborted","error":"vault login: Error making API request.\n\nURL: PUT https://vault.vault.svc:8200/v1/auth/kubernetes/login\nCode: 503. Errors:\n\n* Vault is sealed"}"#;
+        match crash_cause(vault).unwrap() {
+            Symptom::Dependency { host: Some(h), failure, line } => {
+                assert_eq!((h.name.as_str(), h.namespace.as_deref(), failure), ("vault", Some("vault"), ConnectFailure::Unavailable));
+                assert!(line.contains("Vault is sealed"), "{line}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let pg = "psql: error: connection to server at \"orders-db\" (10.0.0.7), port 5432 failed: FATAL:  the database system is starting up";
+        assert!(matches!(crash_cause(pg), Some(Symptom::Dependency { failure: ConnectFailure::Unavailable, .. })));
+        // A refused connection stays refused even when a 503 is logged too.
+        let both = "GET http://api:8080/ready: status 503\nError: connect ECONNREFUSED api:8080";
+        assert!(matches!(crash_cause(both), Some(Symptom::Dependency { failure: ConnectFailure::Refused, .. })));
+        assert!(!UNAVAILABLE.is_match("served in 503ms"));
+    }
+
+    #[test]
     fn missing_settings_are_named() {
         assert!(matches!(crash_cause("FATAL: DATABASE_URL is not set"), Some(Symptom::MissingVar { var, .. }) if var == "DATABASE_URL"));
         assert!(matches!(crash_cause("error: missing required environment variable: API_TOKEN"), Some(Symptom::MissingVar { var, .. }) if var == "API_TOKEN"));
@@ -313,6 +369,28 @@ Caused by: java.lang.IllegalStateException: Duplicate key K1 (attempted merging 
         let coredns = "/etc/coredns/Corefile:7 - Error during parsing: Unknown directive 'bogus'";
         assert!(matches!(crash_cause(coredns), Some(Symptom::BadConfig { .. })));
         assert!(matches!(crash_cause("flag provided but not defined: -listen"), Some(Symptom::BadConfig { .. })));
+    }
+
+    #[test]
+    fn config_files_that_do_not_parse_are_config() {
+        let pyyaml = "  File \"/usr/local/lib/python3.11/site-packages/yaml/scanner.py\", line 577, in fetch_value\n    raise ScannerError(None, None,\nyaml.scanner.ScannerError: mapping values are not allowed here\n  in \"/etc/app/settings.yaml\", line 21, column 12";
+        assert!(matches!(crash_cause(pyyaml), Some(Symptom::BadConfig { line }) if line.contains("mapping values are not allowed here")));
+        let go = r#"{"level":"fatal","msg":"load config","error":"yaml: line 7: did not find expected key"}"#;
+        assert!(matches!(crash_cause(go), Some(Symptom::BadConfig { .. })));
+        let json = "json.decoder.JSONDecodeError: Expecting ',' delimiter: line 4 column 3 (char 51)";
+        assert!(matches!(crash_cause(json), Some(Symptom::BadConfig { .. })));
+        assert!(matches!(crash_cause("panic: invalid character '}' looking for beginning of object key string"), Some(Symptom::BadConfig { .. })));
+    }
+
+    #[test]
+    fn an_unready_app_says_which_health_check_fails() {
+        let spring = "2026-11-18T14:15:26.090Z  INFO 1 --- [main] c.a.Application : Started Application in 26.4 seconds\n\
+2026-11-18T14:15:31.014Z  WARN 1 --- [nio-8080-exec-1] o.s.b.a.data.redis.RedisHealthIndicator  : Redis health check failed\n\n\
+org.springframework.data.redis.RedisConnectionFailureException: Unable to connect to Redis\n\
+\tat org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory.getConnection(LettuceConnectionFactory.java:1847)";
+        let r = unready_reason(spring).unwrap();
+        assert!(r.contains("Redis health check failed") && r.contains("RedisConnectionFailureException"), "{r}");
+        assert_eq!(unready_reason("INFO started\nINFO GET /ready 200"), None);
     }
 
     #[test]

@@ -52,7 +52,9 @@ impl<'a> Observations<'a> {
                 (_, StepStatus::Success) => {
                     for o in &r.objects {
                         if s(o, "/kind") == "Event" {
-                            let id = format!("{}/{}", s(o, "/metadata/namespace"), s(o, "/metadata/name"));
+                            // The same event read by two steps; uid first, as names may repeat in snapshots.
+                            let uid = s(o, "/metadata/uid");
+                            let id = if uid.is_empty() { format!("{}/{}", s(o, "/metadata/namespace"), s(o, "/metadata/name")) } else { uid.to_owned() };
                             if seen_events.insert(id) {
                                 obs.events.push(o);
                             }

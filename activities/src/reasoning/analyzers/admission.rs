@@ -52,27 +52,43 @@ fn owner_in_scope(obs: &Observations<'_>, sc: &Scope<'_>, kind: &str, ns: &str, 
 }
 
 /// FailedCreate on ReplicaSets, Jobs, StatefulSets, DaemonSets: quota, LimitRange, admission.
+/// Read from the controllers' events, and from the `ReplicaFailure` condition the
+/// ReplicaSet controller sets (and the Deployment controller copies) with the same message,
+/// which outlives the events.
 fn create_failures(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding>) {
     let mut seen = std::collections::BTreeSet::new();
-    for e in obs.events.iter().rev().filter(|e| s(e, "/reason") == "FailedCreate") {
-        let message = s(e, "/message");
-        let ns = s(e, "/involvedObject/namespace");
-        let (kind, name) = (s(e, "/involvedObject/kind"), s(e, "/involvedObject/name"));
+    let from_events = obs.events.iter().rev().filter(|e| s(e, "/reason") == "FailedCreate").map(|e| {
+        let (kind, ns, name) = (s(e, "/involvedObject/kind"), s(e, "/involvedObject/namespace"), s(e, "/involvedObject/name"));
+        (kind, ns, name, s(e, "/message"), format!("FailedCreate on {}", resource_ref(Some(ns), kind, name)))
+    });
+    let from_conditions = ["Deployment", "ReplicaSet"].into_iter().flat_map(|k| obs.all(k)).flat_map(|w| {
+        let (kind, ns, name) = (s(w, "/kind"), s(w, "/metadata/namespace"), s(w, "/metadata/name"));
+        w.pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|c| s(c, "/type") == "ReplicaFailure" && s(c, "/status") == "True" && s(c, "/reason") == "FailedCreate")
+            .map(move |c| (kind, ns, name, s(c, "/message"), format!("{} condition ReplicaFailure (FailedCreate)", resource_ref(Some(ns), kind, name))))
+    });
+    for (kind, ns, name, message, src) in from_events.chain(from_conditions) {
         let Some(owner) = owner_in_scope(obs, sc, kind, ns, name) else { continue };
         if !seen.insert(owner.clone()) {
             continue;
         }
-        let src = format!("FailedCreate on {}", resource_ref(Some(ns), kind, name));
         if let Some(cap) = QUOTA.captures(message) {
             let resource = cap.get(1).map(|q| format!("{ns}/ResourceQuota/{}", q.as_str())).unwrap_or_else(|| owner.clone());
-            out.push(finding(
-                RootCause::QuotaExceeded,
-                resource,
-                Decisive,
-                format!("Pods cannot be created: {message}"),
-                vec![ev(src, message)],
-                format!("Raise the quota or lower the requests of {owner}, or free usage in namespace {ns}."),
-            ));
+            let mut evidence = vec![ev(src, message)];
+            // A LimitRange message names no object: the LimitRanges of the namespace, if read.
+            let limit_ranges: Vec<&str> = obs.all("LimitRange").filter(|l| s(l, "/metadata/namespace") == ns).map(|l| s(l, "/metadata/name")).collect();
+            let advice = if cap.get(1).is_none() {
+                if !limit_ranges.is_empty() {
+                    evidence.push(ev(format!("LimitRanges in {ns}"), limit_ranges.join(", ")));
+                }
+                format!("Bring the requests/limits of {owner} within the namespace's LimitRange, or have the LimitRange changed.")
+            } else {
+                format!("Raise the quota or lower the requests of {owner}, or free usage in namespace {ns}.")
+            };
+            out.push(finding(RootCause::QuotaExceeded, resource, Decisive, format!("Pods cannot be created: {message}"), evidence, advice));
         } else if ADMISSION.is_match(message) {
             let policy = KYVERNO_POLICY
                 .captures(message)
@@ -119,6 +135,18 @@ mod tests {
         let f = best(&ev, &[read(vec![d, event_on("ReplicaSet", "cat", "web-5b6775655", "Warning", "FailedCreate", psa)])]);
         assert_eq!(f.root_cause, RootCause::AdmissionDenied);
         assert!(text(&f).contains("restricted:latest"));
+    }
+
+    #[test]
+    fn a_limitrange_rejection_is_read_from_the_deployments_replica_failure_condition() {
+        let mut d = deployment("pricing", "svc", json!({"app": "svc"}));
+        let msg = "pods \"svc-7d9f8c6b5-pq7xz\" is forbidden: maximum memory usage per Container is 1Gi, but limit is 2Gi";
+        d["status"]["conditions"] = json!([{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+            {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": msg}]);
+        let ev = alert(json!({"alertname": "KubeDeploymentReplicasMismatch", "namespace": "pricing", "deployment": "svc"}));
+        let f = best(&ev, &[read(vec![d])]);
+        assert_eq!((f.root_cause, f.tier, f.resource.as_deref()), (RootCause::QuotaExceeded, Tier::Decisive, Some("pricing/Deployment/svc")));
+        assert!(text(&f).contains("maximum memory usage per Container is 1Gi"), "{}", text(&f));
     }
 
     #[test]

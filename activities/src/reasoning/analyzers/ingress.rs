@@ -25,8 +25,24 @@ fn ingress_findings(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Findin
         let class = s(ing, "/spec/ingressClassName");
         if !class.is_empty() && obs.missing.contains(&("IngressClass".into(), String::new(), class.into())) {
             let mut evidence = base.clone();
-            evidence.push(ev(format!("IngressClass/{class}"), "does not exist: no controller serves this Ingress"));
-            out.push(finding(RootCause::IngressMisconfigured, ing_ref.clone(), Decisive, format!("{ing_ref} asks for ingressClassName {class}, which does not exist."), evidence, format!("Set ingressClassName of {ing_ref} to an existing IngressClass.")));
+            // A controller publishes its address only on the Ingresses it serves: one that
+            // carries an address is served (ingress-nginx matches --ingress-class by name).
+            let addresses: Vec<&str> = ing
+                .pointer("/status/loadBalancer/ingress")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|a| if s(a, "/ip").is_empty() { s(a, "/hostname") } else { s(a, "/ip") })
+                .filter(|a| !a.is_empty())
+                .collect();
+            if addresses.is_empty() {
+                evidence.push(ev(format!("IngressClass/{class}"), "does not exist: no controller serves this Ingress"));
+                out.push(finding(RootCause::IngressMisconfigured, ing_ref.clone(), Decisive, format!("{ing_ref} asks for ingressClassName {class}, which does not exist."), evidence, format!("Set ingressClassName of {ing_ref} to an existing IngressClass.")));
+            } else {
+                evidence.push(ev(format!("IngressClass/{class}"), "does not exist"));
+                evidence.push(ev(format!("{ing_ref} status"), format!("loadBalancer address {}: a controller serves it anyway", addresses.join(", "))));
+                out.push(finding(RootCause::IngressMisconfigured, ing_ref.clone(), Weak, format!("{ing_ref} asks for ingressClassName {class}, which has no IngressClass object, though a controller has published its address."), evidence, format!("Create IngressClass {class} (or fix ingressClassName of {ing_ref}) before a controller upgrade stops serving it.")));
+            }
         }
         for (svc_name, port) in scope::ingress_backends(ing) {
             let svc_ref = format!("{ns}/Service/{svc_name}");
@@ -79,7 +95,12 @@ mod tests {
         assert_eq!((f.root_cause, f.resource.as_deref()), (RootCause::IngressMisconfigured, Some("sf/Ingress/shop")));
         assert!(text(&f).contains("web-old"));
         let ing2 = json!({"kind": "Ingress", "metadata": {"namespace": "sf", "name": "shop"}, "spec": {"ingressClassName": "traefik", "rules": [{"host": "shop.example.com"}]}});
-        let f = best(&ev, &[read(vec![ing2]), not_found(None, "ingressclasses", "traefik")]);
-        assert_eq!(f.root_cause, RootCause::IngressMisconfigured);
+        let f = best(&ev, &[read(vec![ing2.clone()]), not_found(None, "ingressclasses", "traefik")]);
+        assert_eq!((f.root_cause, f.tier), (RootCause::IngressMisconfigured, Tier::Decisive));
+        // A controller published its address: it serves the Ingress, the missing class is a lead.
+        let mut served = ing2;
+        served["status"] = json!({"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}});
+        let fs = findings(&ev, &[read(vec![served]), not_found(None, "ingressclasses", "traefik")]);
+        assert!(fs.iter().all(|f| f.tier == Tier::Weak), "{fs:?}");
     }
 }

@@ -111,11 +111,25 @@ fn probe_failures(obs: &Observations<'_>, pod: &Value, workload: &str, events: &
     };
     let mut evidence = vec![ev(format!("events of {pod_ref}"), message)];
     evidence.extend(probe_spec_evidence(pod, "readinessProbe"));
-    let why = match code {
-        Some(404) => "the probe path does not exist in the app (404)".to_owned(),
-        Some(c) => format!("the app answers the probe with {c}"),
-        None => message.trim_start_matches("Readiness probe failed: ").to_owned(),
+    let tls = (code == Some(400)).then(|| plain_http_to_tls(pod)).flatten();
+    let app_says = if code.is_none_or(|c| c >= 500) { unready_log(obs, pod) } else { None };
+    let why = match (code, &tls, &app_says) {
+        (Some(400), Some(port), _) => format!("the probe speaks plain HTTP to {port}, which serves TLS, and gets 400"),
+        (Some(404), _, _) => "the probe path does not exist in the app (404)".to_owned(),
+        (Some(c), _, Some((_, line))) => format!("the app answers the probe with {c}: {line}"),
+        (Some(c), _, None) => format!("the app answers the probe with {c}"),
+        (None, _, _) => message.trim_start_matches("Readiness probe failed: ").to_owned(),
     };
+    if let Some(port) = &tls {
+        evidence.push(ev(
+            format!("{pod_ref} readinessProbe scheme"),
+            format!("httpGet with scheme HTTP to {port}, a TLS listener: a plain HTTP request to an HTTPS server is answered 400; the probe needs scheme: HTTPS"),
+        ));
+    }
+    if let Some((src, line)) = &app_says {
+        evidence.push(ev(src.clone(), line.clone()));
+    }
+    let tier = if tls.is_some() { Decisive } else { tier };
     out.push(finding(
         RootCause::ReadinessProbeFailing,
         workload.to_owned(),
@@ -124,6 +138,44 @@ fn probe_failures(obs: &Observations<'_>, pod: &Value, workload: &str, events: &
         evidence,
         format!("Compare the readiness probe of {workload} with the port and path the app serves; check what the app needs before it is ready."),
     ));
+}
+
+/// The port of a plain-HTTP readiness probe when it shows signs of serving TLS: a
+/// conventional TLS port (443, 8443, 9443, 6443), a port named https/tls/ssl, or TLS cert
+/// settings (env, args, mounts) in the container.
+fn plain_http_to_tls(pod: &Value) -> Option<String> {
+    let spec = pod.get("spec")?;
+    k8s::containers(spec).find_map(|c| {
+        let h = c.pointer("/readinessProbe/httpGet")?;
+        if !s(h, "/scheme").is_empty() && !s(h, "/scheme").eq_ignore_ascii_case("HTTP") {
+            return None;
+        }
+        let port = h.get("port").cloned().unwrap_or(Value::Null);
+        let number = k8s::resolve_port(spec, &port);
+        let name = match &port {
+            Value::String(n) => n.clone(),
+            _ => c.get("ports").and_then(Value::as_array).into_iter().flatten().find(|p| p.get("containerPort").and_then(Value::as_i64) == number).map(|p| s(p, "/name").to_owned()).unwrap_or_default(),
+        };
+        let tls_port = number.is_some_and(|n| matches!(n, 443 | 6443 | 8443 | 9443)) || ["https", "tls", "ssl"].iter().any(|w| name.to_ascii_lowercase().contains(w));
+        let words = c.to_string().to_ascii_lowercase();
+        let tls_settings = ["tls.crt", "tls_cert", "tls-cert", "--tls", "ssl_cert", "certfile", "cert_file", "keystore"].iter().any(|w| words.contains(w));
+        (tls_port || tls_settings).then(|| match (name.is_empty(), number) {
+            (false, Some(n)) => format!("port {name} ({n})"),
+            (_, Some(n)) => format!("port {n}"),
+            (false, None) => format!("port {name}"),
+            (true, None) => "its port".to_owned(),
+        })
+    })
+}
+
+/// What an unready container's own log says about its readiness (current log only).
+fn unready_log(obs: &Observations<'_>, pod: &Value) -> Option<(String, String)> {
+    let (ns, name) = (s(pod, "/metadata/namespace"), s(pod, "/metadata/name"));
+    container_statuses(pod).filter(|c| c.pointer("/state/running").is_some() && !c.get("ready").and_then(Value::as_bool).unwrap_or(false)).find_map(|c| {
+        let container = s(c, "/name");
+        let (log, false) = obs.log(ns, name, container)? else { return None };
+        logs::unready_reason(log).map(|line| (format!("logs {ns}/{name}/{container}"), line.trim().to_owned()))
+    })
 }
 
 fn cpu_throttling(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding>) {
@@ -195,6 +247,36 @@ mod tests {
         assert_eq!(f.root_cause, RootCause::ReadinessProbeFailing);
         let t = text(&f);
         assert!(t.contains("/readyz") && t.contains("404") && t.contains("http (8080)"), "{t}");
+    }
+
+    fn unready(spec: Value) -> Value {
+        pod("p", "gw-1", json!({"app": "gw"}), spec, json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}], "containerStatuses": [{"name": "app", "ready": false, "restartCount": 0, "state": {"running": {}}}]}))
+    }
+
+    #[test]
+    fn a_400_to_a_plain_http_probe_on_a_tls_port_says_https() {
+        let spec = json!({"containers": [{"name": "app", "ports": [{"name": "admin", "containerPort": 9443}],
+            "env": [{"name": "ADMIN_TLS_CERT_FILE", "value": "/etc/admin-tls/tls.crt"}],
+            "readinessProbe": {"httpGet": {"path": "/ready", "port": "admin", "scheme": "HTTP"}}}]});
+        let e = event_on("Pod", "p", "gw-1", "Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 400");
+        let ev = alert(json!({"alertname": "KubePodNotReady", "namespace": "p", "pod": "gw-1"}));
+        let f = best(&ev, &[read(vec![unready(spec), e.clone()])]);
+        assert_eq!((f.root_cause, f.tier), (RootCause::ReadinessProbeFailing, Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("400") && t.contains("scheme: HTTPS") && t.contains("admin (9443)"), "{t}");
+        // A 400 from a plain port with no TLS about it: no such claim.
+        let plain = json!({"containers": [{"name": "app", "ports": [{"name": "http", "containerPort": 8080}], "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}}}]});
+        assert!(!text(&best(&ev, &[read(vec![unready(plain), e])])).contains("HTTPS"));
+    }
+
+    #[test]
+    fn a_503_readiness_quotes_the_health_check_the_app_logs() {
+        let spec = json!({"containers": [{"name": "app", "readinessProbe": {"httpGet": {"path": "/actuator/health", "port": 8080}}}]});
+        let e = event_on("Pod", "p", "gw-1", "Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503");
+        let log_text = "2026-11-18T14:15:31.014Z  WARN 1 --- [nio-8080-exec-1] o.s.b.a.data.redis.RedisHealthIndicator  : Redis health check failed\norg.springframework.data.redis.RedisConnectionFailureException: Unable to connect to Redis";
+        let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "p", "pod": "gw-1"})), &[read(vec![unready(spec), e]), log("p", "gw-1", "app", false, log_text)]);
+        assert_eq!(f.root_cause, RootCause::ReadinessProbeFailing);
+        assert!(f.summary.contains("503: ") && f.summary.contains("Redis health check failed"), "{}", f.summary);
     }
 
     #[test]

@@ -235,6 +235,18 @@ fn unschedulable(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
         None if message.contains("unbound immediate PersistentVolumeClaims") || message.contains("has unbound") => Stage::Volume,
         None => return,
     };
+    // Full nodes and tainted ones: if some tainted nodes are not labelled for what their
+    // taint dedicates them to (a pool that got another pool's taint), the taint is the blocker.
+    let mut misplaced = vec![];
+    let stage = if stage == Stage::Resources && simulated.is_none() && reasons.iter().any(|(_, _, st)| *st == Stage::Taint) {
+        misplaced = mistainted(pod, &nodes);
+        if misplaced.is_empty() { stage } else { Stage::Taint }
+    } else {
+        stage
+    };
+    for (node, detail) in misplaced.iter().take(3) {
+        evidence.push(ev(format!("Node/{node}"), detail.clone()));
+    }
     let owner_kind = obs.workload_of(pod).0;
     let (rc, advice, mut tier) = match stage {
         Stage::Resources => {
@@ -245,6 +257,11 @@ fn unschedulable(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
             let nodes_tried = !nodes.is_empty() || obs.executed.iter().any(|k| k.contains("||get|nodes|"));
             let tier = if nodes_tried || insufficient.is_empty() { Decisive } else { Consistent };
             (RootCause::PendingInsufficientResources, format!("Lower the requests of {workload} to what it needs, or add node capacity (cluster autoscaler / node pool)."), tier)
+        }
+        Stage::Taint if !misplaced.is_empty() => {
+            evidence.push(ev(format!("{pod_ref} spec.tolerations"), describe_tolerations(pod)));
+            let names: Vec<&str> = misplaced.iter().map(|(n, _)| n.as_str()).collect();
+            (RootCause::PendingTaint, format!("Remove the taint from the nodes it does not belong on ({}; fix their node pool's config), or add the matching toleration to {workload}.", names.join(", ")), Consistent)
         }
         Stage::Taint => {
             evidence.push(ev(format!("{pod_ref} spec.tolerations"), describe_tolerations(pod)));
@@ -291,6 +308,51 @@ fn unschedulable(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
     out.push(finding(rc, workload.to_owned(), tier, format!("The pod cannot be scheduled: {}", nodes_part.trim().trim_end_matches('.')), evidence, advice));
 }
 
+/// Nodes whose untolerated taint `key=value` the pod could otherwise use (they have the
+/// allocatable for its requests) but whose labels do not carry `value`, while other nodes
+/// with the same taint do (the dedicated-nodes pattern pairs the taint with a label): the
+/// taint was copied onto the wrong nodes. With the detail: the taint and the node's labels.
+fn mistainted(pod: &Value, nodes: &[&Value]) -> Vec<(String, String)> {
+    let taints_of = |n: &Value| -> Vec<(String, String, String)> {
+        let untolerated = k8s::untolerated_taints(pod, n);
+        n.pointer("/spec/taints")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|t| untolerated.contains(&k8s::describe_taint(t)) && !s(t, "/value").is_empty())
+            .filter(|t| !s(t, "/key").starts_with("node.kubernetes.io/") && !s(t, "/key").starts_with("node-role.kubernetes.io/"))
+            .map(|t| (s(t, "/key").to_owned(), s(t, "/value").to_owned(), k8s::describe_taint(t)))
+            .collect()
+    };
+    let labelled_for = |n: &Value, value: &str| k8s::labels(n).values().any(|v| v.as_str() == Some(value));
+    let fits = |n: &Value| {
+        ["cpu", "memory"].iter().all(|r| match (pod_request(pod, r), n.pointer(&format!("/status/allocatable/{r}")).and_then(Value::as_str).and_then(|q| quantity(r, q))) {
+            (Some(req), Some(alloc)) => req <= alloc,
+            _ => true,
+        })
+    };
+    let mut out = vec![];
+    for n in nodes {
+        for (key, value, taint) in taints_of(n) {
+            let same: Vec<&&Value> = nodes.iter().filter(|m| taints_of(m).iter().any(|(k, v, _)| *k == key && *v == value)).collect();
+            if labelled_for(n, &value) || !fits(n) || !same.iter().any(|m| labelled_for(m, &value)) {
+                continue;
+            }
+            let labels: Vec<String> = k8s::labels(n)
+                .iter()
+                .filter(|(k, _)| same.iter().any(|m| labelled_for(m, &value) && k8s::labels(m).get(k.as_str()).and_then(Value::as_str) == Some(value.as_str())))
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect();
+            let detail = format!(
+                "carries taint {taint} but is labelled {} (the other nodes with that taint are labelled for {value}); it has room for the pod",
+                if labels.is_empty() { "for nothing of the kind".to_owned() } else { labels.join(", ") }
+            );
+            out.push((s(n, "/metadata/name").to_owned(), detail));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::*;
@@ -330,6 +392,38 @@ mod tests {
         let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "m", "pod": "web-1"})), &[read(objs)]);
         assert_eq!(f.root_cause, RootCause::PendingTaint);
         assert!(text(&f).contains("dedicated=ml:NoSchedule"));
+    }
+
+    #[test]
+    fn full_nodes_and_a_taint_copied_onto_a_general_pool_make_it_a_taint_problem() {
+        let msg = "0/4 nodes are available: 1 Insufficient cpu, 3 node(s) had untolerated taint {dedicated: batch}. preemption: 0/4 nodes are available: 1 No preemption victims found for incoming pod, 3 Preemption is not helpful for scheduling.";
+        let spec = json!({"containers": [{"name": "web", "resources": {"requests": {"cpu": "1", "memory": "2Gi"}}}]});
+        let with_alloc = |mut n: Value| {
+            n["status"]["allocatable"] = json!({"cpu": "7910m", "memory": "28Gi"});
+            n
+        };
+        let batch = json!([{"key": "dedicated", "value": "batch", "effect": "NoSchedule"}]);
+        let nodes = |general_tainted: bool| {
+            vec![
+                with_alloc(node("default-1", json!({"pool": "default"}), json!([]))),
+                with_alloc(node("batch-1", json!({"pool": "batch-pool", "workload-class": "batch"}), batch.clone())),
+                with_alloc(node("batch-2", json!({"pool": "batch-pool", "workload-class": "batch"}), batch.clone())),
+                with_alloc(if general_tainted { node("apps-1", json!({"pool": "apps", "workload-class": "general"}), batch.clone()) } else { node("batch-3", json!({"pool": "batch-pool", "workload-class": "batch"}), batch.clone()) }),
+            ]
+        };
+        let ev = alert(json!({"alertname": "KubePodNotReady", "namespace": "m", "pod": "web-1"}));
+        let (p, e) = pending(spec.clone(), msg);
+        let mut objs = vec![p, e];
+        objs.extend(nodes(true));
+        let f = best(&ev, &[read(objs)]);
+        assert_eq!(f.root_cause, RootCause::PendingTaint);
+        let t = text(&f);
+        assert!(t.contains("Node/apps-1") && t.contains("workload-class=general"), "{t}");
+        // Every tainted node is labelled for batch: a dedicated pool by design, the rest is full.
+        let (p, e) = pending(spec, msg);
+        let mut objs = vec![p, e];
+        objs.extend(nodes(false));
+        assert_eq!(best(&ev, &[read(objs)]).root_cause, RootCause::PendingInsufficientResources);
     }
 
     #[test]

@@ -42,7 +42,14 @@ fn volume_mounts(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
             }
             (Decisive, format!("{kind} {} does not exist", &c[2]))
         }
-        None => (Consistent, "the volume cannot be attached or mounted".to_owned()),
+        None => match missing_key_volume(obs, pod, message) {
+            // "configmap references non-existent config key": the kubelet names the cause.
+            Some((what, detail)) => {
+                evidence.push(ev(format!("{pod_ref} spec.volumes"), detail));
+                (Decisive, what)
+            }
+            None => (Consistent, "the volume cannot be attached or mounted".to_owned()),
+        },
     };
     out.push(finding(
         RootCause::VolumeMountFailed,
@@ -52,6 +59,42 @@ fn volume_mounts(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
         evidence,
         format!("Create the missing object or fix the volume reference in {workload}."),
     ));
+}
+
+static MOUNT_VOLUME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"for volume "([^"]+)""#).expect("regex"));
+
+/// A ConfigMap or Secret volume whose `items` name a key the object lacks (the kubelet's
+/// `configmap references non-existent config key` / `references non-existent secret key`):
+/// the object, the keys the volume asks for and, when the object was read, the keys it has.
+fn missing_key_volume(obs: &Observations<'_>, pod: &Value, message: &str) -> Option<(String, String)> {
+    if !message.contains("references non-existent") {
+        return None;
+    }
+    let volume = MOUNT_VOLUME.captures(message)?.get(1)?.as_str();
+    let v = pod.pointer("/spec/volumes").and_then(Value::as_array)?.iter().find(|v| s(v, "/name") == volume)?;
+    let sources: Vec<&Value> = match v.pointer("/projected/sources").and_then(Value::as_array) {
+        Some(srcs) => srcs.iter().collect(),
+        None => vec![v],
+    };
+    let ns = s(pod, "/metadata/namespace");
+    for src in sources {
+        let (kind, source) = match (src.get("configMap"), src.get("secret")) {
+            (Some(cm), _) if message.contains("configmap") || message.contains("config key") => ("ConfigMap", cm),
+            (_, Some(sec)) if message.contains("secret") => ("Secret", sec),
+            _ => continue,
+        };
+        let name = if s(source, "/secretName").is_empty() { s(source, "/name") } else { s(source, "/secretName") };
+        let wanted: Vec<&str> = source.get("items").and_then(Value::as_array).into_iter().flatten().map(|i| s(i, "/key")).collect();
+        let have: Option<Vec<&str>> = obs.get(kind, ns, name).map(|o| ["/data", "/binaryData", "/stringData"].iter().filter_map(|p| o.pointer(p).and_then(Value::as_object)).flat_map(|m| m.keys().map(String::as_str)).collect());
+        let missing: Vec<&str> = wanted.iter().copied().filter(|k| have.as_ref().is_none_or(|h| !h.contains(k))).collect();
+        let mut detail = format!("volume {volume} is {kind} {name} with items key {}", wanted.join(", "));
+        if let Some(h) = &have {
+            detail.push_str(&format!("; {kind} {ns}/{name} has keys {}", if h.is_empty() { "(none)".to_owned() } else { h.join(", ") }));
+        }
+        let keys = if missing.is_empty() { wanted.join(", ") } else { missing.join(", ") };
+        return Some((format!("{kind} {name} has no key {keys}"), detail));
+    }
+    None
 }
 
 /// For each PersistentVolumeClaim the pod mounts that is not Bound: its phase, class, the
@@ -97,5 +140,23 @@ mod tests {
         assert_eq!(f.root_cause, RootCause::VolumeMountFailed);
         assert_eq!(f.resource.as_deref(), Some("id/Deployment/tok"));
         assert!(text(&f).contains("jwks"));
+    }
+
+    #[test]
+    fn a_configmap_item_key_that_is_gone_names_the_key_and_the_configmap() {
+        let p = pod(
+            "docs",
+            "web-1",
+            json!({"app": "web"}),
+            json!({"containers": [{"name": "nginx"}], "volumes": [{"name": "conf", "configMap": {"name": "web-nginx", "items": [{"key": "nginx.conf", "path": "default.conf"}]}}]}),
+            json!({"phase": "Pending", "containerStatuses": [{"name": "nginx", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}]}),
+        );
+        // The key in the message itself may be redacted before the rules see it.
+        let e = event_on("Pod", "docs", "web-1", "Warning", "FailedMount", r#"MountVolume.SetUp failed for volume "conf" : configmap references non-existent config key: [REDACTED]"#);
+        let cm = json!({"kind": "ConfigMap", "metadata": {"namespace": "docs", "name": "web-nginx"}, "data": {"default.conf": "server {}"}});
+        let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "docs", "pod": "web-1"})), &[read(vec![p, e, cm])]);
+        assert_eq!((f.root_cause, f.tier), (RootCause::VolumeMountFailed, Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("ConfigMap web-nginx has no key nginx.conf") && t.contains("has keys default.conf"), "{t}");
     }
 }

@@ -13,7 +13,7 @@ impl Rule for Workloads {
         for w in &cx.scope.workloads {
             match s(w, "/kind") {
                 "Job" => job_failed(cx.obs, w, out),
-                "Deployment" => rollout_stuck(w, out),
+                "Deployment" => rollout_stuck(cx.obs, w, out),
                 _ => {}
             }
         }
@@ -56,23 +56,77 @@ fn job_failed(obs: &Observations<'_>, job: &Value, out: &mut Vec<Finding>) {
     ));
 }
 
-fn rollout_stuck(deploy: &Value, out: &mut Vec<Finding>) {
+fn rollout_stuck(obs: &Observations<'_>, deploy: &Value, out: &mut Vec<Finding>) {
     let Some(c) = k8s::condition(deploy, "Progressing").filter(|c| s(c, "/reason") == "ProgressDeadlineExceeded") else { return };
     let r = resource_ref(Some(s(deploy, "/metadata/namespace")), "Deployment", s(deploy, "/metadata/name"));
+    let mut evidence = vec![ev(format!("{r} condition Progressing"), s(c, "/message"))];
+    let why = new_pods_failing(obs, deploy);
+    let summary = match why.first() {
+        Some(e) => format!("Rollout exceeded its progress deadline: {}; its new pods: {}", s(c, "/message"), e.detail),
+        None => format!("Rollout exceeded its progress deadline: {}", s(c, "/message")),
+    };
+    evidence.extend(why);
     out.push(finding(
         RootCause::RolloutStuck,
         r.clone(),
         Consistent,
-        format!("Rollout exceeded its progress deadline: {}", s(c, "/message")),
-        vec![ev(format!("{r} condition Progressing"), s(c, "/message"))],
+        summary,
+        evidence,
         "Look at the new ReplicaSet's pods for why they do not become available; roll back if the release is bad.",
     ));
+}
+
+/// Why the Deployment's pods that are not Ready fail, newest pod first: the kubelet's
+/// latest warning about it (a probe that fails or kills it, a back-off, a failed mount).
+fn new_pods_failing(obs: &Observations<'_>, deploy: &Value) -> Vec<Evidence> {
+    let mut pods: Vec<&Value> = scope::pods_of_workload(obs, deploy).into_iter().filter(|p| !k8s::pod_ready(p)).collect();
+    pods.sort_by_key(|p| std::cmp::Reverse(s(p, "/metadata/creationTimestamp").to_owned()));
+    for p in pods {
+        let (ns, name) = (s(p, "/metadata/namespace"), s(p, "/metadata/name"));
+        let events = obs.events_for("Pod", ns, name);
+        // A kill names the probe; else the probe failure; else any warning.
+        let pick = events
+            .iter()
+            .rev()
+            .find(|e| s(e, "/reason") == "Killing" && s(e, "/message").contains("failed") && s(e, "/message").contains("probe"))
+            .or_else(|| events.iter().rev().find(|e| s(e, "/reason") == "Unhealthy"))
+            .or_else(|| events.iter().rev().find(|e| s(e, "/type") == "Warning"));
+        if let Some(e) = pick {
+            let mut out = vec![ev(format!("events of {ns}/Pod/{name}"), s(e, "/message"))];
+            if s(e, "/reason") == "Killing"
+                && let Some(u) = events.iter().rev().find(|u| s(u, "/reason") == "Unhealthy")
+            {
+                out.push(ev(format!("events of {ns}/Pod/{name}"), s(u, "/message")));
+            }
+            let kind = ["startup", "liveness", "readiness"].into_iter().find(|k| s(e, "/message").to_ascii_lowercase().contains(&format!("{k} probe")));
+            if let Some(k) = kind {
+                out.extend(probe_spec_evidence(p, &format!("{k}Probe")));
+            }
+            return out;
+        }
+    }
+    vec![]
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::*;
     use super::*;
+
+    #[test]
+    fn a_stuck_rollout_says_why_its_new_pods_fail() {
+        let d = json!({"kind": "Deployment", "metadata": {"namespace": "sf", "name": "inv"}, "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "inv"}}, "template": {"metadata": {"labels": {"app": "inv"}}}},
+            "status": {"conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"inv-6wb\" has timed out progressing."}]}});
+        let spec = json!({"containers": [{"name": "inv", "startupProbe": {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 5, "failureThreshold": 6}}]});
+        let p = pod("sf", "inv-6wb-x", json!({"app": "inv"}), spec, crashing("inv", 143));
+        let kill = event_on("Pod", "sf", "inv-6wb-x", "Normal", "Killing", "Container inv failed startup probe, will be restarted");
+        let unhealthy = event_on("Pod", "sf", "inv-6wb-x", "Warning", "Unhealthy", "Startup probe failed: Get \"http://10.0.0.7:8080/health\": dial tcp 10.0.0.7:8080: connect: connection refused");
+        let ev = alert(json!({"alertname": "KubeDeploymentRolloutStuck", "namespace": "sf", "deployment": "inv"}));
+        let fs = findings(&ev, &[read(vec![d, p, kill, unhealthy])]);
+        let f = fs.iter().find(|f| f.root_cause == RootCause::RolloutStuck).expect("rollout-stuck");
+        let t = text(f);
+        assert!(t.contains("failed startup probe") && t.contains("Startup probe failed") && t.contains("startupProbe"), "{t}");
+    }
 
     #[test]
     fn a_failed_job_quotes_the_last_line_of_its_failed_pod() {
