@@ -475,6 +475,11 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
             }
         }
         Symptom::Dns { host, .. } => {
+            // The pod's own namespace first: an egress policy that forgets port 53 looks
+            // exactly like a DNS outage from inside the pod.
+            if !client.pointer("/spec/hostNetwork").and_then(Value::as_bool).unwrap_or(false) {
+                steps.push(1, step(format!("NetworkPolicies in {client_ns} (egress to DNS allowed?)"), Command::list(cluster, Some(client_ns), "networkpolicies", None)));
+            }
             let Some(dns) = obs.get("Service", DNS_NAMESPACE, DNS_SERVICE) else {
                 if !obs.known("Service", DNS_NAMESPACE, DNS_SERVICE) {
                     steps.push(1, step("The cluster DNS Service (CoreDNS)", Command::get(cluster, Some(DNS_NAMESPACE), "services", DNS_SERVICE)));
@@ -505,10 +510,6 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
                         steps.push(2, step(format!("Events of CoreDNS pod {pname}"), Command::events_for(cluster, Some(pns), "Pod", pname)));
                     }
                 }
-            }
-            if sick.is_empty() {
-                // CoreDNS is fine: an egress policy may drop port 53, or the name is wrong.
-                steps.push(2, step(format!("NetworkPolicies in {client_ns} (egress to DNS allowed?)"), Command::list(cluster, Some(client_ns), "networkpolicies", None)));
             }
             if sick.is_empty()
                 && let Some(h) = host
