@@ -459,7 +459,11 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
         Symptom::Rbac { sa_namespace, sa_name, namespace, .. } => {
             match namespace {
                 Some(n) => steps.push(1, step(format!("RoleBindings in {n} (what ServiceAccount {sa_name} may do)"), Command::list(cluster, Some(n), "rolebindings", None))),
-                None => steps.push(1, step(format!("ClusterRoleBindings (what ServiceAccount {sa_name} may do)"), Command::list(cluster, None, "clusterrolebindings", None))),
+                None => {
+                    steps.push(1, step(format!("ClusterRoleBindings (what ServiceAccount {sa_name} may do)"), Command::list(cluster, None, "clusterrolebindings", None)));
+                    // A ClusterRole bound by a RoleBinding grants nothing at cluster scope.
+                    steps.push(1, step(format!("RoleBindings in {sa_namespace} (a role bound only in the namespace?)"), Command::list(cluster, Some(sa_namespace), "rolebindings", None)));
+                }
             }
             let binds_sa = |b: &Value| {
                 b.get("subjects").and_then(Value::as_array).into_iter().flatten().any(|sub| {

@@ -133,4 +133,31 @@ mod tests {
         let t = text(&f);
         assert!(t.contains("cluster-wide") && t.contains("ClusterRoleBinding") && t.contains("only in namespace ci"), "{t}");
     }
+    #[test]
+    fn a_cluster_scoped_resource_denied_through_a_rolebound_clusterrole_names_the_rolebinding() {
+        // kube-rbac-proxy's TokenReview: tokenreviews exist only at cluster scope.
+        let p = pod("ops", "op-1", json!({"app": "op"}), json!({"serviceAccountName": "op", "containers": [{"name": "kube-rbac-proxy"}]}), json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "kube-rbac-proxy", "ready": true, "restartCount": 0, "state": {"running": {}}}]}));
+        let log_text = r#"E1216 09:03:08.741285       1 webhook.go:154] Failed to make webhook authenticator request: tokenreviews.authentication.k8s.io is forbidden: User "system:serviceaccount:ops:op" cannot create resource "tokenreviews" in API group "authentication.k8s.io" at the cluster scope"#;
+        let rb = json!({"kind": "RoleBinding", "metadata": {"namespace": "ops", "name": "op-proxy"}, "roleRef": {"kind": "ClusterRole", "name": "op-proxy"}, "subjects": [{"kind": "ServiceAccount", "name": "op", "namespace": "ops"}]});
+        let role = json!({"kind": "ClusterRole", "metadata": {"name": "op-proxy"}, "rules": [{"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]}, {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]});
+        let results = [read(vec![p, rb, role]), listed(Command::list("c", None, "clusterrolebindings", None), vec![]), log("ops", "op-1", "kube-rbac-proxy", false, log_text)];
+        let f = best(&alert(json!({"alertname": "TargetDown", "namespace": "ops", "pod": "op-1"})), &results);
+        assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::RbacForbidden, Some("ops/RoleBinding/op-proxy"), Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("tokenreviews") && t.contains("cluster scope") && t.contains("ClusterRoleBinding"), "{t}");
+    }
+
+    #[test]
+    fn a_ready_pod_denied_its_leader_lease_names_the_role_without_leases() {
+        let p = pod("net", "sync-1", json!({"app": "sync"}), json!({"serviceAccountName": "sync", "containers": [{"name": "sync"}]}), json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "sync", "ready": true, "restartCount": 0, "state": {"running": {}}}]}));
+        let log_text = r#"I1208 05:58:17.000000       1 leaderelection.go:250] attempting to acquire leader lease net/sync...
+E1208 05:58:33.390000       1 leaderelection.go:332] error retrieving resource lock net/sync: leases.coordination.k8s.io "sync" is forbidden: User "system:serviceaccount:net:sync" cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "net""#;
+        let rb = json!({"kind": "RoleBinding", "metadata": {"namespace": "net", "name": "sync"}, "roleRef": {"kind": "Role", "name": "sync"}, "subjects": [{"kind": "ServiceAccount", "name": "sync", "namespace": "net"}]});
+        let role = json!({"kind": "Role", "metadata": {"namespace": "net", "name": "sync"}, "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch", "create", "update", "patch"]}]});
+        let results = [read(vec![p, rb, role]), log("net", "sync-1", "sync", false, log_text)];
+        let f = best(&alert(json!({"alertname": "SyncNoLeader", "namespace": "net", "pod": "sync-1"})), &results);
+        assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::RbacForbidden, Some("net/Role/sync"), Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("leases") && t.contains("forbidden"), "{t}");
+    }
 }
