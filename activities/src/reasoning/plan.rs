@@ -6,7 +6,7 @@
 //! telling run first, and the step budget bounds the rest.
 
 use super::{
-    analyzers::{DNS_NAMESPACE, DNS_SERVICE},
+    analyzers::{self, DNS_NAMESPACE, DNS_SERVICE},
     k8s,
     logs::{self, ConnectFailure, Symptom},
     observations::{Observations, s},
@@ -256,6 +256,7 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
     }
 
     log_chains(cluster, obs, &sc, &mut steps);
+    node_steps(cluster, obs, &sc, &mut steps);
 
     for pvc in obs.all("PersistentVolumeClaim").filter(|p| s(p, "/status/phase") != "Bound") {
         let (ns, name) = (s(pvc, "/metadata/namespace"), s(pvc, "/metadata/name"));
@@ -425,6 +426,53 @@ fn pod_steps(cluster: &str, obs: &Observations<'_>, pod: &Value, base: u8, steps
     let lost = s(pod, "/status/phase") == "Unknown" || s(pod, "/status/reason") == "NodeLost" || pod.pointer("/metadata/deletionTimestamp").is_some() || s(pod, "/status/reason") == "Evicted";
     if lost && !node.is_empty() && !obs.known("Node", "", node) {
         steps.push(base + 1, step(format!("Node {node} of pod {name}"), Command::get(cluster, None, "nodes", node)));
+    }
+}
+
+/// What a pod's node explains: the node of a pod stranded there (every pod, not only the
+/// followed ones), the CNI DaemonSet when the node's network or a pod's sandbox is not set
+/// up, and the neighbours (and their usage) of a pod evicted for node pressure.
+fn node_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
+    let daemonsets = || step("DaemonSets (which one installs the CNI plugin?)", limited(all_namespaces(Command::list(cluster, None, "daemonsets", None))));
+    for pod in &sc.pods {
+        let node = s(pod, "/spec/nodeName");
+        if node.is_empty() {
+            continue;
+        }
+        let stranded = !k8s::pod_ready(pod) && (s(pod, "/status/phase") == "Unknown" || s(pod, "/status/reason") == "NodeLost" || pod.pointer("/metadata/deletionTimestamp").is_some());
+        if stranded && !obs.known("Node", "", node) {
+            steps.push(1, step(format!("Node {node}, where {} is stranded", s(pod, "/metadata/name")), Command::get(cluster, None, "nodes", node)));
+        }
+        if s(pod, "/status/reason") == "Evicted" {
+            let mut on_node = all_namespaces(Command::list(cluster, None, "pods", None));
+            on_node.flags.insert("field-selector".into(), format!("spec.nodeName={node}"));
+            steps.push(2, step(format!("Pods on node {node} (what fills it?)"), on_node));
+            let mut top = all_namespaces(Command::list(cluster, None, "pods", None));
+            top.action = "top".into();
+            steps.push(2, step("Pod usage (which pod uses far more than it requests?)", top));
+        }
+        let sandbox = obs.events_for("Pod", s(pod, "/metadata/namespace"), s(pod, "/metadata/name")).iter().any(|e| s(e, "/reason") == "FailedCreatePodSandBox" && analyzers::cni_sandbox_failure(s(e, "/message")));
+        if sandbox {
+            steps.push(1, daemonsets());
+            for ds in obs.all("DaemonSet").filter(|d| analyzers::is_cni_daemonset(d)).take(1) {
+                let dns = s(ds, "/metadata/namespace");
+                let selector = crate::labels::match_labels_selector(ds);
+                let mut list = Command::list(cluster, Some(dns), "pods", Some(&selector));
+                list.flags.insert("field-selector".into(), format!("spec.nodeName={node}"));
+                steps.push(1, step(format!("{} pod on node {node}", s(ds, "/metadata/name")), list));
+                for p in obs.all("Pod").filter(|p| s(p, "/metadata/namespace") == dns && s(p, "/spec/nodeName") == node && Observations::controller_of(p).is_some_and(|(k, n)| k == "DaemonSet" && n == s(ds, "/metadata/name"))) {
+                    if let Some(c) = p.pointer("/spec/containers/0/name").and_then(Value::as_str) {
+                        steps.push(1, step(format!("Log of the CNI pod {} on {node}", s(p, "/metadata/name")), Command::logs(cluster, dns, s(p, "/metadata/name"), c, false, LOG_TAIL)));
+                    }
+                }
+            }
+        }
+    }
+    let nodes = sc.target.iter().filter(|t| t.kind == "Node").map(|t| t.name.as_str()).chain(sc.pods.iter().map(|p| s(p, "/spec/nodeName")));
+    for node in nodes.filter_map(|n| obs.get("Node", "", n)) {
+        if k8s::condition(node, "Ready").is_some_and(|c| s(c, "/status") != "True" && analyzers::network_plugin_not_ready(s(c, "/message"))) {
+            steps.push(1, daemonsets());
+        }
     }
 }
 
