@@ -257,6 +257,7 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
 
     log_chains(cluster, obs, &sc, &mut steps);
     node_steps(cluster, obs, &sc, &mut steps);
+    metrics_api_steps(cluster, obs, &mut steps);
 
     for pvc in obs.all("PersistentVolumeClaim").filter(|p| s(p, "/status/phase") != "Bound") {
         let (ns, name) = (s(pvc, "/metadata/namespace"), s(pvc, "/metadata/name"));
@@ -472,6 +473,35 @@ fn node_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut
     for node in nodes.filter_map(|n| obs.get("Node", "", n)) {
         if k8s::condition(node, "Ready").is_some_and(|c| s(c, "/status") != "True" && analyzers::network_plugin_not_ready(s(c, "/message"))) {
             steps.push(1, daemonsets());
+        }
+    }
+}
+
+/// An HPA that cannot read the resource metrics API: metrics-server, its pods and the log
+/// of one that is not ready.
+fn metrics_api_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps<'_>) {
+    let blind = obs.all("HorizontalPodAutoscaler").any(|h| {
+        ["AbleToScale", "ScalingActive"].iter().filter_map(|t| k8s::condition(h, t)).any(|c| s(c, "/status") == "False" && analyzers::metrics_api_group(s(c, "/message")) == Some("metrics.k8s.io"))
+    });
+    if !blind {
+        return;
+    }
+    let (ns, name) = analyzers::METRICS_SERVER;
+    let Some(deploy) = obs.get("Deployment", ns, name) else {
+        if !obs.known("Deployment", ns, name) {
+            steps.push(1, step(format!("{name}, which serves the resource metrics API"), Command::get(cluster, Some(ns), "deployments", name)));
+        }
+        return;
+    };
+    let pods = scope::pods_of_workload(obs, deploy);
+    let selector = crate::labels::match_labels_selector(deploy);
+    if pods.is_empty() && !selector.is_empty() {
+        steps.push(1, step(format!("Pods of {name}"), Command::list(cluster, Some(ns), "pods", Some(&selector))));
+    }
+    for p in pods.iter().filter(|p| !k8s::pod_ready(p)).take(1) {
+        for cs in statuses(p) {
+            let restarted = cs.get("restartCount").and_then(Value::as_u64).unwrap_or(0) > 0 && cs.pointer("/state/running").is_none();
+            steps.push(1, step(format!("Log of {}, not ready", s(p, "/metadata/name")), Command::logs(cluster, ns, s(p, "/metadata/name"), s(cs, "/name"), restarted, LOG_TAIL)));
         }
     }
 }
