@@ -171,4 +171,18 @@ mod tests {
         assert_eq!(f.resource.as_deref(), Some("kube-system/ConfigMap/coredns"));
         assert!(text(&f).contains("Unknown directive 'bogus'"));
     }
+    #[test]
+    fn a_host_network_pod_with_cluster_first_uses_the_nodes_resolver() {
+        let spec = json!({"hostNetwork": true, "dnsPolicy": "ClusterFirst", "containers": [{"name": "vector"}]});
+        let mut p = pod("logs", "edge-1", json!({"app": "edge"}), spec, json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "vector", "ready": true, "restartCount": 0, "state": {"running": {}}}]}));
+        p["metadata"]["ownerReferences"] = json!([{"kind": "DaemonSet", "name": "edge", "controller": true}]);
+        let log_text = r#"2026-12-02T11:03:51Z  WARN sink{component_id=to_aggregator}: vector::sinks::util::retries: Retrying after error. error=Request failed: status: Unavailable, message: "error trying to connect: dns error: failed to lookup address information: Name or service not known""#;
+        let f = best(&alert(json!({"alertname": "VectorSinkErrors", "namespace": "logs", "pod": "edge-1"})), &[read(vec![p.clone()]), log("logs", "edge-1", "vector", false, log_text)]);
+        assert_eq!((f.root_cause, f.resource.as_deref()), (RootCause::DnsFailure, Some("logs/DaemonSet/edge")));
+        assert!(text(&f).contains("hostNetwork: true") && text(&f).contains("ClusterFirstWithHostNet"), "{}", text(&f));
+        // With ClusterFirstWithHostNet the pod asks CoreDNS: the node's resolver is not the suspect.
+        p["spec"]["dnsPolicy"] = json!("ClusterFirstWithHostNet");
+        let f = best(&alert(json!({"alertname": "VectorSinkErrors", "namespace": "logs", "pod": "edge-1"})), &[read(vec![p]), log("logs", "edge-1", "vector", false, log_text)]);
+        assert!(!text(&f).contains("node's resolver"), "{}", text(&f));
+    }
 }

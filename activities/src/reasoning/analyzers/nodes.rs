@@ -124,14 +124,14 @@ fn node_findings(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding>)
             let mut summary = format!("Node {name} is not Ready ({}): {}", s(c, "/reason"), s(c, "/message"));
             let mut advice = format!("Check the kubelet and container runtime on {name} (journalctl -u kubelet), its network and its cloud instance; drain it if it does not recover.");
             let mut tier = if stranded.is_empty() { Consistent } else { Decisive };
-            if network_plugin_not_ready(s(c, "/message")) {
-                if let Some(cni) = cni_on_node(obs, node) {
-                    evidence.extend(cni.evidence);
-                    summary = format!("{summary}. {}", cni.why);
-                    advice = cni.advice;
-                    resource = cni.resource;
-                    tier = cni.tier;
-                }
+            if network_plugin_not_ready(s(c, "/message"))
+                && let Some(cni) = cni_on_node(obs, node)
+            {
+                evidence.extend(cni.evidence);
+                summary = format!("{summary}. {}", cni.why);
+                advice = cni.advice;
+                resource = cni.resource;
+                tier = cni.tier;
             }
             out.push(finding(RootCause::NodeNotReady, resource, tier, summary, evidence, advice));
             continue;
