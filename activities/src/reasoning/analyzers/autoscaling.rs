@@ -24,6 +24,7 @@ fn hpa_findings(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>, o
             || sc.workloads.iter().any(|w| s(w, "/metadata/namespace") == ns && s(w, "/kind") == kind && s(w, "/metadata/name") == name)
             || pod_workloads.contains(&resource_ref(Some(ns), kind, name))
     };
+    orphaned_hpas(obs, sc, &pod_workloads, &in_scope, out);
     for hpa in obs.all("HorizontalPodAutoscaler").filter(|h| in_scope(h)) {
         let ns = s(hpa, "/metadata/namespace");
         let name = s(hpa, "/metadata/name");
@@ -83,6 +84,39 @@ fn hpa_findings(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>, o
                 format!("Fix {resource}: every container of the target needs requests for the metrics the HPA uses; metrics-server must serve them; min < max."),
             ));
         }
+    }
+}
+
+/// An HPA whose scale target is gone (`FailedGetScale ... not found`, a workload renamed by
+/// its chart), next to a workload of the alert that no HPA scales: that workload lost its
+/// autoscaling, and the HPA is what to point at it.
+fn orphaned_hpas(obs: &Observations<'_>, sc: &Scope<'_>, pod_workloads: &[String], in_scope: &dyn Fn(&Value) -> bool, out: &mut Vec<Finding>) {
+    let mut workloads: Vec<String> = sc.workloads.iter().map(|w| resource_ref(Some(s(w, "/metadata/namespace")), s(w, "/kind"), s(w, "/metadata/name"))).collect();
+    workloads.extend(pod_workloads.iter().cloned());
+    workloads.sort();
+    workloads.dedup();
+    let hpas: Vec<&Value> = obs.all("HorizontalPodAutoscaler").collect();
+    let target_of = |h: &Value| resource_ref(Some(s(h, "/metadata/namespace")), s(h, "/spec/scaleTargetRef/kind"), s(h, "/spec/scaleTargetRef/name"));
+    let unscaled: Vec<&String> = workloads.iter().filter(|w| !hpas.iter().any(|h| target_of(h) == **w)).collect();
+    for hpa in hpas.iter().filter(|h| !in_scope(h)) {
+        let Some(c) = k8s::condition(hpa, "AbleToScale").filter(|c| s(c, "/status") == "False" && s(c, "/reason") == "FailedGetScale" && s(c, "/message").contains("not found")) else { continue };
+        let ns = s(hpa, "/metadata/namespace");
+        let kind = s(hpa, "/spec/scaleTargetRef/kind");
+        let Some(w) = unscaled.iter().find(|w| w.starts_with(&format!("{ns}/{kind}/"))) else { continue };
+        let hpa_ref = resource_ref(Some(ns), "HorizontalPodAutoscaler", s(hpa, "/metadata/name"));
+        let target = target_of(hpa);
+        let evidence = vec![
+            ev(format!("{hpa_ref} condition AbleToScale"), format!("False (FailedGetScale): {}", s(c, "/message"))),
+            ev(w.to_string(), format!("no HorizontalPodAutoscaler targets it; {hpa_ref} still targets {target}, which does not exist")),
+        ];
+        out.push(finding(
+            RootCause::HpaMisconfigured,
+            hpa_ref.clone(),
+            Consistent,
+            format!("Nothing autoscales {w}: {hpa_ref} still targets {target}, which does not exist (FailedGetScale), so {w} stays at its replica count."),
+            evidence,
+            format!("Point scaleTargetRef of {hpa_ref} at {w} (or recreate the HPA with the workload's new name)."),
+        ));
     }
 }
 
@@ -185,5 +219,15 @@ mod tests {
         assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::HpaMisconfigured, Some("kube-system/Deployment/metrics-server"), Tier::Decisive));
         let t = text(&f);
         assert!(t.contains("pods.metrics.k8s.io") && t.contains("x509") && t.contains("0/1 replicas ready"), "{t}");
+    }
+    #[test]
+    fn an_hpa_left_on_a_renamed_deployment_is_named_for_the_unscaled_one() {
+        let hpa = json!({"kind": "HorizontalPodAutoscaler", "metadata": {"namespace": "cat", "name": "search"},
+            "spec": {"minReplicas": 2, "maxReplicas": 10, "scaleTargetRef": {"kind": "Deployment", "name": "search"}},
+            "status": {"conditions": [{"type": "AbleToScale", "status": "False", "reason": "FailedGetScale", "message": "the HPA controller was unable to get the target's current scale: deployments/scale.apps \"search\" not found"}]}});
+        let gw = pod("cat", "gateway-1", json!({"app": "gateway"}), json!({"containers": [{"name": "g"}]}), json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}));
+        let f = best(&alert(json!({"alertname": "GatewayErrors", "namespace": "cat", "pod": "gateway-1"})), &[read(vec![hpa, gw])]);
+        assert_eq!((f.root_cause, f.resource.as_deref()), (RootCause::HpaMisconfigured, Some("cat/HorizontalPodAutoscaler/search")));
+        assert!(text(&f).contains("FailedGetScale") && text(&f).contains("cat/Deployment/gateway"), "{}", text(&f));
     }
 }
