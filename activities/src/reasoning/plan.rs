@@ -258,6 +258,7 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
     log_chains(cluster, obs, &sc, &mut steps);
     node_steps(cluster, obs, &sc, &mut steps);
     metrics_api_steps(cluster, obs, &mut steps);
+    quiet_pod_steps(event, &sc, &mut steps);
 
     for pvc in obs.all("PersistentVolumeClaim").filter(|p| s(p, "/status/phase") != "Bound") {
         let (ns, name) = (s(pvc, "/metadata/namespace"), s(pvc, "/metadata/name"));
@@ -473,6 +474,27 @@ fn node_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut
     for node in nodes.filter_map(|n| obs.get("Node", "", n)) {
         if k8s::condition(node, "Ready").is_some_and(|c| s(c, "/status") != "True" && analyzers::network_plugin_not_ready(s(c, "/message"))) {
             steps.push(1, daemonsets());
+        }
+    }
+}
+
+/// A custom alert (an SLO, an application metric) whose pods look healthy: what their
+/// status cannot show is in their logs, and a service that should have scaled may have an
+/// HPA that cannot.
+fn quiet_pod_steps(event: &StandardEvent, sc: &Scope<'_>, steps: &mut Steps<'_>) {
+    let cluster = event.cluster_id.as_str();
+    let Some(t) = sc.target.as_ref().filter(|t| catalog::lookup(event.alertname()).is_none() && matches!(t.kind.as_str(), "Pod" | "Service")) else { return };
+    let ns = t.namespace.as_deref().unwrap_or("");
+    if t.kind == "Service" && !sc.pods.is_empty() {
+        steps.push(3, step(format!("HPAs in {ns} (does one scale {}'s pods?)", t.name), Command::list(cluster, Some(ns), "horizontalpodautoscalers", None)));
+    }
+    if sc.pods.is_empty() || sc.pods.iter().any(|p| unhealthy(p)) {
+        return;
+    }
+    if t.kind == "Pod" {
+        let pod = sc.pods[0];
+        for c in pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten().map(|c| s(c, "/name")).take(2) {
+            steps.push(2, step(format!("Logs of {}/{c}: it looks healthy, what does it log?", t.name), Command::logs(cluster, ns, &t.name, c, false, LOG_TAIL)));
         }
     }
 }
