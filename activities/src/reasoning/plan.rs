@@ -6,7 +6,7 @@
 //! telling run first, and the step budget bounds the rest.
 
 use super::{
-    analyzers::{DNS_NAMESPACE, DNS_SERVICE},
+    analyzers::{self, DNS_NAMESPACE, DNS_SERVICE},
     k8s,
     logs::{self, ConnectFailure, Symptom},
     observations::{Observations, s},
@@ -256,6 +256,9 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
     }
 
     log_chains(cluster, obs, &sc, &mut steps);
+    node_steps(cluster, obs, &sc, &mut steps);
+    metrics_api_steps(cluster, obs, &mut steps);
+    quiet_pod_steps(event, &sc, &mut steps);
 
     for pvc in obs.all("PersistentVolumeClaim").filter(|p| s(p, "/status/phase") != "Bound") {
         let (ns, name) = (s(pvc, "/metadata/namespace"), s(pvc, "/metadata/name"));
@@ -428,6 +431,103 @@ fn pod_steps(cluster: &str, obs: &Observations<'_>, pod: &Value, base: u8, steps
     }
 }
 
+/// What a pod's node explains: the node of a pod stranded there (every pod, not only the
+/// followed ones), the CNI DaemonSet when the node's network or a pod's sandbox is not set
+/// up, and the neighbours (and their usage) of a pod evicted for node pressure.
+fn node_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
+    let daemonsets = || step("DaemonSets (which one installs the CNI plugin?)", limited(all_namespaces(Command::list(cluster, None, "daemonsets", None))));
+    for pod in &sc.pods {
+        let node = s(pod, "/spec/nodeName");
+        if node.is_empty() {
+            continue;
+        }
+        let stranded = !k8s::pod_ready(pod) && (s(pod, "/status/phase") == "Unknown" || s(pod, "/status/reason") == "NodeLost" || pod.pointer("/metadata/deletionTimestamp").is_some());
+        if stranded && !obs.known("Node", "", node) {
+            steps.push(1, step(format!("Node {node}, where {} is stranded", s(pod, "/metadata/name")), Command::get(cluster, None, "nodes", node)));
+        }
+        if s(pod, "/status/reason") == "Evicted" {
+            let mut on_node = all_namespaces(Command::list(cluster, None, "pods", None));
+            on_node.flags.insert("field-selector".into(), format!("spec.nodeName={node}"));
+            steps.push(2, step(format!("Pods on node {node} (what fills it?)"), on_node));
+            let mut top = all_namespaces(Command::list(cluster, None, "pods", None));
+            top.action = "top".into();
+            steps.push(2, step("Pod usage (which pod uses far more than it requests?)", top));
+        }
+        let sandbox = obs.events_for("Pod", s(pod, "/metadata/namespace"), s(pod, "/metadata/name")).iter().any(|e| s(e, "/reason") == "FailedCreatePodSandBox" && analyzers::cni_sandbox_failure(s(e, "/message")));
+        if sandbox {
+            steps.push(1, daemonsets());
+            for ds in obs.all("DaemonSet").filter(|d| analyzers::is_cni_daemonset(d)).take(1) {
+                let dns = s(ds, "/metadata/namespace");
+                let selector = crate::labels::match_labels_selector(ds);
+                let mut list = Command::list(cluster, Some(dns), "pods", Some(&selector));
+                list.flags.insert("field-selector".into(), format!("spec.nodeName={node}"));
+                steps.push(1, step(format!("{} pod on node {node}", s(ds, "/metadata/name")), list));
+                for p in obs.all("Pod").filter(|p| s(p, "/metadata/namespace") == dns && s(p, "/spec/nodeName") == node && Observations::controller_of(p).is_some_and(|(k, n)| k == "DaemonSet" && n == s(ds, "/metadata/name"))) {
+                    if let Some(c) = p.pointer("/spec/containers/0/name").and_then(Value::as_str) {
+                        steps.push(1, step(format!("Log of the CNI pod {} on {node}", s(p, "/metadata/name")), Command::logs(cluster, dns, s(p, "/metadata/name"), c, false, LOG_TAIL)));
+                    }
+                }
+            }
+        }
+    }
+    let nodes = sc.target.iter().filter(|t| t.kind == "Node").map(|t| t.name.as_str()).chain(sc.pods.iter().map(|p| s(p, "/spec/nodeName")));
+    for node in nodes.filter_map(|n| obs.get("Node", "", n)) {
+        if k8s::condition(node, "Ready").is_some_and(|c| s(c, "/status") != "True" && analyzers::network_plugin_not_ready(s(c, "/message"))) {
+            steps.push(1, daemonsets());
+        }
+    }
+}
+
+/// A custom alert (an SLO, an application metric) whose pods look healthy: what their
+/// status cannot show is in their logs, and a service that should have scaled may have an
+/// HPA that cannot.
+fn quiet_pod_steps(event: &StandardEvent, sc: &Scope<'_>, steps: &mut Steps<'_>) {
+    let cluster = event.cluster_id.as_str();
+    let Some(t) = sc.target.as_ref().filter(|t| catalog::lookup(event.alertname()).is_none() && matches!(t.kind.as_str(), "Pod" | "Service")) else { return };
+    let ns = t.namespace.as_deref().unwrap_or("");
+    if t.kind == "Service" && !sc.pods.is_empty() {
+        steps.push(3, step(format!("HPAs in {ns} (does one scale {}'s pods?)", t.name), Command::list(cluster, Some(ns), "horizontalpodautoscalers", None)));
+    }
+    if sc.pods.is_empty() || sc.pods.iter().any(|p| unhealthy(p)) {
+        return;
+    }
+    if t.kind == "Pod" {
+        let pod = sc.pods[0];
+        for c in pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten().map(|c| s(c, "/name")).take(2) {
+            steps.push(2, step(format!("Logs of {}/{c}: it looks healthy, what does it log?", t.name), Command::logs(cluster, ns, &t.name, c, false, LOG_TAIL)));
+        }
+    }
+}
+
+/// An HPA that cannot read the resource metrics API: metrics-server, its pods and the log
+/// of one that is not ready.
+fn metrics_api_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps<'_>) {
+    let blind = obs.all("HorizontalPodAutoscaler").any(|h| {
+        ["AbleToScale", "ScalingActive"].iter().filter_map(|t| k8s::condition(h, t)).any(|c| s(c, "/status") == "False" && analyzers::metrics_api_group(s(c, "/message")) == Some("metrics.k8s.io"))
+    });
+    if !blind {
+        return;
+    }
+    let (ns, name) = analyzers::METRICS_SERVER;
+    let Some(deploy) = obs.get("Deployment", ns, name) else {
+        if !obs.known("Deployment", ns, name) {
+            steps.push(1, step(format!("{name}, which serves the resource metrics API"), Command::get(cluster, Some(ns), "deployments", name)));
+        }
+        return;
+    };
+    let pods = scope::pods_of_workload(obs, deploy);
+    let selector = crate::labels::match_labels_selector(deploy);
+    if pods.is_empty() && !selector.is_empty() {
+        steps.push(1, step(format!("Pods of {name}"), Command::list(cluster, Some(ns), "pods", Some(&selector))));
+    }
+    for p in pods.iter().filter(|p| !k8s::pod_ready(p)).take(1) {
+        for cs in statuses(p) {
+            let restarted = cs.get("restartCount").and_then(Value::as_u64).unwrap_or(0) > 0 && cs.pointer("/state/running").is_none();
+            steps.push(1, step(format!("Log of {}, not ready", s(p, "/metadata/name")), Command::logs(cluster, ns, s(p, "/metadata/name"), s(cs, "/name"), restarted, LOG_TAIL)));
+        }
+    }
+}
+
 /// What the logs of the alert's pods point at, followed one hop: the ServiceAccount's
 /// bindings, CoreDNS, or the dependency's Service, endpoints, backing pods and policies.
 fn log_chains(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
@@ -459,7 +559,11 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
         Symptom::Rbac { sa_namespace, sa_name, namespace, .. } => {
             match namespace {
                 Some(n) => steps.push(1, step(format!("RoleBindings in {n} (what ServiceAccount {sa_name} may do)"), Command::list(cluster, Some(n), "rolebindings", None))),
-                None => steps.push(1, step(format!("ClusterRoleBindings (what ServiceAccount {sa_name} may do)"), Command::list(cluster, None, "clusterrolebindings", None))),
+                None => {
+                    steps.push(1, step(format!("ClusterRoleBindings (what ServiceAccount {sa_name} may do)"), Command::list(cluster, None, "clusterrolebindings", None)));
+                    // A ClusterRole bound by a RoleBinding grants nothing at cluster scope.
+                    steps.push(1, step(format!("RoleBindings in {sa_namespace} (a role bound only in the namespace?)"), Command::list(cluster, Some(sa_namespace), "rolebindings", None)));
+                }
             }
             let binds_sa = |b: &Value| {
                 b.get("subjects").and_then(Value::as_array).into_iter().flatten().any(|sub| {
@@ -475,6 +579,11 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
             }
         }
         Symptom::Dns { host, .. } => {
+            // The pod's own namespace first: an egress policy that forgets port 53 looks
+            // exactly like a DNS outage from inside the pod.
+            if !client.pointer("/spec/hostNetwork").and_then(Value::as_bool).unwrap_or(false) {
+                steps.push(1, step(format!("NetworkPolicies in {client_ns} (egress to DNS allowed?)"), Command::list(cluster, Some(client_ns), "networkpolicies", None)));
+            }
             let Some(dns) = obs.get("Service", DNS_NAMESPACE, DNS_SERVICE) else {
                 if !obs.known("Service", DNS_NAMESPACE, DNS_SERVICE) {
                     steps.push(1, step("The cluster DNS Service (CoreDNS)", Command::get(cluster, Some(DNS_NAMESPACE), "services", DNS_SERVICE)));
@@ -505,10 +614,6 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
                         steps.push(2, step(format!("Events of CoreDNS pod {pname}"), Command::events_for(cluster, Some(pns), "Pod", pname)));
                     }
                 }
-            }
-            if sick.is_empty() {
-                // CoreDNS is fine: an egress policy may drop port 53, or the name is wrong.
-                steps.push(2, step(format!("NetworkPolicies in {client_ns} (egress to DNS allowed?)"), Command::list(cluster, Some(client_ns), "networkpolicies", None)));
             }
             if sick.is_empty()
                 && let Some(h) = host

@@ -2,7 +2,7 @@
 //! workload, a NetworkPolicy that blocks port 53, or a wrong name.
 
 use super::*;
-use super::network_policy::{End, Verdict, policy_verdict};
+use super::network_policy::{End, Verdict, pod_ips, policy_verdict};
 
 pub(super) struct Dns;
 
@@ -27,21 +27,64 @@ pub const DNS_NAMESPACE: &str = "kube-system";
 /// Name of the cluster DNS Service.
 pub const DNS_SERVICE: &str = "kube-dns";
 
+/// Whether a command ran and was answered (a 403 tells nothing about what it lists).
+fn answered(obs: &Observations<'_>, cmd: &aetherius_core::Command) -> bool {
+    obs.ran(cmd) && !obs.denied.contains(&cmd.to_string())
+}
+
 fn dns_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: Option<&Host>) -> Finding {
     let obs = c.obs;
     let client_ns = s(c.pod, "/metadata/namespace");
+    let pod_name = s(c.pod, "/metadata/name");
     let mut evidence = vec![ev(&c.log_src, line.trim()), c.state.clone()];
     let host_txt = host.map(|h| format!("{}{}", h.name, h.namespace.as_ref().map(|n| format!(".{n}")).unwrap_or_default())).unwrap_or_else(|| "a host".into());
     let advice_dns = "Fix CoreDNS (kube-system): its pods must run and its Corefile must parse; check `kubectl -n kube-system logs -l k8s-app=kube-dns`.";
     let rc = RootCause::DnsFailure;
-    let Some(dns_svc) = obs.get("Service", DNS_NAMESPACE, DNS_SERVICE) else {
+
+    // What the pod itself decides, before blaming the cluster DNS: its dnsPolicy ...
+    let dns_policy = s(c.pod, "/spec/dnsPolicy");
+    let host_network = c.pod.pointer("/spec/hostNetwork").and_then(Value::as_bool).unwrap_or(false);
+    let cluster_name = host.is_some_and(|h| h.namespace.is_some() || obs.get("Service", client_ns, &h.name).is_some());
+    if host_network && matches!(dns_policy, "" | "ClusterFirst") {
+        // The kubelet gives a hostNetwork pod with ClusterFirst the node's resolv.conf: only
+        // ClusterFirstWithHostNet sends it to the cluster DNS.
+        evidence.push(ev(format!("{client_ns}/Pod/{pod_name} spec"), format!("hostNetwork: true with dnsPolicy {}: the pod uses the node's resolver, which does not know cluster names (ClusterFirstWithHostNet is needed)", if dns_policy.is_empty() { "ClusterFirst (default)" } else { dns_policy })));
+        return finding(
+            rc,
+            c.workload.to_owned(),
+            if cluster_name { Decisive } else { Consistent },
+            format!("{} cannot resolve {host_txt}: the pod runs with hostNetwork: true and dnsPolicy ClusterFirst, so it asks the node's resolver, not the cluster DNS.", c.container),
+            evidence,
+            format!("Set dnsPolicy: ClusterFirstWithHostNet in the pod template of {}.", c.workload),
+        );
+    }
+    if matches!(dns_policy, "Default" | "None") {
+        evidence.push(ev(format!("{client_ns}/Pod/{pod_name} spec"), format!("dnsPolicy {dns_policy}: cluster names are not resolvable")));
+        return finding(rc, c.workload.to_owned(), if cluster_name { Decisive } else { Consistent }, format!("{} cannot resolve {host_txt}: its dnsPolicy {dns_policy} bypasses cluster DNS.", c.container), evidence, format!("Set dnsPolicy ClusterFirst in {}.", c.workload));
+    }
+    let dns_svc = obs.get("Service", DNS_NAMESPACE, DNS_SERVICE);
+    let dns_selector = dns_svc.and_then(|d| d.pointer("/spec/selector")).and_then(Value::as_object).cloned().unwrap_or_default();
+    let dns_pods = dns_svc.map(|d| scope::pods_of_service(obs, d)).unwrap_or_default();
+    // ... and the egress policies of its own namespace, which may drop port 53.
+    let dns_labels: Map<String, Value> = match dns_pods.first() {
+        Some(p) => k8s::labels(p).clone(),
+        None if !dns_selector.is_empty() => dns_selector.clone(),
+        None => [("k8s-app".to_owned(), Value::String(DNS_SERVICE.to_owned()))].into_iter().collect(),
+    };
+    let client_end = End { ns: client_ns, labels: k8s::labels(c.pod), ips: pod_ips(c.pod) };
+    let dns_end = End { ns: DNS_NAMESPACE, labels: &dns_labels, ips: dns_pods.iter().flat_map(|p| pod_ips(p)).collect() };
+    if let Verdict::Blocked { policy, why } = policy_verdict(obs, "Egress", &client_end, &dns_end, Some((Some(53), Some("dns".into())))) {
+        evidence.push(ev(policy.clone(), why.clone()));
+        return finding(RootCause::NetworkPolicyBlocked, policy.clone(), Decisive, format!("{} cannot resolve {host_txt}: NetworkPolicy {policy} blocks its DNS traffic (UDP/TCP 53) to the cluster DNS in {DNS_NAMESPACE} ({why}).", c.container), evidence, format!("Allow egress to the kube-dns pods in {DNS_NAMESPACE} on UDP and TCP 53 for these pods (in {policy} or an allow-dns policy)."));
+    }
+
+    let Some(_) = dns_svc else {
         if obs.missing.contains(&("Service".into(), DNS_NAMESPACE.into(), DNS_SERVICE.into())) {
             evidence.push(ev(format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), "the cluster DNS Service does not exist"));
             return finding(rc, format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), Consistent, format!("Name resolution of {host_txt} fails and the cluster DNS Service is missing."), evidence, advice_dns);
         }
         return finding(rc, c.workload.to_owned(), Consistent, format!("Container {} cannot resolve {host_txt}; the cluster DNS is not checked yet.", c.container), evidence, advice_dns);
     };
-    let dns_pods = scope::pods_of_service(obs, dns_svc);
     let unhealthy: Vec<&Value> = dns_pods.iter().copied().filter(|p| !k8s::pod_ready(p)).collect();
     if !dns_pods.is_empty() && !unhealthy.is_empty() {
         let mut resource = workload_ref(obs, unhealthy[0]);
@@ -70,12 +113,13 @@ fn dns_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: Option<&
         }
         return finding(rc, resource.clone(), tier, format!("{} cannot resolve {host_txt} because the cluster DNS is down: {cause_txt}.", c.container), evidence, format!("Fix {resource}; every pod's name resolution depends on it."));
     }
-    let dns_selector = dns_svc.pointer("/spec/selector").and_then(Value::as_object).cloned().unwrap_or_default();
-    let dns_pods_listed = !dns_selector.is_empty() && obs.ran(&aetherius_core::Command::list(&event.cluster_id, Some(DNS_NAMESPACE), "pods", Some(&k8s::selector_string(&dns_selector))));
-    if dns_pods.is_empty() && dns_pods_listed {
+    // The workload behind kube-dns, and what its status says (its pods may be unreadable).
+    let backing = workloads_selected(obs, DNS_NAMESPACE, &dns_selector);
+    let backing_ready = backing.iter().any(|w| w.pointer("/status/readyReplicas").and_then(Value::as_i64).unwrap_or(0) > 0);
+    let dns_pods_listed = !dns_selector.is_empty() && answered(obs, &aetherius_core::Command::list(&event.cluster_id, Some(DNS_NAMESPACE), "pods", Some(&k8s::selector_string(&dns_selector))));
+    if dns_pods.is_empty() && dns_pods_listed && !backing_ready {
         // No DNS pod at all: the workload behind kube-dns is scaled down or gone.
         evidence.push(ev(format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), format!("selector {} matches no pod", k8s::selector_string(&dns_selector))));
-        let backing = workloads_selected(obs, DNS_NAMESPACE, &dns_selector);
         let (resource, conf) = match backing.first() {
             Some(w) => {
                 let wref = resource_ref(Some(DNS_NAMESPACE), s(w, "/kind"), s(w, "/metadata/name"));
@@ -86,22 +130,13 @@ fn dns_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: Option<&
         };
         return finding(rc, resource.clone(), conf, format!("{} cannot resolve {host_txt}: no CoreDNS pod runs.", c.container), evidence, format!("Bring {resource} back (scale it up); every pod's name resolution depends on it."));
     }
-    let dns_healthy = !dns_pods.is_empty() || obs.get("Endpoints", DNS_NAMESPACE, DNS_SERVICE).is_some_and(|e| k8s::endpoint_addresses(e).0 > 0);
+    let dns_healthy = !dns_pods.is_empty() || backing_ready || obs.get("Endpoints", DNS_NAMESPACE, DNS_SERVICE).is_some_and(|e| k8s::endpoint_addresses(e).0 > 0);
     if dns_healthy {
-        evidence.push(ev(format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), format!("{} CoreDNS pods ready", dns_pods.len())));
-        // An egress policy of the client's namespace that forgets port 53.
-        let dns_labels: Map<String, Value> = dns_pods.first().map(|p| k8s::labels(p).clone()).unwrap_or_else(|| dns_selector.clone());
-        let client_end = End { ns: client_ns, labels: k8s::labels(c.pod) };
-        let dns_end = End { ns: DNS_NAMESPACE, labels: &dns_labels };
-        if let Verdict::Blocked { policy, why } = policy_verdict(obs, "Egress", &client_end, &dns_end, Some((Some(53), Some("dns".into())))) {
-            evidence.push(ev(policy.clone(), why.clone()));
-            return finding(RootCause::NetworkPolicyBlocked, policy.clone(), Decisive, format!("{} cannot resolve {host_txt}: NetworkPolicy {policy} blocks its DNS traffic to CoreDNS ({why}).", c.container), evidence, format!("Allow egress to kube-system pods on UDP and TCP 53 in {policy}."));
-        }
-        let dns_policy = s(c.pod, "/spec/dnsPolicy");
-        if matches!(dns_policy, "Default" | "None") {
-            evidence.push(ev(format!("{client_ns}/Pod/{} spec", s(c.pod, "/metadata/name")), format!("dnsPolicy {dns_policy}: cluster names are not resolvable")));
-            return finding(rc, c.workload.to_owned(), Consistent, format!("{} cannot resolve {host_txt}: its dnsPolicy {dns_policy} bypasses cluster DNS.", c.container), evidence, format!("Set dnsPolicy ClusterFirst in {}.", c.workload));
-        }
+        let ready_txt = match (dns_pods.len(), backing.first()) {
+            (0, Some(w)) => format!("{} reports {} ready replicas", resource_ref(Some(DNS_NAMESPACE), s(w, "/kind"), s(w, "/metadata/name")), w.pointer("/status/readyReplicas").and_then(Value::as_i64).unwrap_or(0)),
+            (n, _) => format!("{n} CoreDNS pods ready"),
+        };
+        evidence.push(ev(format!("{DNS_NAMESPACE}/Service/{DNS_SERVICE}"), ready_txt));
         if let Some(h) = host {
             let hns = h.namespace.as_deref().unwrap_or(client_ns);
             if c.obs.missing.contains(&("Service".into(), hns.into(), h.name.clone())) {
@@ -135,5 +170,19 @@ mod tests {
         assert_eq!(f.root_cause, RootCause::DnsFailure);
         assert_eq!(f.resource.as_deref(), Some("kube-system/ConfigMap/coredns"));
         assert!(text(&f).contains("Unknown directive 'bogus'"));
+    }
+    #[test]
+    fn a_host_network_pod_with_cluster_first_uses_the_nodes_resolver() {
+        let spec = json!({"hostNetwork": true, "dnsPolicy": "ClusterFirst", "containers": [{"name": "vector"}]});
+        let mut p = pod("logs", "edge-1", json!({"app": "edge"}), spec, json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "vector", "ready": true, "restartCount": 0, "state": {"running": {}}}]}));
+        p["metadata"]["ownerReferences"] = json!([{"kind": "DaemonSet", "name": "edge", "controller": true}]);
+        let log_text = r#"2026-12-02T11:03:51Z  WARN sink{component_id=to_aggregator}: vector::sinks::util::retries: Retrying after error. error=Request failed: status: Unavailable, message: "error trying to connect: dns error: failed to lookup address information: Name or service not known""#;
+        let f = best(&alert(json!({"alertname": "VectorSinkErrors", "namespace": "logs", "pod": "edge-1"})), &[read(vec![p.clone()]), log("logs", "edge-1", "vector", false, log_text)]);
+        assert_eq!((f.root_cause, f.resource.as_deref()), (RootCause::DnsFailure, Some("logs/DaemonSet/edge")));
+        assert!(text(&f).contains("hostNetwork: true") && text(&f).contains("ClusterFirstWithHostNet"), "{}", text(&f));
+        // With ClusterFirstWithHostNet the pod asks CoreDNS: the node's resolver is not the suspect.
+        p["spec"]["dnsPolicy"] = json!("ClusterFirstWithHostNet");
+        let f = best(&alert(json!({"alertname": "VectorSinkErrors", "namespace": "logs", "pod": "edge-1"})), &[read(vec![p]), log("logs", "edge-1", "vector", false, log_text)]);
+        assert!(!text(&f).contains("node's resolver"), "{}", text(&f));
     }
 }

@@ -2,6 +2,8 @@
 //! policy that comes closest and why it does not.
 
 use super::*;
+use ipnet::IpNet;
+use std::net::IpAddr;
 
 pub(super) enum Verdict {
     Blocked { policy: String, why: String },
@@ -25,6 +27,31 @@ fn policies_read(obs: &Observations<'_>, ns: &str) -> bool {
 pub(super) struct End<'v> {
     pub(super) ns: &'v str,
     pub(super) labels: &'v Map<String, Value>,
+    /// Pod IPs, when known (an ipBlock is judged against them).
+    pub(super) ips: Vec<IpAddr>,
+}
+
+/// `status.podIPs` (or `status.podIP`) of a pod (a hostNetwork pod's are its node's).
+pub(super) fn pod_ips(pod: &Value) -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = pod.pointer("/status/podIPs").and_then(Value::as_array).into_iter().flatten().filter_map(|p| s(p, "/ip").parse().ok()).collect();
+    if ips.is_empty()
+        && let Ok(ip) = s(pod, "/status/podIP").parse()
+    {
+        ips.push(ip);
+    }
+    ips
+}
+
+/// Whether an `ipBlock` admits the peer: its `cidr` holds one of the peer's IPs and no
+/// `except` range does. `None` when the peer's IPs are unknown.
+fn ip_block_admits(block: &Value, ips: &[IpAddr]) -> Option<bool> {
+    if ips.is_empty() {
+        return None;
+    }
+    let net = |c: &str| c.parse::<IpNet>().ok();
+    let cidr = net(s(block, "/cidr"))?;
+    let except: Vec<IpNet> = block.get("except").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).filter_map(net).collect();
+    Some(ips.iter().any(|ip| cidr.contains(ip) && !except.iter().any(|e| e.contains(ip))))
 }
 
 /// Whether the NetworkPolicies of `subject.ns` that select `subject` admit traffic from
@@ -60,11 +87,12 @@ pub(super) fn policy_verdict(obs: &Observations<'_>, direction: &str, subject: &
                 _ => true,
             })
     };
-    // (pod part matches, namespace part matches) for one peer; an ipBlock cannot be judged
-    // without pod IPs, so it is given the benefit of the doubt.
+    // (pod part matches, namespace part matches) for one peer; an ipBlock is judged against
+    // the peer's pod IPs, and given the benefit of the doubt when they are unknown.
     let peer_match = |peer: &Value| -> (bool, bool) {
-        if peer.get("ipBlock").is_some() {
-            return (true, true);
+        if let Some(block) = peer.get("ipBlock") {
+            let admits = ip_block_admits(block, &other.ips).unwrap_or(true);
+            return (admits, admits);
         }
         let pod_ok = peer.get("podSelector").is_none_or(|sel| k8s::label_selector_matches(sel, other.labels));
         let ns_ok = match peer.get("namespaceSelector") {
@@ -73,6 +101,10 @@ pub(super) fn policy_verdict(obs: &Observations<'_>, direction: &str, subject: &
         };
         (pod_ok, ns_ok)
     };
+    // The policy to blame when none admits the peer: a rule written for this peer (an
+    // explicit selector that matches it) that fails on one point; else the policy that
+    // isolates the pods and allows nothing in this direction (a default deny); else the
+    // closest rule. Scores: rules 2..=12 (even), a default deny 5.
     let mut near: Option<(u8, String, String)> = None;
     for p in &selecting {
         let pname = resource_ref(Some(ns), "NetworkPolicy", s(p, "/metadata/name"));
@@ -90,8 +122,10 @@ pub(super) fn policy_verdict(obs: &Observations<'_>, direction: &str, subject: &
                 // How close the rule comes: an explicit selector that matches, the right port.
                 let explicit_pod = pod_ok && peer.get("podSelector").and_then(Value::as_object).is_some_and(|m| !m.is_empty());
                 let explicit_ns = ns_ok && peer.get("namespaceSelector").and_then(Value::as_object).is_some_and(|m| !m.is_empty());
-                let score = 1 + 2 * explicit_pod as u8 + 2 * explicit_ns as u8 + port_ok(rule) as u8 + specific;
-                let why = if !ns_ok {
+                let score = 2 * (1 + 2 * explicit_pod as u8 + 2 * explicit_ns as u8 + port_ok(rule) as u8 + specific);
+                let why = if let Some(block) = peer.get("ipBlock") {
+                    format!("its ipBlock {} does not hold the peer's address ({})", s(block, "/cidr"), other.ips.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+                } else if !ns_ok {
                     match peer.get("namespaceSelector") {
                         Some(sel) => format!(
                             "its namespaceSelector {} matches no label of namespace {} ({})",
@@ -110,12 +144,22 @@ pub(super) fn policy_verdict(obs: &Observations<'_>, direction: &str, subject: &
                     near = Some((score, pname.clone(), why));
                 }
             }
-            if peers.is_empty() && near.as_ref().is_none_or(|(best, _, _)| *best < 1 + specific) {
-                near = Some((1 + specific, pname.clone(), format!("its {} rule does not include the port", direction.to_lowercase())));
+            if peers.is_empty() && near.as_ref().is_none_or(|(best, _, _)| *best < 2 * (1 + specific)) {
+                near = Some((2 * (1 + specific), pname.clone(), format!("its {} rule does not include the port", direction.to_lowercase())));
             }
         }
-        if rules.is_empty() && near.is_none() {
-            near = Some((0, pname.clone(), format!("it selects these pods and allows no {} traffic (default deny), and no other policy admits the peer", direction.to_lowercase())));
+        if rules.is_empty() && near.as_ref().is_none_or(|(best, _, _)| *best < 5) {
+            let types: Vec<&str> = p.pointer("/spec/policyTypes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+            near = Some((
+                5,
+                pname.clone(),
+                format!(
+                    "it selects these pods (podSelector {}, policyTypes [{}]) and allows no {} traffic: a default deny, and no other policy admits this peer",
+                    p.pointer("/spec/podSelector").map(Value::to_string).unwrap_or_default(),
+                    types.join(", "),
+                    direction.to_lowercase()
+                ),
+            ));
         }
     }
     match near {
@@ -143,8 +187,8 @@ pub(super) fn network_policy_verdict(obs: &Observations<'_>, client: &Value, svc
         };
         Some((number, name))
     });
-    let server = End { ns: s(svc, "/metadata/namespace"), labels: &server_labels };
-    let client_end = End { ns: s(client, "/metadata/namespace"), labels: k8s::labels(client) };
+    let server = End { ns: s(svc, "/metadata/namespace"), labels: &server_labels, ips: server_pods.iter().flat_map(|p| pod_ips(p)).collect() };
+    let client_end = End { ns: s(client, "/metadata/namespace"), labels: k8s::labels(client), ips: pod_ips(client) };
     match policy_verdict(obs, "Ingress", &server, &client_end, target.clone()) {
         Verdict::Allowed => policy_verdict(obs, "Egress", &client_end, &server, target),
         other => other,
@@ -177,5 +221,38 @@ mod tests {
         let f = best(&alert(json!({"alertname": "HighHTTPErrorRate", "namespace": "co", "service": "gw"})), &results);
         assert_eq!((f.root_cause, f.resource.as_deref()), (RootCause::NetworkPolicyBlocked, Some("risk/NetworkPolicy/scorer-allow-co")));
         assert!(text(&f).contains("namespaceSelector"), "{}", text(&f));
+    }
+    #[test]
+    fn an_ip_block_admits_only_the_addresses_it_holds() {
+        let client = pod("shop", "web-1", json!({"app.kubernetes.io/name": "web"}), json!({"containers": [{"name": "web"}]}), json!({"phase": "Running", "podIP": "10.60.2.16", "conditions": [{"type": "Ready", "status": "False"}], "containerStatuses": [{"name": "web", "ready": false, "restartCount": 0, "state": {"running": {}}}]}));
+        let api = json!({"kind": "Service", "metadata": {"namespace": "shop", "name": "catalog"}, "spec": {"selector": {"app": "catalog"}, "ports": [{"port": 8080}]}});
+        let ep = json!({"kind": "Endpoints", "metadata": {"namespace": "shop", "name": "catalog"}, "subsets": [{"addresses": [{"ip": "10.60.1.5"}]}]});
+        let server = pod("shop", "catalog-1", json!({"app": "catalog"}), json!({"containers": [{"name": "c", "ports": [{"containerPort": 8080}]}]}), json!({"phase": "Running", "podIP": "10.60.1.5", "conditions": [{"type": "Ready", "status": "True"}]}));
+        let deny = json!({"kind": "NetworkPolicy", "metadata": {"namespace": "shop", "name": "default-deny-ingress"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}});
+        let lb = json!({"kind": "NetworkPolicy", "metadata": {"namespace": "shop", "name": "allow-from-lb"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"ipBlock": {"cidr": "130.211.0.0/22"}}, {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.60.0.0/16"]}}]}]}});
+        let allow = json!({"kind": "NetworkPolicy", "metadata": {"namespace": "shop", "name": "catalog-allow-frontend"}, "spec": {"podSelector": {"matchLabels": {"app": "catalog"}}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web-frontend"}}}], "ports": [{"port": 8080}]}]}});
+        let log_text = "{\"level\":\"error\",\"msg\":\"catalog request failed\"}\n  [cause]: [ConnectTimeoutError: Connect Timeout Error (attempted address: catalog.shop.svc.cluster.local:8080, timeout: 10000ms)]";
+        let results = [read(vec![client, api, ep, server]), listed(Command::list("c", Some("shop"), "networkpolicies", None), vec![deny, lb, allow]), log("shop", "web-1", "web", false, log_text)];
+        let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "shop", "pod": "web-1"})), &results);
+        assert_eq!((f.root_cause, f.resource.as_deref()), (RootCause::NetworkPolicyBlocked, Some("shop/NetworkPolicy/catalog-allow-frontend")));
+        assert!(text(&f).contains("web-frontend"), "{}", text(&f));
+        assert_eq!(ip_block_admits(&json!({"cidr": "10.0.0.0/8", "except": ["10.60.0.0/16"]}), &["10.60.2.16".parse().unwrap()]), Some(false));
+        assert_eq!(ip_block_admits(&json!({"cidr": "10.0.0.0/8"}), &["10.60.2.16".parse().unwrap()]), Some(true));
+        assert_eq!(ip_block_admits(&json!({"cidr": "10.0.0.0/8"}), &[]), None);
+    }
+
+    #[test]
+    fn egress_to_dns_denied_by_default_names_the_default_deny_not_an_unrelated_allow() {
+        let p = pod("rep", "api-1", json!({"app": "api"}), json!({"containers": [{"name": "api"}]}), crashing("api", 3));
+        let log_text = "psycopg2.OperationalError: could not translate host name \"pg.db.example.internal\" to address: Temporary failure in name resolution";
+        let deny = json!({"kind": "NetworkPolicy", "metadata": {"namespace": "rep", "name": "default-deny-all"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}});
+        let pg = json!({"kind": "NetworkPolicy", "metadata": {"namespace": "rep", "name": "allow-egress-postgres"}, "spec": {"podSelector": {"matchLabels": {"app": "api"}}, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "10.30.12.0/24"}}], "ports": [{"port": 5432, "protocol": "TCP"}]}]}});
+        let results = [read(vec![p]), log("rep", "api-1", "api", true, log_text), listed(Command::list("c", Some("rep"), "networkpolicies", None), vec![deny, pg])];
+        let f = best(&pod_alert("rep", "api-1"), &results);
+        assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::NetworkPolicyBlocked, Some("rep/NetworkPolicy/default-deny-all"), Tier::Decisive));
+        assert!(text(&f).contains("name resolution") && text(&f).contains("Egress"), "{}", text(&f));
     }
 }

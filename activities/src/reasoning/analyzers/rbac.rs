@@ -69,20 +69,34 @@ fn rbac_finding(c: &Client<'_>, line: &str, sa_ns: &str, sa: &str, verb: &str, r
     let granted = bound_roles.iter().any(|(r, _, crb)| applies(*crb) && rules_of(r).iter().any(&grants));
     let scope_short = bound_roles.iter().find(|(r, _, crb)| !applies(*crb) && rules_of(r).iter().any(&grants));
     let partial = bound_roles.iter().find_map(|(r, _, _)| rules_of(r).into_iter().find(|rule| rule_covers(rule)).map(|rule| (*r, rule)));
+    // A cluster-scope denial is settled only once the account's RoleBindings are read too:
+    // a role bound there (even one that grants the verb) is the likelier mistake.
+    let sa_rolebindings_read = obs.executed.iter().any(|k| k.contains(&format!("|{sa_ns}|get|rolebindings|"))) || obs.all("RoleBinding").any(|b| s(b, "/metadata/namespace") == sa_ns);
+    // ... and every role the account is bound to is read (or known missing).
+    let roles_unread = bindings.iter().any(|b| {
+        let kind = s(b, "/roleRef/kind");
+        !obs.known(kind, if kind == "Role" { s(b, "/metadata/namespace") } else { "" }, s(b, "/roleRef/name"))
+    });
+    let unsettled = (namespace.is_none() && !sa_rolebindings_read) || roles_unread;
     let role_ref = |r: &Value| resource_ref(Some(s(r, "/metadata/namespace")).filter(|n| !n.is_empty()), s(r, "/kind"), s(r, "/metadata/name"));
     let (resource_to_fix, tier, detail) = if let (false, Some((role, binding, _))) = (granted, scope_short) {
         let bns = binding.split('/').next().unwrap_or_default();
         evidence.push(ev(binding.clone(), format!("grants {what} through {} only in namespace {bns}; the request is cluster-wide", role_ref(role))));
-        (Some(binding.clone()), Decisive, format!("the request is cluster-wide (all namespaces) but {binding} grants {what} only in namespace {bns}: it needs a ClusterRoleBinding, or the app must {verb} in its own namespace"))
+        let remedy = if CLUSTER_SCOPED.contains(&res_name) {
+            format!("{res_name} exist only at cluster scope, so only a ClusterRoleBinding grants them")
+        } else {
+            format!("it needs a ClusterRoleBinding, or the app must {verb} in its own namespace")
+        };
+        (Some(binding.clone()), Decisive, format!("the request is cluster-wide (all namespaces) but {binding} grants {what} only in namespace {bns}: {remedy}"))
     } else if granted {
         (bound_roles.first().map(|(r, _, _)| role_ref(r)), Weak, format!("a bound role now grants {what}; the denial may predate a fix"))
     } else if let Some((role, rule)) = partial {
         let verbs: Vec<&str> = rule.get("verbs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
         evidence.push(ev(role_ref(role), format!("grants [{}] on {resource}, not {verb}", verbs.join(", "))));
-        (Some(role_ref(role)), Decisive, format!("{} grants [{}] on {resource} but not {verb}", role_ref(role), verbs.join(", ")))
+        (Some(role_ref(role)), if unsettled { Consistent } else { Decisive }, format!("{} grants [{}] on {resource} but not {verb}", role_ref(role), verbs.join(", ")))
     } else if let Some((role, _, _)) = bound_roles.first() {
         evidence.push(ev(role_ref(role), format!("has no rule for {resource}")));
-        (Some(role_ref(role)), Decisive, format!("{} has no rule for {resource}", role_ref(role)))
+        (Some(role_ref(role)), if unsettled { Consistent } else { Decisive }, format!("{} has no rule for {resource}", role_ref(role)))
     } else if !bindings.is_empty() {
         (Some(bindings.first().map(|b| role_ref_of_binding(b)).unwrap_or_default()), Consistent, "the bound role was not readable".into())
     } else if listed {
@@ -99,6 +113,13 @@ fn rbac_finding(c: &Client<'_>, line: &str, sa_ns: &str, sa: &str, verb: &str, r
         format!("Grant {verb} on {resource} to ServiceAccount {sa_ns}/{sa} in {} (least privilege: only the verbs the app uses).", resource_to_fix.unwrap_or_default()),
     )
 }
+
+/// Built-in resources that exist only at cluster scope (a RoleBinding never grants them).
+const CLUSTER_SCOPED: &[&str] = &[
+    "tokenreviews", "subjectaccessreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews", "certificatesigningrequests", "nodes", "namespaces", "persistentvolumes",
+    "storageclasses", "clusterroles", "clusterrolebindings", "customresourcedefinitions", "apiservices", "priorityclasses", "ingressclasses", "runtimeclasses",
+    "validatingwebhookconfigurations", "mutatingwebhookconfigurations", "volumeattachments", "csinodes", "csidrivers",
+];
 
 fn role_ref_of_binding(b: &Value) -> String {
     let kind = s(b, "/roleRef/kind");
@@ -132,5 +153,45 @@ mod tests {
         assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::RbacForbidden, Some("ci/RoleBinding/scaler"), Tier::Decisive));
         let t = text(&f);
         assert!(t.contains("cluster-wide") && t.contains("ClusterRoleBinding") && t.contains("only in namespace ci"), "{t}");
+    }
+    #[test]
+    fn a_cluster_scoped_resource_denied_through_a_rolebound_clusterrole_names_the_rolebinding() {
+        // kube-rbac-proxy's TokenReview: tokenreviews exist only at cluster scope.
+        let p = pod("ops", "op-1", json!({"app": "op"}), json!({"serviceAccountName": "op", "containers": [{"name": "kube-rbac-proxy"}]}), json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "kube-rbac-proxy", "ready": true, "restartCount": 0, "state": {"running": {}}}]}));
+        let log_text = r#"E1216 09:03:08.741285       1 webhook.go:154] Failed to make webhook authenticator request: tokenreviews.authentication.k8s.io is forbidden: User "system:serviceaccount:ops:op" cannot create resource "tokenreviews" in API group "authentication.k8s.io" at the cluster scope"#;
+        let rb = json!({"kind": "RoleBinding", "metadata": {"namespace": "ops", "name": "op-proxy"}, "roleRef": {"kind": "ClusterRole", "name": "op-proxy"}, "subjects": [{"kind": "ServiceAccount", "name": "op", "namespace": "ops"}]});
+        let role = json!({"kind": "ClusterRole", "metadata": {"name": "op-proxy"}, "rules": [{"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]}, {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]});
+        let crb = json!({"kind": "ClusterRoleBinding", "metadata": {"name": "op-manager"}, "roleRef": {"kind": "ClusterRole", "name": "op-manager"}, "subjects": [{"kind": "ServiceAccount", "name": "op", "namespace": "ops"}]});
+        let manager = json!({"kind": "ClusterRole", "metadata": {"name": "op-manager"}, "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]});
+        let event = alert(json!({"alertname": "TargetDown", "namespace": "ops", "pod": "op-1"}));
+        // Only the ClusterRoleBindings read: the manager role lacks the rule, but a role bound
+        // in the namespace may be the real mistake, so it is not settled yet.
+        let early = [read(vec![p.clone(), manager.clone()]), listed(Command::list("c", None, "clusterrolebindings", None), vec![crb.clone()]), log("ops", "op-1", "kube-rbac-proxy", false, log_text)];
+        let f = best(&event, &early);
+        assert_eq!((f.resource.as_deref(), f.tier), (Some("ClusterRole/op-manager"), Tier::Consistent));
+        let results = [
+            read(vec![p, role, manager]),
+            listed(Command::list("c", None, "clusterrolebindings", None), vec![crb]),
+            listed(Command::list("c", Some("ops"), "rolebindings", None), vec![rb]),
+            log("ops", "op-1", "kube-rbac-proxy", false, log_text),
+        ];
+        let f = best(&event, &results);
+        assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::RbacForbidden, Some("ops/RoleBinding/op-proxy"), Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("tokenreviews") && t.contains("cluster scope") && t.contains("only a ClusterRoleBinding grants them"), "{t}");
+    }
+
+    #[test]
+    fn a_ready_pod_denied_its_leader_lease_names_the_role_without_leases() {
+        let p = pod("net", "sync-1", json!({"app": "sync"}), json!({"serviceAccountName": "sync", "containers": [{"name": "sync"}]}), json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "sync", "ready": true, "restartCount": 0, "state": {"running": {}}}]}));
+        let log_text = r#"I1208 05:58:17.000000       1 leaderelection.go:250] attempting to acquire leader lease net/sync...
+E1208 05:58:33.390000       1 leaderelection.go:332] error retrieving resource lock net/sync: leases.coordination.k8s.io "sync" is forbidden: User "system:serviceaccount:net:sync" cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "net""#;
+        let rb = json!({"kind": "RoleBinding", "metadata": {"namespace": "net", "name": "sync"}, "roleRef": {"kind": "Role", "name": "sync"}, "subjects": [{"kind": "ServiceAccount", "name": "sync", "namespace": "net"}]});
+        let role = json!({"kind": "Role", "metadata": {"namespace": "net", "name": "sync"}, "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch", "create", "update", "patch"]}]});
+        let results = [read(vec![p, rb, role]), log("net", "sync-1", "sync", false, log_text)];
+        let f = best(&alert(json!({"alertname": "SyncNoLeader", "namespace": "net", "pod": "sync-1"})), &results);
+        assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::RbacForbidden, Some("net/Role/sync"), Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("leases") && t.contains("forbidden"), "{t}");
     }
 }

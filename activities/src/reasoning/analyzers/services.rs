@@ -77,13 +77,14 @@ fn service_findings(event: &StandardEvent, obs: &Observations<'_>, svc: &Value, 
         if let Some((r, n)) = endpoints {
             evidence.push(ev(format!("Endpoints of {svc_ref}"), format!("{r} ready, {n} not ready addresses")));
         }
-        // Pods that carry most of the selector are the ones it was meant for.
-        let candidates: Vec<(usize, &Value)> = obs
-            .all("Pod")
-            .filter(|p| s(p, "/metadata/namespace") == ns)
-            .map(|p| (selector.iter().filter(|(k, v)| k8s::labels(p).get(*k) == Some(*v)).count(), p))
-            .filter(|(n, _)| *n > 0)
-            .collect();
+        // Pods that carry most of the selector are the ones it was meant for: a selector
+        // label they carry scores 2, its value under another key (app=x against a chart's
+        // app.kubernetes.io/name=x) 1.
+        let carries = |p: &Value| -> usize {
+            let labels = k8s::labels(p);
+            selector.iter().map(|(k, v)| if labels.get(k) == Some(v) { 2 } else if labels.values().any(|have| have == v) { 1 } else { 0 }).sum()
+        };
+        let candidates: Vec<(usize, &Value)> = obs.all("Pod").filter(|p| s(p, "/metadata/namespace") == ns).map(|p| (carries(p), p)).filter(|(n, _)| *n > 0).collect();
         let best = candidates.iter().map(|(n, _)| *n).max().unwrap_or(0);
         let near: Vec<&Value> = candidates.iter().filter(|(n, _)| *n == best).map(|(_, p)| *p).collect();
         if let Some(p) = near.first() {
@@ -93,9 +94,18 @@ fn service_findings(event: &StandardEvent, obs: &Observations<'_>, svc: &Value, 
                 .filter(|(k, v)| labels.get(*k) != Some(*v))
                 .map(|(k, v)| match labels.get(k) {
                     Some(have) => format!("selector wants {k}={}, pods have {k}={}", v.as_str().unwrap_or_default(), have.as_str().unwrap_or_default()),
-                    None => format!("selector wants {k}={}, pods have no {k} label", v.as_str().unwrap_or_default()),
+                    None => {
+                        let same_value: Vec<String> = labels.iter().filter(|(_, have)| *have == v).map(|(lk, lv)| format!("{lk}={}", lv.as_str().unwrap_or_default())).collect();
+                        if same_value.is_empty() {
+                            format!("selector wants {k}={}, pods have no {k} label", v.as_str().unwrap_or_default())
+                        } else {
+                            format!("selector wants {k}={}, pods have no {k} label but carry {}", v.as_str().unwrap_or_default(), same_value.join(", "))
+                        }
+                    }
                 })
                 .collect();
+            let pod_labels: Vec<String> = labels.iter().filter(|(k, _)| !matches!(k.as_str(), "pod-template-hash" | "controller-revision-hash" | "pod-template-generation")).map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+            evidence.push(ev(format!("{}/Pod/{} labels", ns, s(p, "/metadata/name")), pod_labels.join(", ")));
             evidence.push(ev(format!("pods of {} ({} pods)", workload_ref(obs, p), near.len()), diffs.join("; ")));
             out.push(finding(
                 RootCause::ServiceNoEndpoints,
@@ -169,5 +179,18 @@ mod tests {
         let f = best(&alert(json!({"alertname": "TargetDown", "namespace": "m", "service": "geo"})), &[read(vec![s1, ep, p])]);
         assert_eq!((f.root_cause, f.resource.as_deref()), (RootCause::ServicePortMismatch, Some("m/Service/geo")));
         assert!(text(&f).contains("8080") && text(&f).contains("3000"));
+    }
+    #[test]
+    fn a_selector_whose_value_pods_carry_under_a_chart_key_quotes_both() {
+        let s1 = svc("p", "api", json!({"app": "api"}), json!(8080));
+        let ep = json!({"kind": "Endpoints", "metadata": {"namespace": "p", "name": "api"}});
+        let p = pod("p", "api-1", json!({"app.kubernetes.io/name": "api", "app.kubernetes.io/instance": "api"}), json!({"containers": [{"name": "api"}]}), json!({"phase": "Running"}));
+        let other = pod("p", "hooks-1", json!({"app": "hooks"}), json!({"containers": [{"name": "h"}]}), json!({"phase": "Running"}));
+        let results = [read(vec![s1, ep]), listed(Command::list("c", Some("p"), "pods", Some("app=api")), vec![]), listed(Command::list("c", Some("p"), "pods", None), vec![p, other])];
+        let f = best(&alert(json!({"alertname": "TargetDown", "namespace": "p", "service": "api"})), &results);
+        assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::ServiceNoEndpoints, Some("p/Service/api"), Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("pods have no app label but carry app.kubernetes.io/instance=api, app.kubernetes.io/name=api"), "{t}");
+        assert!(!t.contains("hooks"), "{t}");
     }
 }
