@@ -340,6 +340,13 @@ fn service_check(cluster: &str, obs: &Observations<'_>, svc: &Value, base: u8, s
         steps.push(base, step(format!("Pods Service {name} selects ({sel})"), list));
         return;
     }
+    // Pods behind it that restart: why they crash is why the Service has no endpoint.
+    for p in scope::pods_of_service(obs, svc).into_iter().filter(|p| !k8s::pod_ready(p)).take(1) {
+        for cs in statuses(p).filter(|cs| cs.get("restartCount").and_then(Value::as_u64).unwrap_or(0) > 0) {
+            let (pname, c) = (s(p, "/metadata/name"), s(cs, "/name"));
+            steps.push(base, step(format!("Logs of the crashed {c} container of {pname} behind {name}"), Command::logs(cluster, ns, pname, c, true, LOG_TAIL)));
+        }
+    }
     if scope::pods_of_service(obs, svc).is_empty() {
         // Selects nothing: the pods that should match, and a workload scaled to zero.
         steps.push(base, step(format!("Pods in {ns}, to compare their labels with the selector of {name}"), Command::list(cluster, Some(ns), "pods", None)));
@@ -641,6 +648,11 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
                     }
                 }
                 Some(0) => service_check(cluster, obs, svc, 1, steps),
+                Some(_) if *failure == ConnectFailure::Unavailable => {
+                    // It answers but cannot serve: which workload runs it (its pods may be unreadable).
+                    steps.push(1, step(format!("StatefulSets in {ns} (what runs {})", h.name), Command::list(cluster, Some(ns), "statefulsets", None)));
+                    steps.push(1, step(format!("Deployments in {ns} (what runs {})", h.name), Command::list(cluster, Some(ns), "deployments", None)));
+                }
                 Some(_) => {
                     if *failure != ConnectFailure::Refused {
                         steps.push(1, step(format!("NetworkPolicies in {ns} (the dependency answers nobody? or only some clients?)"), Command::list(cluster, Some(ns), "networkpolicies", None)));

@@ -62,6 +62,15 @@ fn dependency_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: O
         } else if let Some(p) = pods.first() {
             let wref = workload_ref(obs, p);
             evidence.push(ev(format!("{ns}/Pod/{}", s(p, "/metadata/name")), format!("phase {}, not ready", s(p, "/status/phase"))));
+            // Why the dependency itself is down: its crashed container's own log.
+            for cs in container_statuses(p).filter(|cs| cs.get("restartCount").and_then(Value::as_u64).unwrap_or(0) > 0) {
+                let (pname, cname) = (s(p, "/metadata/name"), s(cs, "/name"));
+                if let Some((log, true)) = obs.log(ns, pname, cname)
+                    && let Some(sy) = logs::crash_cause(log)
+                {
+                    evidence.push(ev(format!("logs {ns}/{pname}/{cname} (previous)"), sy.line().trim()));
+                }
+            }
             (wref.clone(), Consistent, format!("the pods of {wref} behind {svc_ref} are not ready"))
         } else if let Some(w) = backing.first() {
             let wref = resource_ref(Some(ns), s(w, "/kind"), s(w, "/metadata/name"));
@@ -75,6 +84,25 @@ fn dependency_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: O
         return Some(finding(rc, resource.clone(), conf, format!("{} {verb} {} refuses connections: {why}.", c.container, h.name), evidence, format!("Restore {resource} (scale it up / fix its pods); {} recovers once {svc_ref} has ready endpoints.", c.workload)));
     }
     // The dependency has ready endpoints.
+    if failure == ConnectFailure::Unavailable {
+        // It answered that it cannot serve (sealed, starting up, 503): the fix is on its side.
+        let selector = svc.pointer("/spec/selector").and_then(Value::as_object).cloned().unwrap_or_default();
+        let backing = workloads_selected(obs, ns, &selector);
+        let resource = backing.first().map_or_else(|| svc_ref.clone(), |w| resource_ref(Some(ns), s(w, "/kind"), s(w, "/metadata/name")));
+        if resource != svc_ref {
+            evidence.push(ev(resource.clone(), format!("backs {svc_ref}")));
+        }
+        // Decisive once the workload behind it is known; the Service alone is still a lead.
+        let tier = if !c.crashed { Consistent } else if resource == svc_ref { Consistent } else { Decisive };
+        return Some(finding(
+            rc,
+            resource.clone(),
+            tier,
+            format!("{} {verb} {} answers that it cannot serve: {}", c.container, h.name, line.trim()),
+            evidence,
+            format!("Bring {resource} back into service (unseal it, let it finish recovery, fix what keeps it unavailable); {} recovers on its next restart.", c.workload),
+        ));
+    }
     if failure == ConnectFailure::Refused
         && let Some(f) = port_mismatch(obs, svc)
     {
