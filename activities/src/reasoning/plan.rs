@@ -7,7 +7,7 @@
 
 use super::{
     analyzers::{DNS_NAMESPACE, DNS_SERVICE},
-    k8s,
+    health, k8s,
     logs::{self, ConnectFailure, Symptom},
     observations::{Observations, s},
     scope::{self, Scope},
@@ -85,12 +85,76 @@ fn catalogue_reads(event: &StandardEvent, ns: Option<&str>) -> Vec<DiagnosticSte
         .collect()
 }
 
-/// First steps for an alert that names no object: the Ingresses of a probed host, the nodes
-/// (and the exporter's pod) of a node address, a sweep of a namespace.
+/// `kubectl get <resource> -A --field-selector metadata.name=<name>`: an object known by
+/// name only, in whatever namespace it is.
+fn by_name_anywhere(cluster: &str, resource: &str, name: &str) -> Command {
+    let mut c = all_namespaces(Command::list(cluster, None, resource, None));
+    c.flags.insert("field-selector".into(), format!("metadata.name={name}"));
+    c
+}
+
+/// `kubectl events -A --field-selector reason=<reason>`, bounded.
+fn events_with_reason(cluster: &str, reason: &str) -> Command {
+    let mut c = Command::events_for(cluster, None, "Pod", "x");
+    c.flags.clear();
+    c.flags.insert("field-selector".into(), format!("reason={reason}"));
+    all_namespaces(limited(c))
+}
+
+/// First steps for an application an alert knows by name only (`service`, `app`, `job`,
+/// a caller's `upstream`): the Service of that name and a sweep of its namespace, whose
+/// workloads the name is matched against; without a namespace, the workloads and
+/// Services of that name in any namespace.
+fn named_app_steps(cluster: &str, namespace: Option<&str>, name: &str) -> Vec<DiagnosticStep> {
+    match namespace {
+        Some(ns) => {
+            let mut steps = vec![step(format!("Service {name} (the alert names the application {name})"), Command::get(cluster, Some(ns), "services", name))];
+            steps.extend(sweep_steps(cluster, ns));
+            steps
+        }
+        None => ["deployments", "statefulsets", "daemonsets", "services"]
+            .iter()
+            .map(|r| step(format!("{r} named {name}, any namespace (the alert keeps no namespace)"), by_name_anywhere(cluster, r, name)))
+            .collect(),
+    }
+}
+
+/// First steps for a control-plane component's absence alert: whether the component runs
+/// as pods at all (managed control planes have none to scrape) and whether its work is
+/// being done (health::control_plane_work).
+fn control_plane_steps(event: &StandardEvent, work: &health::ControlPlaneWork) -> Vec<DiagnosticStep> {
+    let cluster = event.cluster_id.as_str();
+    let mut steps = vec![step(
+        format!("{} pods in kube-system (none on a managed control plane)", work.component),
+        Command::list(cluster, Some("kube-system"), "pods", Some(&format!("component={}", work.component))),
+    )];
+    for reason in work.reasons {
+        steps.push(step(format!("Recent {reason} events (the {} at work)", work.component), events_with_reason(cluster, reason)));
+    }
+    if work.component == "kube-scheduler" {
+        let mut pending = all_namespaces(limited(Command::list(cluster, None, "pods", None)));
+        pending.flags.insert("field-selector".into(), "status.phase=Pending".into());
+        steps.push(step("Pending pods (waiting for a scheduler?)", pending));
+    }
+    steps
+}
+
+/// First steps for an alert that names no object: the Ingresses and Routes of a probed
+/// host, the nodes (and the exporter's pod) of a node address, an application known by
+/// name, a control-plane component, a sweep of a namespace.
 fn unnamed_steps(event: &StandardEvent) -> Vec<DiagnosticStep> {
     let cluster = event.cluster_id.as_str();
     if let Some(host) = scope::external_host(event) {
-        return vec![step(format!("Ingresses that serve {host}"), all_namespaces(Command::list(cluster, None, "ingresses", None)))];
+        return vec![
+            step(format!("Ingresses that serve {host}"), all_namespaces(Command::list(cluster, None, "ingresses", None))),
+            step(format!("OpenShift Routes that serve {host}"), all_namespaces(Command::list(cluster, None, "routes", None))),
+        ];
+    }
+    if let Some(work) = health::control_plane_work(event.alertname()) {
+        return control_plane_steps(event, work);
+    }
+    if let Some((ns, name)) = scope::named(event) {
+        return named_app_steps(cluster, ns.as_deref(), &name);
     }
     let mut steps = catalogue_reads(event, event.labels.get("namespace").map(String::as_str));
     match scope::subject(event) {
@@ -255,6 +319,7 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
         owners.push(owner);
     }
 
+    quiet_app_steps(event, obs, &sc, &mut steps);
     log_chains(cluster, obs, &sc, &mut steps);
 
     for pvc in obs.all("PersistentVolumeClaim").filter(|p| s(p, "/status/phase") != "Bound") {
@@ -266,6 +331,27 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
         }
     }
     steps.finish()
+}
+
+/// A custom alert about an application whose pods all look healthy (Ready, no restarts):
+/// what the status cannot show is in their logs (a denied lease, a refused upstream), and a
+/// workload that should scale may have an HPA that cannot.
+fn quiet_app_steps(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
+    let cluster = event.cluster_id.as_str();
+    let Some(t) = sc.target.as_ref().filter(|t| catalog::lookup(event.alertname()).is_none() && matches!(t.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet")) else { return };
+    let ns = t.namespace.as_deref().unwrap_or("");
+    let hpas = Command::list(cluster, Some(ns), "horizontalpodautoscalers", None);
+    if !obs.ran(&hpas) {
+        steps.push(3, step(format!("HPAs in {ns} (does one scale {}?)", t.name), hpas));
+    }
+    if sc.pods.is_empty() || sc.pods.iter().any(|p| unhealthy(p)) {
+        return;
+    }
+    let pod = sc.pods[0];
+    let name = s(pod, "/metadata/name");
+    for c in pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten().map(|c| s(c, "/name")).take(2) {
+        steps.push(2, step(format!("Logs of {name}/{c}: its pods look healthy, what do they log?"), Command::logs(cluster, ns, name, c, false, LOG_TAIL)));
+    }
 }
 
 fn workload_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
@@ -317,10 +403,11 @@ fn service_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &
         if traffic_alert
             && endpoints_ready
             && let Some(pod) = pods.iter().find(|p| k8s::pod_ready(p))
-            && let Some(c) = pod.pointer("/spec/containers/0/name").and_then(Value::as_str)
         {
             let name = s(pod, "/metadata/name");
-            steps.push(3, step(format!("Logs of {name}, a ready backend of the Service"), Command::logs(cluster, ns, name, c, false, LOG_TAIL)));
+            for c in serving_containers(svc, pod) {
+                steps.push(3, step(format!("Logs of {name}/{c}, the ready backend serving the Service's port"), Command::logs(cluster, ns, name, c, false, LOG_TAIL)));
+            }
         }
     }
 }
@@ -358,6 +445,38 @@ fn ingress_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &
             steps.push(2, step(format!("IngressClass {class}"), Command::get(cluster, None, "ingressclasses", class)));
         }
     }
+    for route in &sc.routes {
+        let ns = s(route, "/metadata/namespace");
+        for svc in scope::route_backends(route) {
+            if !obs.known("Service", ns, &svc) {
+                steps.push(1, step(format!("Service {svc} of Route {}", s(route, "/metadata/name")), Command::get(cluster, Some(ns), "services", &svc)));
+            }
+        }
+    }
+}
+
+/// The containers of a pod that serve a Service's target ports (by port name or number):
+/// on a scraped target, the one answering the scrape (a kube-rbac-proxy sidecar, say).
+fn serving_containers<'p>(svc: &Value, pod: &'p Value) -> Vec<&'p str> {
+    let targets: Vec<&Value> = svc.pointer("/spec/ports").and_then(Value::as_array).into_iter().flatten().map(|p| p.get("targetPort").or_else(|| p.get("port")).unwrap_or(&Value::Null)).collect();
+    let serves = |c: &Value| {
+        c.get("ports").and_then(Value::as_array).into_iter().flatten().any(|cp| {
+            targets.iter().any(|t| match t {
+                Value::String(name) => s(cp, "/name") == name,
+                Value::Number(n) => cp.get("containerPort").and_then(Value::as_i64) == n.as_i64(),
+                _ => false,
+            })
+        })
+    };
+    let containers: Vec<&Value> = pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten().filter(|c| serves(c)).collect();
+    let mut names: Vec<&str> = containers.iter().map(|c| s(c, "/name")).collect();
+    if names.is_empty()
+        && let Some(first) = pod.pointer("/spec/containers/0/name").and_then(Value::as_str)
+    {
+        names.push(first);
+    }
+    names.dedup();
+    names
 }
 
 /// Events, logs and context of one pod.

@@ -21,7 +21,7 @@ fn has(steps: &[String], want: &str) -> bool {
 fn a_probe_of_a_public_url_starts_from_the_ingresses() {
     let e = alert(json!({"alertname": "BlackboxProbeFailed", "instance": "https://shop.example.com/"}));
     let t = scope::alert_target(&e);
-    assert_eq!(lines(&initial_steps(&e, t.as_ref())), vec!["kubectl get ingresses --all-namespaces"]);
+    assert_eq!(lines(&initial_steps(&e, t.as_ref())), vec!["kubectl get ingresses --all-namespaces", "kubectl get routes --all-namespaces"]);
     let ing = json!({"kind": "Ingress", "metadata": {"namespace": "sf", "name": "shop"}, "spec": {"ingressClassName": "nginx", "rules": [{"host": "shop.example.com", "http": {"paths": [{"backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}});
     let steps = next(&e, &[read(vec![ing])]);
     assert!(has(&steps, "get services web -n sf") && has(&steps, "get ingressclasses nginx"), "{steps:?}");
@@ -232,4 +232,48 @@ fn a_filling_claim_scopes_to_the_pods_that_mount_it() {
     let obs = Observations::new(&results);
     let names: Vec<&str> = scope::scope(&e, &obs).pods.iter().map(|p| s(p, "/metadata/name")).collect();
     assert_eq!(names, ["tsdb-0"]);
+}
+
+#[test]
+fn a_warning_event_alert_reads_the_events_object() {
+    let e = alert(json!({"alertname": "KubernetesWarningEvent", "involved_object_kind": "Ingress", "involved_object_name": "booking", "namespace": "travel", "reason": "Translate"}));
+    let t = scope::alert_target(&e);
+    assert_eq!(t.as_ref().map(Target::resource_ref).as_deref(), Some("travel/Ingress/booking"));
+    assert!(has(&lines(&initial_steps(&e, t.as_ref())), "get ingresses booking -n travel"));
+}
+
+#[test]
+fn a_probe_of_a_host_an_openshift_route_serves_reads_the_routes_service() {
+    let e = alert(json!({"alertname": "ProbeFailed", "instance": "https://docs.apps.example.com/healthz", "job": "blackbox"}));
+    let route = json!({"kind": "Route", "metadata": {"namespace": "docs", "name": "portal"}, "spec": {"host": "docs.apps.example.com", "to": {"kind": "Service", "name": "portal", "weight": 100}, "port": {"targetPort": "http"}}});
+    let steps = next(&e, &[read(vec![route])]);
+    assert!(has(&steps, "get services portal -n docs"), "{steps:?}");
+}
+
+#[test]
+fn a_scheduler_absence_alert_reads_the_schedulers_work() {
+    let e = alert(json!({"alertname": "KubeSchedulerDown", "severity": "critical"}));
+    let steps = lines(&initial_steps(&e, None));
+    assert!(has(&steps, "get pods -n kube-system --selector=component=kube-scheduler"), "{steps:?}");
+    assert!(has(&steps, "events --all-namespaces --field-selector=reason=Scheduled") || has(&steps, "reason=Scheduled"), "{steps:?}");
+    assert!(has(&steps, "status.phase=Pending"), "{steps:?}");
+}
+
+#[test]
+fn an_application_known_by_name_only_is_looked_up_in_every_namespace() {
+    let e = alert(json!({"alertname": "SearchHighErrorRate", "sloth_service": "search-gateway", "sloth_slo": "availability"}));
+    let steps = lines(&initial_steps(&e, None));
+    assert!(has(&steps, "get deployments --all-namespaces --field-selector=metadata.name=search-gateway"), "{steps:?}");
+}
+
+#[test]
+fn a_scraped_targets_logs_are_those_of_the_container_serving_the_port() {
+    let e = alert(json!({"alertname": "TargetDown", "namespace": "op", "service": "op-metrics", "job": "op-metrics"}));
+    let svc = json!({"kind": "Service", "metadata": {"namespace": "op", "name": "op-metrics"}, "spec": {"selector": {"app": "op"}, "ports": [{"name": "https", "port": 8443, "targetPort": "https"}]}});
+    let ep = json!({"kind": "Endpoints", "metadata": {"namespace": "op", "name": "op-metrics"}, "subsets": [{"addresses": [{"ip": "10.0.0.5"}], "ports": [{"name": "https", "port": 8443}]}]});
+    let spec = json!({"containers": [{"name": "manager", "ports": [{"name": "probes", "containerPort": 8081}]}, {"name": "kube-rbac-proxy", "ports": [{"name": "https", "containerPort": 8443}]}]});
+    let p = pod("op", "op-1", json!({"app": "op"}), spec, json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "manager", "ready": true, "restartCount": 0, "state": {"running": {}}}, {"name": "kube-rbac-proxy", "ready": true, "restartCount": 0, "state": {"running": {}}}]}));
+    let steps = next(&e, &[read(vec![svc, ep, p])]);
+    assert!(has(&steps, "logs op-1 -n op --container=kube-rbac-proxy"), "{steps:?}");
+    assert!(!has(&steps, "--container=manager"), "{steps:?}");
 }
