@@ -350,4 +350,16 @@ mod tests {
         assert!(scheduler_clear(&results).is_err_and(|why| why.contains("pay/api-2")));
         assert_ne!(diagnose(json!({"alertname": "KubeSchedulerDown"}), results).root_cause, RootCause::NotAnIssue);
     }
+
+    #[test]
+    fn an_application_known_by_name_is_never_cleared_by_its_workloads_status() {
+        // A latency alert names the application; its Deployment looks fine, which says
+        // nothing about latency.
+        let deploy = json!({"kind": "Deployment", "metadata": {"namespace": "shop", "name": "web"}, "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}},
+            "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1, "conditions": [{"type": "Available", "status": "True"}]}});
+        let results = vec![read(vec![deploy, web("web-1", ready(0, None))])];
+        let d = diagnose(json!({"alertname": "WebLatencyHigh", "namespace": "shop", "app": "web"}), results);
+        assert_eq!(d.root_cause, RootCause::Unknown, "{d:?}");
+        assert_eq!(d.resource.as_deref(), Some("shop/Deployment/web"));
+    }
 }

@@ -201,6 +201,9 @@ fn conclude(input: &DecideInput, obs: &Observations<'_>, findings: &[Finding]) -
         Some(_) if !aetherius_core::target::catalog::status_can_clear(input.event.alertname()) => {
             Err(format!("{} measures something other than its object's status", input.event.alertname()))
         }
+        // An application known by name (its latency, errors, backlog, leader): a healthy
+        // status of its workload says nothing about what the alert measures.
+        Some(t) if scope::named(&input.event).is_some() => Err(format!("{} measures how {} behaves, which its status does not show", input.event.alertname(), t.name)),
         Some(t) => health::all_clear(&input.event, obs, &sc, t),
         None => match health::control_plane_work(input.event.alertname()) {
             Some(work) => health::control_plane_clear(&input.event, obs, work),

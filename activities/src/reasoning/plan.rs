@@ -320,6 +320,7 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
     }
 
     quiet_app_steps(event, obs, &sc, &mut steps);
+    metrics_api_steps(cluster, obs, &mut steps);
     log_chains(cluster, obs, &sc, &mut steps);
 
     for pvc in obs.all("PersistentVolumeClaim").filter(|p| s(p, "/status/phase") != "Bound") {
@@ -338,10 +339,12 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
 /// workload that should scale may have an HPA that cannot.
 fn quiet_app_steps(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
     let cluster = event.cluster_id.as_str();
-    let Some(t) = sc.target.as_ref().filter(|t| catalog::lookup(event.alertname()).is_none() && matches!(t.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet")) else { return };
+    let Some(t) = sc.target.as_ref().filter(|t| catalog::lookup(event.alertname()).is_none() && matches!(t.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet" | "Service")) else {
+        return;
+    };
     let ns = t.namespace.as_deref().unwrap_or("");
     let hpas = Command::list(cluster, Some(ns), "horizontalpodautoscalers", None);
-    if !obs.ran(&hpas) {
+    if !obs.ran(&hpas) && !sc.pods.is_empty() {
         steps.push(3, step(format!("HPAs in {ns} (does one scale {}?)", t.name), hpas));
     }
     if sc.pods.is_empty() || sc.pods.iter().any(|p| unhealthy(p)) {
@@ -351,6 +354,48 @@ fn quiet_app_steps(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>
     let name = s(pod, "/metadata/name");
     for c in pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten().map(|c| s(c, "/name")).take(2) {
         steps.push(2, step(format!("Logs of {name}/{c}: its pods look healthy, what do they log?"), Command::logs(cluster, ns, name, c, false, LOG_TAIL)));
+    }
+    // Slow or backed up with healthy pods: are CPU limits throttling them?
+    let cpu_limited = pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten().any(|c| !s(c, "/resources/limits/cpu").is_empty());
+    if cpu_limited && obs.get("PodMetrics", ns, name).is_none() {
+        steps.push(2, step(format!("CPU usage of {name} against its limits"), top_pod(cluster, ns, name)));
+    }
+}
+
+/// The resource metrics API (`v1beta1.metrics.k8s.io`) an HPA reports unavailable: the
+/// APIService, the Service it points at, that Service's pods (their events and logs then
+/// follow as for any unhealthy pod).
+fn metrics_api_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps<'_>) {
+    const API: &str = "v1beta1.metrics.k8s.io";
+    let blind = obs.all("HorizontalPodAutoscaler").any(|h| {
+        h.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten().any(|c| s(c, "/status") == "False" && s(c, "/message").contains("metrics.k8s.io"))
+    });
+    if !blind {
+        return;
+    }
+    let Some(api) = obs.get("APIService", "", API) else {
+        if !obs.known("APIService", "", API) {
+            steps.push(1, step(format!("APIService {API} (the HPA cannot read resource metrics)"), Command::get(cluster, None, "apiservices", API)));
+        }
+        return;
+    };
+    let (ns, name) = (s(api, "/spec/service/namespace"), s(api, "/spec/service/name"));
+    if ns.is_empty() || name.is_empty() {
+        return;
+    }
+    let Some(svc) = obs.get("Service", ns, name) else {
+        if !obs.known("Service", ns, name) {
+            steps.push(1, step(format!("Service {ns}/{name} behind {API}"), Command::get(cluster, Some(ns), "services", name)));
+        }
+        return;
+    };
+    let pods = scope::pods_of_service(obs, svc);
+    if pods.is_empty() {
+        service_check(cluster, obs, svc, 1, steps);
+        return;
+    }
+    if let Some(p) = pods.iter().find(|p| unhealthy(p)) {
+        pod_steps(cluster, obs, p, 1, steps);
     }
 }
 
@@ -578,7 +623,14 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
         Symptom::Rbac { sa_namespace, sa_name, namespace, .. } => {
             match namespace {
                 Some(n) => steps.push(1, step(format!("RoleBindings in {n} (what ServiceAccount {sa_name} may do)"), Command::list(cluster, Some(n), "rolebindings", None))),
-                None => steps.push(1, step(format!("ClusterRoleBindings (what ServiceAccount {sa_name} may do)"), Command::list(cluster, None, "clusterrolebindings", None))),
+                None => {
+                    // A RoleBinding of the right ClusterRole grants it only in its namespace,
+                    // never at cluster scope: the usual cause of a cluster-scope denial.
+                    if !sa_namespace.is_empty() {
+                        steps.push(0, step(format!("RoleBindings in {sa_namespace} (a ClusterRole bound there grants nothing cluster-wide)"), Command::list(cluster, Some(sa_namespace), "rolebindings", None)));
+                    }
+                    steps.push(1, step(format!("ClusterRoleBindings (what ServiceAccount {sa_name} may do)"), Command::list(cluster, None, "clusterrolebindings", None)));
+                }
             }
             let binds_sa = |b: &Value| {
                 b.get("subjects").and_then(Value::as_array).into_iter().flatten().any(|sub| {
@@ -588,8 +640,11 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
             for b in obs.all("RoleBinding").chain(obs.all("ClusterRoleBinding")).filter(|b| binds_sa(b)) {
                 let (kind, role) = (s(b, "/roleRef/kind"), s(b, "/roleRef/name"));
                 let (res, rns) = if kind == "Role" { ("roles", Some(s(b, "/metadata/namespace"))) } else { ("clusterroles", None) };
+                // For a cluster-scope denial, a ClusterRole bound only by a RoleBinding is the
+                // first suspect: it may grant the verb, but never cluster-wide.
+                let misbound = namespace.is_none() && kind == "ClusterRole" && s(b, "/kind") == "RoleBinding";
                 if !obs.known(kind, rns.unwrap_or(""), role) {
-                    steps.push(1, step(format!("{kind} {role} bound to ServiceAccount {sa_name}"), Command::get(cluster, rns, res, role)));
+                    steps.push(if misbound { 0 } else { 1 }, step(format!("{kind} {role} bound to ServiceAccount {sa_name}"), Command::get(cluster, rns, res, role)));
                 }
             }
         }

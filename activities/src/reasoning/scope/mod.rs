@@ -326,6 +326,16 @@ pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
                     if let Some(svc) = obs.get("Service", ns, &t.name) {
                         sc.services.push(svc);
                         sc.pods = pods_of_service(obs, svc);
+                        // A custom alert about a Service is about the application behind it:
+                        // the workloads its pods belong to (their HPAs, their rollouts).
+                        if catalog::lookup(event.alertname()).is_none() {
+                            for p in sc.pods.clone() {
+                                let (kind, wns, name) = obs.workload_of(p);
+                                if let Some(w) = obs.get(&kind, &wns, &name).filter(|_| kind != "Pod") {
+                                    push_unique(&mut sc.workloads, w);
+                                }
+                            }
+                        }
                     }
                 }
                 // A claim filling up or failing: the pods that mount it.
