@@ -343,6 +343,15 @@ fn quiet_app_steps(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>
         return;
     };
     let ns = t.namespace.as_deref().unwrap_or("");
+    // A Service stands for the workloads behind it: read them (their HPAs name them).
+    if t.kind == "Service"
+        && let Some(pod) = sc.pods.first()
+        && let (kind, wns, wname) = obs.workload_of(pod)
+        && let Some(r) = ResourceKind::lookup(&kind).filter(|_| kind != "Pod")
+        && !obs.known(&kind, &wns, &wname)
+    {
+        steps.push(1, step(format!("{kind} {wname} behind Service {}", t.name), Command::get(cluster, Some(&wns), r.plural, &wname)));
+    }
     let hpas = Command::list(cluster, Some(ns), "horizontalpodautoscalers", None);
     if !obs.ran(&hpas) && !sc.pods.is_empty() {
         steps.push(3, step(format!("HPAs in {ns} (does one scale {}?)", t.name), hpas));

@@ -236,6 +236,9 @@ pub struct Scope<'a> {
     pub ingresses: Vec<&'a Value>,
     /// OpenShift Routes it is about (a probed host a Route serves).
     pub routes: Vec<&'a Value>,
+    /// HPAs about the alert: those that scale its workloads, and, when none does, those of
+    /// its namespace whose scale target is gone (left behind by a rename, they scale nothing).
+    pub hpas: Vec<&'a Value>,
     /// Unhealthy objects of the swept namespaces, closest trouble to the alert's start first.
     pub suspects: Vec<Suspect<'a>>,
 }
@@ -261,6 +264,27 @@ pub fn sweep_namespaces(event: &StandardEvent, obs: &Observations<'_>) -> Vec<St
     out.sort();
     out.dedup();
     out
+}
+
+/// HPAs that scale `workloads`; when none does, the HPAs of their namespaces whose scale
+/// target is not there (`AbleToScale=False`, `FailedGetScale`, or the target read as missing).
+pub fn hpas_of<'a>(obs: &Observations<'a>, workloads: &[&'a Value]) -> Vec<&'a Value> {
+    let scales = |h: &Value, w: &Value| {
+        s(h, "/metadata/namespace") == s(w, "/metadata/namespace") && s(h, "/spec/scaleTargetRef/kind") == s(w, "/kind") && s(h, "/spec/scaleTargetRef/name") == s(w, "/metadata/name")
+    };
+    let direct: Vec<&Value> = obs.all("HorizontalPodAutoscaler").filter(|h| workloads.iter().any(|w| scales(h, w))).collect();
+    if !direct.is_empty() {
+        return direct;
+    }
+    let namespaces: Vec<&str> = workloads.iter().map(|w| s(w, "/metadata/namespace")).collect();
+    obs.all("HorizontalPodAutoscaler")
+        .filter(|h| namespaces.contains(&s(h, "/metadata/namespace")))
+        .filter(|h| {
+            let (ns, kind, name) = (s(h, "/metadata/namespace"), s(h, "/spec/scaleTargetRef/kind"), s(h, "/spec/scaleTargetRef/name"));
+            obs.missing.contains(&(kind.to_owned(), ns.to_owned(), name.to_owned()))
+                || k8s::condition(h, "AbleToScale").is_some_and(|c| s(c, "/status") == "False" && s(c, "/reason") == "FailedGetScale" && s(c, "/message").contains("not found"))
+        })
+        .collect()
 }
 
 /// Pods of `ns` a workload's `spec.selector` selects.
@@ -409,6 +433,7 @@ pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
     {
         push_unique(&mut sc.services, svc);
     }
+    sc.hpas = hpas_of(obs, &sc.workloads);
     sc.target = target;
     let namespaces = sweep_namespaces(event, obs);
     sc.suspects = suspects(obs, &namespaces, event.timestamp);
@@ -490,5 +515,24 @@ mod tests {
         assert_eq!(r(None, "db").as_deref(), Some("b/StatefulSet/db"));
         assert_eq!(r(None, "api").as_deref(), Some("b/Service/api"));
         assert_eq!(r(Some("a"), "api"), None);
+    }
+
+    #[test]
+    fn an_hpa_whose_target_is_gone_is_the_alerts_when_none_scales_its_workload() {
+        use aetherius_core::{Command, StepResult, StepStatus};
+        let hpa = |name: &str, target: &str, able: &str, reason: &str, msg: &str| {
+            serde_json::json!({"kind": "HorizontalPodAutoscaler", "metadata": {"namespace": "c", "name": name}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": target}},
+                "status": {"conditions": [{"type": "AbleToScale", "status": able, "reason": reason, "message": msg}]}})
+        };
+        let objects = vec![
+            serde_json::json!({"kind": "Deployment", "metadata": {"namespace": "c", "name": "gateway"}}),
+            hpa("old", "old", "False", "FailedGetScale", "the HPA controller was unable to get the target's current scale: deployments/scale.apps \"old\" not found"),
+            hpa("indexer", "indexer", "True", "ReadyForNewScale", "recommended size matches current size"),
+        ];
+        let results = vec![StepResult { command: Command::list("c", None, "pods", None), status: StepStatus::Success, output: String::new(), objects, error: None, truncated: false, duration_ms: 0 }];
+        let obs = Observations::new(&results);
+        let gateway: Vec<&Value> = obs.all("Deployment").collect();
+        let names: Vec<&str> = hpas_of(&obs, &gateway).iter().map(|h| s(h, "/metadata/name")).collect();
+        assert_eq!(names, ["old"]);
     }
 }
