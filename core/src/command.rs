@@ -204,6 +204,8 @@ kinds! {
     "clusterrolebindings" "ClusterRoleBinding" "rbac.authorization.k8s.io" "v1" false ["clusterrolebinding"];
     "poddisruptionbudgets" "PodDisruptionBudget" "policy" "v1" true ["poddisruptionbudget", "pdb"];
     "namespaces" "Namespace" "" "v1" false ["namespace", "ns"];
+    "routes" "Route" "route.openshift.io" "v1" true ["route"];
+    "apiservices" "APIService" "apiregistration.k8s.io" "v1" false ["apiservice"];
 }
 
 impl ResourceKind {

@@ -127,6 +127,77 @@ pub fn looks_healthy(obj: &serde_json::Value) -> Option<String> {
     }
 }
 
+/// What a control-plane component does where everyone can see it, for the alerts that
+/// fire when Prometheus cannot scrape it (`absent(up{job="kube-scheduler"} == 1)`): on a
+/// managed control plane (EKS, GKE, AKS) it runs out of Prometheus' reach, so the alert
+/// says nothing about it, and only its work tells whether it is up.
+#[derive(Debug)]
+pub struct ControlPlaneWork {
+    /// The alert.
+    pub alert: &'static str,
+    /// The `component` label of its static pods (kubeadm, kops, OpenShift).
+    pub component: &'static str,
+    /// Event reasons only it writes (the scheduler's `Scheduled`, the ReplicaSet and Job
+    /// controllers' `SuccessfulCreate`).
+    pub reasons: &'static [&'static str],
+}
+
+/// The control-plane absence alerts of kubernetes-mixin whose component's work is visible.
+pub const CONTROL_PLANE: &[ControlPlaneWork] = &[
+    ControlPlaneWork { alert: "KubeSchedulerDown", component: "kube-scheduler", reasons: &["Scheduled"] },
+    ControlPlaneWork { alert: "KubeControllerManagerDown", component: "kube-controller-manager", reasons: &["SuccessfulCreate"] },
+];
+
+/// The component an absence alert is about, if it is one of [`CONTROL_PLANE`].
+pub fn control_plane_work(alert: &str) -> Option<&'static ControlPlaneWork> {
+    CONTROL_PLANE.iter().find(|w| w.alert == alert)
+}
+
+fn event_time(e: &Value) -> Option<DateTime<Utc>> {
+    ["/series/lastObservedTime", "/lastTimestamp", "/eventTime", "/deprecatedLastTimestamp", "/firstTimestamp"]
+        .iter()
+        .find_map(|p| DateTime::parse_from_rfc3339(s(e, p)).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// `Ok(why)` when the component of a control-plane absence alert is seen at work lately
+/// (its Events within the hour before the alert or since) and, for the scheduler, no pod
+/// waits that no scheduler has looked at; its own pods, where it has any, must be Ready.
+pub fn control_plane_clear(event: &StandardEvent, obs: &Observations<'_>, work: &ControlPlaneWork) -> Result<String, String> {
+    let own: Vec<&Value> = obs.all("Pod").filter(|p| s(p, "/metadata/namespace") == "kube-system" && s(p, "/metadata/labels/component") == work.component).collect();
+    if let Some(p) = own.iter().find(|p| !k8s::pod_ready(p)) {
+        return Err(format!("{} pod {} is not Ready", work.component, s(p, "/metadata/name")));
+    }
+    let since = event.timestamp - RECENT_RESTART;
+    let mut recent: Vec<(DateTime<Utc>, &Value)> =
+        obs.events.iter().filter(|e| work.reasons.contains(&s(e, "/reason"))).filter_map(|e| event_time(e).map(|t| (t, *e))).filter(|(t, _)| *t >= since).collect();
+    recent.sort_by_key(|(t, _)| *t);
+    let Some((latest_at, latest)) = recent.last() else {
+        return Err(format!("no {} event since {since}: no sign the {} is at work", work.reasons.join("/"), work.component));
+    };
+    let mut why = vec![format!(
+        "{} {} event(s) since {since}, the latest at {latest_at}: {}",
+        recent.len(),
+        work.reasons.join("/"),
+        s(latest, "/message")
+    )];
+    if work.component == "kube-scheduler" {
+        let pending: Vec<&Value> = obs.all("Pod").filter(|p| s(p, "/status/phase") == "Pending" && s(p, "/spec/nodeName").is_empty()).collect();
+        if let Some(p) = pending.iter().find(|p| k8s::condition(p, "PodScheduled").is_none()) {
+            return Err(format!("pod {}/{} waits Pending and no scheduler has looked at it", s(p, "/metadata/namespace"), s(p, "/metadata/name")));
+        }
+        if !pending.is_empty() {
+            why.push(format!("{} pending pod(s) carry the scheduler's verdict (PodScheduled=False): it is running", pending.len()));
+        }
+    }
+    why.push(if own.is_empty() {
+        format!("no {} pod in kube-system: the control plane is managed (EKS, GKE, AKS), out of Prometheus' reach, so its target is absent by design", work.component)
+    } else {
+        format!("{} pod(s) of {} Ready", own.len(), work.component)
+    });
+    Ok(why.join("; "))
+}
+
 
 #[cfg(test)]
 mod tests {
@@ -259,5 +330,50 @@ mod tests {
         assert_eq!(d.root_cause, RootCause::Unknown, "{d:?}");
         assert!(d.summary.contains("Strongest lead (oom-killed, weak)"), "{}", d.summary);
         assert!(d.recommendations[0].starts_with("Read next: shop/Deployment/web"), "{:?}", d.recommendations);
+    }
+
+    fn scheduled(ns: &str, pod: &str, at: &str) -> Value {
+        let mut e = json!({"kind": "Event", "metadata": {"namespace": ns, "name": format!("{pod}.1")}, "involvedObject": {"kind": "Pod", "namespace": ns, "name": pod},
+            "type": "Normal", "reason": "Scheduled", "message": format!("Successfully assigned {ns}/{pod} to node-1"), "eventTime": at});
+        e["reportingComponent"] = json!("default-scheduler");
+        e
+    }
+
+    fn scheduler_clear(results: &[StepResult]) -> Result<String, String> {
+        let event = alert(json!({"alertname": "KubeSchedulerDown"}));
+        control_plane_clear(&event, &Observations::new(results), control_plane_work("KubeSchedulerDown").unwrap())
+    }
+
+    #[test]
+    fn a_scheduler_seen_scheduling_with_no_pod_of_its_own_is_a_managed_control_plane() {
+        // The alert starts at 2026-01-01T00:00:00Z.
+        let results = vec![read(vec![scheduled("pay", "api-1", "2026-01-01T00:02:00.000000Z")])];
+        let why = scheduler_clear(&results).expect("clear");
+        assert!(why.contains("Successfully assigned pay/api-1") && why.contains("managed"), "{why}");
+        let d = diagnose(json!({"alertname": "KubeSchedulerDown"}), results);
+        assert_eq!(d.root_cause, RootCause::NotAnIssue, "{d:?}");
+    }
+
+    #[test]
+    fn a_scheduler_not_seen_at_work_or_leaving_pods_unlooked_at_is_no_all_clear() {
+        assert!(scheduler_clear(&[]).is_err());
+        let old = vec![read(vec![scheduled("pay", "api-1", "2025-12-31T20:00:00Z")])];
+        assert!(scheduler_clear(&old).is_err());
+        let waiting = json!({"kind": "Pod", "metadata": {"namespace": "pay", "name": "api-2"}, "spec": {"containers": [{"name": "a"}]}, "status": {"phase": "Pending"}});
+        let results = vec![read(vec![scheduled("pay", "api-1", "2026-01-01T00:02:00Z"), waiting])];
+        assert!(scheduler_clear(&results).is_err_and(|why| why.contains("pay/api-2")));
+        assert_ne!(diagnose(json!({"alertname": "KubeSchedulerDown"}), results).root_cause, RootCause::NotAnIssue);
+    }
+
+    #[test]
+    fn an_application_known_by_name_is_never_cleared_by_its_workloads_status() {
+        // A latency alert names the application; its Deployment looks fine, which says
+        // nothing about latency.
+        let deploy = json!({"kind": "Deployment", "metadata": {"namespace": "shop", "name": "web"}, "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}},
+            "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1, "conditions": [{"type": "Available", "status": "True"}]}});
+        let results = vec![read(vec![deploy, web("web-1", ready(0, None))])];
+        let d = diagnose(json!({"alertname": "WebLatencyHigh", "namespace": "shop", "app": "web"}), results);
+        assert_eq!(d.root_cause, RootCause::Unknown, "{d:?}");
+        assert_eq!(d.resource.as_deref(), Some("shop/Deployment/web"));
     }
 }

@@ -201,9 +201,29 @@ fn conclude(input: &DecideInput, obs: &Observations<'_>, findings: &[Finding]) -
         Some(_) if !aetherius_core::target::catalog::status_can_clear(input.event.alertname()) => {
             Err(format!("{} measures something other than its object's status", input.event.alertname()))
         }
+        // An application known by name (its latency, errors, backlog, leader): a healthy
+        // status of its workload says nothing about what the alert measures.
+        Some(t) if scope::named(&input.event).is_some() => Err(format!("{} measures how {} behaves, which its status does not show", input.event.alertname(), t.name)),
         Some(t) => health::all_clear(&input.event, obs, &sc, t),
-        None => Err("the alert names no object whose health could be read".into()),
+        None => match health::control_plane_work(input.event.alertname()) {
+            Some(work) => health::control_plane_clear(&input.event, obs, work),
+            None => Err("the alert names no object whose health could be read".into()),
+        },
     };
+    // A control-plane component known only by its work: positive evidence it is at work.
+    if let (None, Some(work), Ok(why), None) = (target, health::control_plane_work(input.event.alertname()), &health, best) {
+        return Diagnosis {
+            root_cause: RootCause::NotAnIssue,
+            resource: None,
+            summary: format!("{} fired, but the {} is at work: {why}.", input.event.alertname(), work.component),
+            evidence: vec![Evidence { source: format!("{} at work", work.component), detail: why.clone() }],
+            recommendations: vec![format!(
+                "On a managed control plane, turn off scraping of the {} (kube-prometheus-stack: disable its component, e.g. kubeScheduler.enabled=false) so the alert stops firing.",
+                work.component
+            )],
+            confidence: ALL_CLEAR_CONFIDENCE,
+        };
+    }
     if let (Some(t), Ok(why), None) = (target, &health, best) {
         return Diagnosis {
             root_cause: RootCause::NotAnIssue,

@@ -7,7 +7,7 @@
 
 use super::{
     analyzers::{self, DNS_NAMESPACE, DNS_SERVICE},
-    k8s,
+    health, k8s,
     logs::{self, ConnectFailure, Symptom},
     observations::{Observations, s},
     scope::{self, Scope},
@@ -85,12 +85,76 @@ fn catalogue_reads(event: &StandardEvent, ns: Option<&str>) -> Vec<DiagnosticSte
         .collect()
 }
 
-/// First steps for an alert that names no object: the Ingresses of a probed host, the nodes
-/// (and the exporter's pod) of a node address, a sweep of a namespace.
+/// `kubectl get <resource> -A --field-selector metadata.name=<name>`: an object known by
+/// name only, in whatever namespace it is.
+fn by_name_anywhere(cluster: &str, resource: &str, name: &str) -> Command {
+    let mut c = all_namespaces(Command::list(cluster, None, resource, None));
+    c.flags.insert("field-selector".into(), format!("metadata.name={name}"));
+    c
+}
+
+/// `kubectl events -A --field-selector reason=<reason>`, bounded.
+fn events_with_reason(cluster: &str, reason: &str) -> Command {
+    let mut c = Command::events_for(cluster, None, "Pod", "x");
+    c.flags.clear();
+    c.flags.insert("field-selector".into(), format!("reason={reason}"));
+    all_namespaces(limited(c))
+}
+
+/// First steps for an application an alert knows by name only (`service`, `app`, `job`,
+/// a caller's `upstream`): the Service of that name and a sweep of its namespace, whose
+/// workloads the name is matched against; without a namespace, the workloads and
+/// Services of that name in any namespace.
+fn named_app_steps(cluster: &str, namespace: Option<&str>, name: &str) -> Vec<DiagnosticStep> {
+    match namespace {
+        Some(ns) => {
+            let mut steps = vec![step(format!("Service {name} (the alert names the application {name})"), Command::get(cluster, Some(ns), "services", name))];
+            steps.extend(sweep_steps(cluster, ns));
+            steps
+        }
+        None => ["deployments", "statefulsets", "daemonsets", "services"]
+            .iter()
+            .map(|r| step(format!("{r} named {name}, any namespace (the alert keeps no namespace)"), by_name_anywhere(cluster, r, name)))
+            .collect(),
+    }
+}
+
+/// First steps for a control-plane component's absence alert: whether the component runs
+/// as pods at all (managed control planes have none to scrape) and whether its work is
+/// being done (health::control_plane_work).
+fn control_plane_steps(event: &StandardEvent, work: &health::ControlPlaneWork) -> Vec<DiagnosticStep> {
+    let cluster = event.cluster_id.as_str();
+    let mut steps = vec![step(
+        format!("{} pods in kube-system (none on a managed control plane)", work.component),
+        Command::list(cluster, Some("kube-system"), "pods", Some(&format!("component={}", work.component))),
+    )];
+    for reason in work.reasons {
+        steps.push(step(format!("Recent {reason} events (the {} at work)", work.component), events_with_reason(cluster, reason)));
+    }
+    if work.component == "kube-scheduler" {
+        let mut pending = all_namespaces(limited(Command::list(cluster, None, "pods", None)));
+        pending.flags.insert("field-selector".into(), "status.phase=Pending".into());
+        steps.push(step("Pending pods (waiting for a scheduler?)", pending));
+    }
+    steps
+}
+
+/// First steps for an alert that names no object: the Ingresses and Routes of a probed
+/// host, the nodes (and the exporter's pod) of a node address, an application known by
+/// name, a control-plane component, a sweep of a namespace.
 fn unnamed_steps(event: &StandardEvent) -> Vec<DiagnosticStep> {
     let cluster = event.cluster_id.as_str();
     if let Some(host) = scope::external_host(event) {
-        return vec![step(format!("Ingresses that serve {host}"), all_namespaces(Command::list(cluster, None, "ingresses", None)))];
+        return vec![
+            step(format!("Ingresses that serve {host}"), all_namespaces(Command::list(cluster, None, "ingresses", None))),
+            step(format!("OpenShift Routes that serve {host}"), all_namespaces(Command::list(cluster, None, "routes", None))),
+        ];
+    }
+    if let Some(work) = health::control_plane_work(event.alertname()) {
+        return control_plane_steps(event, work);
+    }
+    if let Some((ns, name)) = scope::named(event) {
+        return named_app_steps(cluster, ns.as_deref(), &name);
     }
     let mut steps = catalogue_reads(event, event.labels.get("namespace").map(String::as_str));
     match scope::subject(event) {
@@ -255,9 +319,11 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
         owners.push(owner);
     }
 
+    quiet_app_steps(event, obs, &sc, &mut steps);
+    metrics_api_steps(cluster, obs, &mut steps);
     log_chains(cluster, obs, &sc, &mut steps);
     node_steps(cluster, obs, &sc, &mut steps);
-    metrics_api_steps(cluster, obs, &mut steps);
+    metrics_server_steps(cluster, obs, &mut steps);
     quiet_pod_steps(event, &sc, &mut steps);
 
     for pvc in obs.all("PersistentVolumeClaim").filter(|p| s(p, "/status/phase") != "Bound") {
@@ -269,6 +335,80 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
         }
     }
     steps.finish()
+}
+
+/// A custom alert about an application whose pods all look healthy (Ready, no restarts):
+/// what the status cannot show is in their logs (a denied lease, a refused upstream), and a
+/// workload that should scale may have an HPA that cannot.
+fn quiet_app_steps(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
+    let cluster = event.cluster_id.as_str();
+    let Some(t) = sc.target.as_ref().filter(|t| catalog::lookup(event.alertname()).is_none() && matches!(t.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet" | "Service")) else {
+        return;
+    };
+    let ns = t.namespace.as_deref().unwrap_or("");
+    // A Service stands for the workloads behind it: read them (their HPAs name them).
+    if t.kind == "Service"
+        && let Some(pod) = sc.pods.first()
+        && let (kind, wns, wname) = obs.workload_of(pod)
+        && let Some(r) = ResourceKind::lookup(&kind).filter(|_| kind != "Pod")
+        && !obs.known(&kind, &wns, &wname)
+    {
+        steps.push(1, step(format!("{kind} {wname} behind Service {}", t.name), Command::get(cluster, Some(&wns), r.plural, &wname)));
+    }
+    let hpas = Command::list(cluster, Some(ns), "horizontalpodautoscalers", None);
+    if !obs.ran(&hpas) && !sc.pods.is_empty() {
+        steps.push(3, step(format!("HPAs in {ns} (does one scale {}?)", t.name), hpas));
+    }
+    if sc.pods.is_empty() || sc.pods.iter().any(|p| unhealthy(p)) {
+        return;
+    }
+    let pod = sc.pods[0];
+    let name = s(pod, "/metadata/name");
+    for c in pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten().map(|c| s(c, "/name")).take(2) {
+        steps.push(2, step(format!("Logs of {name}/{c}: its pods look healthy, what do they log?"), Command::logs(cluster, ns, name, c, false, LOG_TAIL)));
+    }
+    // Slow or backed up with healthy pods: are CPU limits throttling them?
+    let cpu_limited = pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten().any(|c| !s(c, "/resources/limits/cpu").is_empty());
+    if cpu_limited && obs.get("PodMetrics", ns, name).is_none() {
+        steps.push(2, step(format!("CPU usage of {name} against its limits"), top_pod(cluster, ns, name)));
+    }
+}
+
+/// The resource metrics API (`v1beta1.metrics.k8s.io`) an HPA reports unavailable: the
+/// APIService, the Service it points at, that Service's pods (their events and logs then
+/// follow as for any unhealthy pod).
+fn metrics_api_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps<'_>) {
+    const API: &str = "v1beta1.metrics.k8s.io";
+    let blind = obs.all("HorizontalPodAutoscaler").any(|h| {
+        h.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten().any(|c| s(c, "/status") == "False" && s(c, "/message").contains("metrics.k8s.io"))
+    });
+    if !blind {
+        return;
+    }
+    let Some(api) = obs.get("APIService", "", API) else {
+        if !obs.known("APIService", "", API) {
+            steps.push(1, step(format!("APIService {API} (the HPA cannot read resource metrics)"), Command::get(cluster, None, "apiservices", API)));
+        }
+        return;
+    };
+    let (ns, name) = (s(api, "/spec/service/namespace"), s(api, "/spec/service/name"));
+    if ns.is_empty() || name.is_empty() {
+        return;
+    }
+    let Some(svc) = obs.get("Service", ns, name) else {
+        if !obs.known("Service", ns, name) {
+            steps.push(1, step(format!("Service {ns}/{name} behind {API}"), Command::get(cluster, Some(ns), "services", name)));
+        }
+        return;
+    };
+    let pods = scope::pods_of_service(obs, svc);
+    if pods.is_empty() {
+        service_check(cluster, obs, svc, 1, steps);
+        return;
+    }
+    if let Some(p) = pods.iter().find(|p| unhealthy(p)) {
+        pod_steps(cluster, obs, p, 1, steps);
+    }
 }
 
 fn workload_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
@@ -320,10 +460,11 @@ fn service_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &
         if traffic_alert
             && endpoints_ready
             && let Some(pod) = pods.iter().find(|p| k8s::pod_ready(p))
-            && let Some(c) = pod.pointer("/spec/containers/0/name").and_then(Value::as_str)
         {
             let name = s(pod, "/metadata/name");
-            steps.push(3, step(format!("Logs of {name}, a ready backend of the Service"), Command::logs(cluster, ns, name, c, false, LOG_TAIL)));
+            for c in serving_containers(svc, pod) {
+                steps.push(3, step(format!("Logs of {name}/{c}, the ready backend serving the Service's port"), Command::logs(cluster, ns, name, c, false, LOG_TAIL)));
+            }
         }
     }
 }
@@ -368,6 +509,38 @@ fn ingress_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &
             steps.push(2, step(format!("IngressClass {class}"), Command::get(cluster, None, "ingressclasses", class)));
         }
     }
+    for route in &sc.routes {
+        let ns = s(route, "/metadata/namespace");
+        for svc in scope::route_backends(route) {
+            if !obs.known("Service", ns, &svc) {
+                steps.push(1, step(format!("Service {svc} of Route {}", s(route, "/metadata/name")), Command::get(cluster, Some(ns), "services", &svc)));
+            }
+        }
+    }
+}
+
+/// The containers of a pod that serve a Service's target ports (by port name or number):
+/// on a scraped target, the one answering the scrape (a kube-rbac-proxy sidecar, say).
+fn serving_containers<'p>(svc: &Value, pod: &'p Value) -> Vec<&'p str> {
+    let targets: Vec<&Value> = svc.pointer("/spec/ports").and_then(Value::as_array).into_iter().flatten().map(|p| p.get("targetPort").or_else(|| p.get("port")).unwrap_or(&Value::Null)).collect();
+    let serves = |c: &Value| {
+        c.get("ports").and_then(Value::as_array).into_iter().flatten().any(|cp| {
+            targets.iter().any(|t| match t {
+                Value::String(name) => s(cp, "/name") == name,
+                Value::Number(n) => cp.get("containerPort").and_then(Value::as_i64) == n.as_i64(),
+                _ => false,
+            })
+        })
+    };
+    let containers: Vec<&Value> = pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten().filter(|c| serves(c)).collect();
+    let mut names: Vec<&str> = containers.iter().map(|c| s(c, "/name")).collect();
+    if names.is_empty()
+        && let Some(first) = pod.pointer("/spec/containers/0/name").and_then(Value::as_str)
+    {
+        names.push(first);
+    }
+    names.dedup();
+    names
 }
 
 /// Events, logs and context of one pod.
@@ -506,9 +679,10 @@ fn quiet_pod_steps(event: &StandardEvent, sc: &Scope<'_>, steps: &mut Steps<'_>)
     }
 }
 
-/// An HPA that cannot read the resource metrics API: metrics-server, its pods and the log
-/// of one that is not ready.
-fn metrics_api_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps<'_>) {
+/// An HPA that cannot read the resource metrics API, from the usual install's side (for when
+/// the APIService cannot be read): metrics-server, its pods and the log of one that is not
+/// ready.
+fn metrics_server_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps<'_>) {
     let blind = obs.all("HorizontalPodAutoscaler").any(|h| {
         ["AbleToScale", "ScalingActive"].iter().filter_map(|t| k8s::condition(h, t)).any(|c| s(c, "/status") == "False" && analyzers::metrics_api_group(s(c, "/message")) == Some("metrics.k8s.io"))
     });
@@ -567,9 +741,12 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
             match namespace {
                 Some(n) => steps.push(1, step(format!("RoleBindings in {n} (what ServiceAccount {sa_name} may do)"), Command::list(cluster, Some(n), "rolebindings", None))),
                 None => {
+                    // A RoleBinding of the right ClusterRole grants it only in its namespace,
+                    // never at cluster scope: the usual cause of a cluster-scope denial.
+                    if !sa_namespace.is_empty() {
+                        steps.push(0, step(format!("RoleBindings in {sa_namespace} (a ClusterRole bound there grants nothing cluster-wide)"), Command::list(cluster, Some(sa_namespace), "rolebindings", None)));
+                    }
                     steps.push(1, step(format!("ClusterRoleBindings (what ServiceAccount {sa_name} may do)"), Command::list(cluster, None, "clusterrolebindings", None)));
-                    // A ClusterRole bound by a RoleBinding grants nothing at cluster scope.
-                    steps.push(1, step(format!("RoleBindings in {sa_namespace} (a role bound only in the namespace?)"), Command::list(cluster, Some(sa_namespace), "rolebindings", None)));
                 }
             }
             let binds_sa = |b: &Value| {
@@ -580,8 +757,11 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
             for b in obs.all("RoleBinding").chain(obs.all("ClusterRoleBinding")).filter(|b| binds_sa(b)) {
                 let (kind, role) = (s(b, "/roleRef/kind"), s(b, "/roleRef/name"));
                 let (res, rns) = if kind == "Role" { ("roles", Some(s(b, "/metadata/namespace"))) } else { ("clusterroles", None) };
+                // For a cluster-scope denial, a ClusterRole bound only by a RoleBinding is the
+                // first suspect: it may grant the verb, but never cluster-wide.
+                let misbound = namespace.is_none() && kind == "ClusterRole" && s(b, "/kind") == "RoleBinding";
                 if !obs.known(kind, rns.unwrap_or(""), role) {
-                    steps.push(1, step(format!("{kind} {role} bound to ServiceAccount {sa_name}"), Command::get(cluster, rns, res, role)));
+                    steps.push(if misbound { 0 } else { 1 }, step(format!("{kind} {role} bound to ServiceAccount {sa_name}"), Command::get(cluster, rns, res, role)));
                 }
             }
         }

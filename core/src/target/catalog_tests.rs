@@ -96,6 +96,8 @@ fn show(s: &Subject) -> String {
         Subject::Object(t) => t.resource_ref(),
         Subject::NodeAddress(a) => format!("node at {a}"),
         Subject::Url(u) => format!("url {u}"),
+        Subject::Named { namespace: Some(ns), name } => format!("{ns}/{name} by name"),
+        Subject::Named { namespace: None, name } => format!("{name} by name, any namespace"),
         Subject::Namespace(n) => format!("namespace {n}"),
         Subject::Cluster => "cluster".into(),
         Subject::Informational => "informational".into(),
@@ -370,4 +372,69 @@ fn instance_hosts_drop_the_port() {
     assert_eq!(super::instance_host("10.0.1.12:9100"), "10.0.1.12");
     assert_eq!(super::instance_host("[fd00::1]:9100"), "fd00::1");
     assert_eq!(super::instance_host("node-1"), "node-1");
+}
+
+#[test]
+fn events_turned_alerts_name_the_events_object() {
+    // kubernetes-event-exporter to Loki, `| json`: the kind may be left out of the rule's `by`.
+    let loki = only(&[("involvedObject_name", "api-6f8b7c9d5d-8kq2w"), ("involvedObject_namespace", "risk"), ("reason", "Failed"), ("source", "k8s-events")]);
+    assert_eq!(show(&subject("ImagePullFailing", &loki)), "risk/Pod/api-6f8b7c9d5d-8kq2w");
+    // An event exporter's metrics: kind, name and the namespace label.
+    let metric = only(&[("involved_object_kind", "Ingress"), ("involved_object_name", "web"), ("namespace", "shop"), ("reason", "Translate")]);
+    assert_eq!(show(&subject("KubernetesWarningEvent", &metric)), "shop/Ingress/web");
+    // events.k8s.io `regarding`, a cluster-scoped object.
+    let node = only(&[("regarding_kind", "Node"), ("regarding_name", NODE), ("namespace", "default"), ("reason", "NodeNotReady")]);
+    assert_eq!(show(&subject("NodeEvent", &node)), format!("Node/{NODE}"));
+    // No kind, a reason that is not a pod's and a name that is not a pod's: no object.
+    let unknown = only(&[("involvedObject_name", "nightly"), ("namespace", "b"), ("reason", "SawCompletedJob")]);
+    assert_eq!(show(&subject("EventAlert", &unknown)), "b/nightly by name");
+}
+
+#[test]
+fn caller_side_alerts_are_about_the_callee() {
+    // Istio's standard metrics, reported by the source: no `namespace`, the destination's.
+    let istio = only(&[("destination_workload", "cart-api"), ("destination_workload_namespace", "checkout"), ("reporter", "source")]);
+    assert_eq!(show(&subject("IstioLatencyHigh", &istio)), "checkout/cart-api by name");
+    let fqdn = only(&[("destination_service", "ledger.finance.svc.cluster.local"), ("source_workload", "web"), ("namespace", "web")]);
+    assert_eq!(show(&subject("IstioErrors", &fqdn)), "finance/ledger by name");
+    // A client's own series: `service` is the caller, `upstream` the callee.
+    let client = only(&[("namespace", "finance"), ("service", "invoice-worker"), ("upstream", "ledger-api")]);
+    assert_eq!(show(&subject("UpstreamCallsFailing", &client)), "finance/ledger-api by name");
+    // An external dependency names no Service: the caller's own labels decide.
+    let external = only(&[("namespace", "shop"), ("service", "checkout"), ("upstream", "api.stripe.com:443")]);
+    assert_eq!(show(&subject("UpstreamCallsFailing", &external)), "shop/Service/checkout");
+}
+
+#[test]
+fn custom_alerts_name_applications_by_job_app_or_slo_service() {
+    // A ServiceMonitor's job is its Service's name.
+    let job = only(&[("job", "dns-record-sync"), ("namespace", "netops")]);
+    assert_eq!(show(&subject("NoLeader", &job)), "netops/dns-record-sync by name");
+    // A PodMonitor's job is `<namespace>/<name>`.
+    let pod_monitor = only(&[("job", "netops/dns-record-sync"), ("namespace", "netops")]);
+    assert_eq!(show(&subject("NoLeader", &pod_monitor)), "netops/dns-record-sync by name");
+    // Sloth keeps no namespace: any namespace.
+    let sloth = only(&[("sloth_service", "search-gateway"), ("sloth_slo", "availability"), ("sloth_id", "x")]);
+    assert_eq!(show(&subject("SearchGatewayHighErrorRate", &sloth)), "search-gateway by name, any namespace");
+    let app = only(&[("app_kubernetes_io_name", "web"), ("namespace", "shop")]);
+    assert_eq!(show(&subject("WebSlow", &app)), "shop/web by name");
+    // The exporter's job and a probe's job name nothing.
+    assert_eq!(show(&subject("X", &only(&[("job", "kube-state-metrics"), ("namespace", "m")]))), "namespace m");
+    assert_eq!(show(&subject("X", &only(&[("job", "probe/monitoring/web"), ("namespace", "m")]))), "namespace m");
+}
+
+#[test]
+fn exported_labels_are_the_series_own() {
+    // Scraped without honorLabels: the target's namespace and pod are the exporter's.
+    let l = only(&[("exported_namespace", "shop"), ("exported_pod", "web-1"), ("namespace", "monitoring"), ("pod", "my-exporter-0")]);
+    assert_eq!(show(&subject("PodRestartingOften", &l)), "shop/Pod/web-1");
+}
+
+#[test]
+fn service_hosts_parse_in_cluster_names_only() {
+    assert_eq!(super::service_host("ledger-api"), Some(("ledger-api".into(), None)));
+    assert_eq!(super::service_host("http://ledger-api.finance.svc.cluster.local:8080/v1"), Some(("ledger-api".into(), Some("finance".into()))));
+    assert_eq!(super::service_host("ledger-api.finance:8080"), Some(("ledger-api".into(), Some("finance".into()))));
+    assert_eq!(super::service_host("api.stripe.com"), None);
+    assert_eq!(super::service_host("Not A Host"), None);
 }

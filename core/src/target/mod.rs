@@ -37,7 +37,7 @@ const LABEL_KINDS: &[(&str, &str)] = &[
     ("node", "Node"),
 ];
 
-const CLUSTER_SCOPED: &[&str] = &["Node", "PersistentVolume", "StorageClass", "Namespace"];
+const CLUSTER_SCOPED: &[&str] = &["Node", "PersistentVolume", "StorageClass", "Namespace", "APIService", "ClusterRole", "ClusterRoleBinding", "IngressClass"];
 
 /// Exporters whose own pod, container and Service appear as target labels on the series
 /// they export about other objects.
@@ -53,6 +53,15 @@ pub enum Subject {
     NodeAddress(String),
     /// A URL a probe checks, when no Ingress label names its object.
     Url(String),
+    /// A name the alert gives an application by (`service`, `app`, `job`, a caller's
+    /// `upstream`), not its kind: matched against the Deployments, StatefulSets, DaemonSets
+    /// and Services of that name once they are read; every namespace when none is kept.
+    Named {
+        /// Namespace, when the alert keeps one.
+        namespace: Option<String>,
+        /// The application's name.
+        name: String,
+    },
     /// A namespace and no object in it: its unhealthy objects are the suspects.
     Namespace(String),
     /// Nothing the API serves as one object (control plane, cluster capacity, SLOs).
@@ -103,8 +112,28 @@ fn node_of_instance(labels: &BTreeMap<String, String>) -> Option<Subject> {
     })
 }
 
+/// Where a series' own labels went when the scrape target had the same ones (a ServiceMonitor
+/// without `honorLabels`): `exported_namespace` is the metric's, `namespace` the scraper's.
+const EXPORTED: &[&str] = &["namespace", "pod", "container", "service", "job", "node", "instance"];
+
+/// The labels as the series itself set them: `exported_<l>` in place of the scraper's `<l>`.
+fn own_labels(labels: &BTreeMap<String, String>) -> std::borrow::Cow<'_, BTreeMap<String, String>> {
+    if !EXPORTED.iter().any(|l| label(labels, &format!("exported_{l}")).is_some()) {
+        return std::borrow::Cow::Borrowed(labels);
+    }
+    let mut own = labels.clone();
+    for l in EXPORTED {
+        if let Some(v) = label(labels, &format!("exported_{l}")) {
+            own.insert((*l).to_owned(), v.to_owned());
+        }
+    }
+    std::borrow::Cow::Owned(own)
+}
+
 /// What the alert is about: the catalogue's reading for stock alerts, else the labels.
 pub fn subject(alertname: &str, labels: &BTreeMap<String, String>) -> Subject {
+    let labels = own_labels(labels);
+    let labels = labels.as_ref();
     let Some(entry) = catalog::lookup(alertname) else { return generic_subject(labels) };
     let found = match entry.names {
         catalog::Names::Label { label: l, kind } => object(labels, l, kind).map(Subject::Object),
@@ -120,9 +149,16 @@ pub fn subject(alertname: &str, labels: &BTreeMap<String, String>) -> Subject {
     found.unwrap_or_else(|| generic_subject(labels))
 }
 
-/// Reading for alerts outside the catalogue (custom rules): object labels, with the
-/// scraper's own labels set aside, node-exporter's `instance` as a node, else the namespace.
+/// Reading for alerts outside the catalogue (custom rules): the object of an Event turned
+/// alert, the callee of a caller-side series, object labels with the scraper's own set
+/// aside, node-exporter's `instance` as a node, an application name, else the namespace.
 fn generic_subject(labels: &BTreeMap<String, String>) -> Subject {
+    if let Some(s) = event_object(labels) {
+        return s;
+    }
+    if let Some(s) = callee(labels) {
+        return s;
+    }
     if let Some(t) = Target::from_labels(labels) {
         return Subject::Object(t);
     }
@@ -131,7 +167,103 @@ fn generic_subject(labels: &BTreeMap<String, String>) -> Subject {
     {
         return s;
     }
+    if let Some(name) = app_name(labels) {
+        return Subject::Named { namespace: label(labels, "namespace").map(str::to_owned), name };
+    }
     label(labels, "namespace").map_or(Subject::Cluster, |n| Subject::Namespace(n.to_owned()))
+}
+
+/// Label prefixes under which Event exporters name an Event's object: Loki's `| json` over
+/// kubernetes-event-exporter (`involvedObject_name`), eventrouter and event exporters'
+/// metrics (`involved_object_kind`), events.k8s.io's `regarding`.
+const EVENT_OBJECT_PREFIXES: &[&str] = &["involvedObject_", "involved_object_", "involvedobject_", "regarding_"];
+
+/// Reasons the kubelet and the scheduler give Events about a Pod (pkg/kubelet/events,
+/// the scheduler's FailedScheduling): an Event alert with such a reason and no kind is
+/// about a Pod.
+const POD_EVENT_REASONS: &[&str] = &[
+    "Failed", "BackOff", "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InspectFailed", "Pulling", "Pulled", "Created", "Started",
+    "Killing", "Preempting", "ExceededGracePeriod", "FailedMount", "FailedAttachVolume", "FailedMapVolume", "Unhealthy", "ProbeWarning",
+    "FailedScheduling", "Scheduled", "Evicted", "FailedCreatePodSandBox", "FailedKillPod", "FailedPostStartHook", "FailedPreStopHook",
+    "NetworkNotReady", "FailedSync", "FailedCreatePodContainer",
+];
+
+/// `<deployment>-<pod-template-hash>-<suffix>`: how a ReplicaSet names its pods.
+fn looks_like_replicaset_pod(name: &str) -> bool {
+    let parts: Vec<&str> = name.rsplitn(3, '-').collect();
+    let alnum = |p: &str, n: std::ops::RangeInclusive<usize>| n.contains(&p.len()) && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    parts.len() == 3 && alnum(parts[0], 5..=5) && alnum(parts[1], 5..=10) && !parts[2].is_empty()
+}
+
+/// The object of an Event an exporter turned into an alert; only its name when neither the
+/// kind nor the reason tells what it is.
+fn event_object(labels: &BTreeMap<String, String>) -> Option<Subject> {
+    let (prefix, name) = EVENT_OBJECT_PREFIXES.iter().find_map(|p| label(labels, &format!("{p}name")).map(|n| (*p, n)))?;
+    let namespace = label(labels, &format!("{prefix}namespace")).or_else(|| label(labels, "namespace")).map(str::to_owned);
+    let kind = match label(labels, &format!("{prefix}kind")) {
+        Some(k) => crate::command::ResourceKind::lookup(k).map_or_else(|| k.to_owned(), |r| r.kind.to_owned()),
+        None if label(labels, "reason").is_some_and(|r| POD_EVENT_REASONS.contains(&r)) || looks_like_replicaset_pod(name) => "Pod".to_owned(),
+        None => return Some(Subject::Named { namespace, name: name.to_owned() }),
+    };
+    let namespace = if CLUSTER_SCOPED.contains(&kind.as_str()) { None } else { Some(namespace?) };
+    Some(Subject::Object(Target { namespace, kind, name: name.to_owned() }))
+}
+
+/// The service a label names (`ledger-api`, `ledger-api.finance`, `ledger-api.finance.svc.cluster.local:8080`,
+/// `http://ledger-api:8080/v1`): its name, and its namespace where the name carries one.
+/// An external host (`api.stripe.com`) names no Service.
+pub fn service_host(value: &str) -> Option<(String, Option<String>)> {
+    let host = value.split_once("://").map_or(value, |(_, rest)| rest);
+    let host = host.split(['/', '?']).next().unwrap_or(host);
+    let host = host.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())).map_or(host, |(h, _)| h);
+    let parts: Vec<&str> = host.trim_end_matches('.').split('.').collect();
+    let dns_label = |p: &str| !p.is_empty() && p.len() <= 63 && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !p.starts_with('-') && !p.ends_with('-');
+    if !parts.iter().all(|p| dns_label(p)) {
+        return None;
+    }
+    match parts.as_slice() {
+        [name] => Some(((*name).to_owned(), None)),
+        [name, ns] | [name, ns, "svc", ..] => Some(((*name).to_owned(), Some((*ns).to_owned()))),
+        _ => None,
+    }
+}
+
+/// Labels in which a caller-side series names the service it calls, with the labels that
+/// keep the callee's namespace: Istio's `destination_*` (reported by the source or the
+/// destination), and the `upstream` / `target_service` / `peer_service` of client metrics.
+const CALLEE_LABELS: &[(&str, &[&str])] = &[
+    ("destination_workload", &["destination_workload_namespace", "destination_namespace"]),
+    ("destination_service_name", &["destination_service_namespace", "destination_namespace"]),
+    ("destination_service", &["destination_service_namespace", "destination_namespace"]),
+    ("destination_app", &["destination_workload_namespace", "destination_namespace"]),
+    ("upstream_service", &[]),
+    ("upstream", &[]),
+    ("target_service", &[]),
+    ("peer_service", &[]),
+];
+
+/// The callee of a caller-side alert: the alert is about the service called, whatever the
+/// caller's own `service` label says.
+fn callee(labels: &BTreeMap<String, String>) -> Option<Subject> {
+    CALLEE_LABELS.iter().find_map(|(l, ns_labels)| {
+        let (name, ns) = service_host(label(labels, l)?)?;
+        let namespace = ns.or_else(|| ns_labels.iter().chain(&["namespace"]).find_map(|n| label(labels, n)).map(str::to_owned));
+        Some(Subject::Named { namespace, name })
+    })
+}
+
+/// Labels a custom rule keeps an application's name in, most specific first: the workload
+/// of kube-prometheus' `namespace_workload_pod` rules, the recommended `app.kubernetes.io/name`
+/// and `app` labels as relabelled, OpenTelemetry's `service_name`, Sloth's `sloth_service`,
+/// and the scrape `job` (a ServiceMonitor's Service, a PodMonitor's `<namespace>/<name>`).
+const APP_LABELS: &[&str] = &["workload", "app_kubernetes_io_name", "app", "k8s_app", "service_name", "app_name", "application", "sloth_service", "job"];
+
+/// The application name a custom alert keeps, if any (never an exporter's).
+fn app_name(labels: &BTreeMap<String, String>) -> Option<String> {
+    APP_LABELS.iter().filter_map(|l| label(labels, l)).filter(|v| !is_exporter(v) && !v.starts_with("probe/")).find_map(|v| {
+        let v = v.rsplit('/').next().unwrap_or(v);
+        service_host(v).filter(|(_, ns)| ns.is_none()).map(|(n, _)| n)
+    })
 }
 
 impl Target {

@@ -21,7 +21,7 @@ fn has(steps: &[String], want: &str) -> bool {
 fn a_probe_of_a_public_url_starts_from_the_ingresses() {
     let e = alert(json!({"alertname": "BlackboxProbeFailed", "instance": "https://shop.example.com/"}));
     let t = scope::alert_target(&e);
-    assert_eq!(lines(&initial_steps(&e, t.as_ref())), vec!["kubectl get ingresses --all-namespaces"]);
+    assert_eq!(lines(&initial_steps(&e, t.as_ref())), vec!["kubectl get ingresses --all-namespaces", "kubectl get routes --all-namespaces"]);
     let ing = json!({"kind": "Ingress", "metadata": {"namespace": "sf", "name": "shop"}, "spec": {"ingressClassName": "nginx", "rules": [{"host": "shop.example.com", "http": {"paths": [{"backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}});
     let steps = next(&e, &[read(vec![ing])]);
     assert!(has(&steps, "get services web -n sf") && has(&steps, "get ingressclasses nginx"), "{steps:?}");
@@ -232,4 +232,95 @@ fn a_filling_claim_scopes_to_the_pods_that_mount_it() {
     let obs = Observations::new(&results);
     let names: Vec<&str> = scope::scope(&e, &obs).pods.iter().map(|p| s(p, "/metadata/name")).collect();
     assert_eq!(names, ["tsdb-0"]);
+}
+
+#[test]
+fn a_warning_event_alert_reads_the_events_object() {
+    let e = alert(json!({"alertname": "KubernetesWarningEvent", "involved_object_kind": "Ingress", "involved_object_name": "booking", "namespace": "travel", "reason": "Translate"}));
+    let t = scope::alert_target(&e);
+    assert_eq!(t.as_ref().map(Target::resource_ref).as_deref(), Some("travel/Ingress/booking"));
+    assert!(has(&lines(&initial_steps(&e, t.as_ref())), "get ingresses booking -n travel"));
+}
+
+#[test]
+fn a_probe_of_a_host_an_openshift_route_serves_reads_the_routes_service() {
+    let e = alert(json!({"alertname": "ProbeFailed", "instance": "https://docs.apps.example.com/healthz", "job": "blackbox"}));
+    let route = json!({"kind": "Route", "metadata": {"namespace": "docs", "name": "portal"}, "spec": {"host": "docs.apps.example.com", "to": {"kind": "Service", "name": "portal", "weight": 100}, "port": {"targetPort": "http"}}});
+    let steps = next(&e, &[read(vec![route])]);
+    assert!(has(&steps, "get services portal -n docs"), "{steps:?}");
+}
+
+#[test]
+fn a_scheduler_absence_alert_reads_the_schedulers_work() {
+    let e = alert(json!({"alertname": "KubeSchedulerDown", "severity": "critical"}));
+    let steps = lines(&initial_steps(&e, None));
+    assert!(has(&steps, "get pods -n kube-system --selector=component=kube-scheduler"), "{steps:?}");
+    assert!(has(&steps, "events --all-namespaces --field-selector=reason=Scheduled") || has(&steps, "reason=Scheduled"), "{steps:?}");
+    assert!(has(&steps, "status.phase=Pending"), "{steps:?}");
+}
+
+#[test]
+fn an_application_known_by_name_only_is_looked_up_in_every_namespace() {
+    let e = alert(json!({"alertname": "SearchHighErrorRate", "sloth_service": "search-gateway", "sloth_slo": "availability"}));
+    let steps = lines(&initial_steps(&e, None));
+    assert!(has(&steps, "get deployments --all-namespaces --field-selector=metadata.name=search-gateway"), "{steps:?}");
+}
+
+#[test]
+fn a_scraped_targets_logs_are_those_of_the_container_serving_the_port() {
+    let e = alert(json!({"alertname": "TargetDown", "namespace": "op", "service": "op-metrics", "job": "op-metrics"}));
+    let svc = json!({"kind": "Service", "metadata": {"namespace": "op", "name": "op-metrics"}, "spec": {"selector": {"app": "op"}, "ports": [{"name": "https", "port": 8443, "targetPort": "https"}]}});
+    let ep = json!({"kind": "Endpoints", "metadata": {"namespace": "op", "name": "op-metrics"}, "subsets": [{"addresses": [{"ip": "10.0.0.5"}], "ports": [{"name": "https", "port": 8443}]}]});
+    let spec = json!({"containers": [{"name": "manager", "ports": [{"name": "probes", "containerPort": 8081}]}, {"name": "kube-rbac-proxy", "ports": [{"name": "https", "containerPort": 8443}]}]});
+    let p = pod("op", "op-1", json!({"app": "op"}), spec, json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "manager", "ready": true, "restartCount": 0, "state": {"running": {}}}, {"name": "kube-rbac-proxy", "ready": true, "restartCount": 0, "state": {"running": {}}}]}));
+    let steps = next(&e, &[read(vec![svc, ep, p])]);
+    assert!(has(&steps, "logs op-1 -n op --container=kube-rbac-proxy"), "{steps:?}");
+    assert!(!has(&steps, "--container=manager"), "{steps:?}");
+}
+
+#[test]
+fn a_cluster_scope_denial_reads_the_namespaces_rolebindings_and_a_clusterrole_they_bind_first() {
+    let e = alert(json!({"alertname": "TargetDown", "namespace": "op", "service": "op-metrics"}));
+    let svc = json!({"kind": "Service", "metadata": {"namespace": "op", "name": "op-metrics"}, "spec": {"selector": {"app": "op"}}});
+    let p = pod("op", "op-1", json!({"app": "op"}), json!({"containers": [{"name": "proxy"}]}), json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "proxy", "ready": true, "restartCount": 0, "state": {"running": {}}}]}));
+    let text = r#"E1216 09:03:08.741285 1 webhook.go:154] Failed to make webhook authenticator request: tokenreviews.authentication.k8s.io is forbidden: User "system:serviceaccount:op:op" cannot create resource "tokenreviews" in API group "authentication.k8s.io" at the cluster scope"#;
+    let results = vec![read(vec![svc, p]), log("op", "op-1", "proxy", false, text)];
+    let steps = next(&e, &results);
+    assert!(has(&steps, "get rolebindings -n op") && has(&steps, "get clusterrolebindings"), "{steps:?}");
+    let rb = json!({"kind": "RoleBinding", "metadata": {"namespace": "op", "name": "proxy"}, "roleRef": {"kind": "ClusterRole", "name": "proxy-role"}, "subjects": [{"kind": "ServiceAccount", "name": "op", "namespace": "op"}]});
+    let le = json!({"kind": "RoleBinding", "metadata": {"namespace": "op", "name": "leader"}, "roleRef": {"kind": "Role", "name": "leader"}, "subjects": [{"kind": "ServiceAccount", "name": "op", "namespace": "op"}]});
+    let mut results = results;
+    results.push(read(vec![rb, le]));
+    let steps = next(&e, &results);
+    let cr = steps.iter().position(|s| s.contains("get clusterroles proxy-role")).expect("the ClusterRole is read");
+    let role = steps.iter().position(|s| s.contains("get roles leader")).expect("the Role is read");
+    assert!(cr < role, "{steps:?}");
+}
+
+#[test]
+fn an_hpa_blind_to_resource_metrics_leads_to_the_metrics_apiservice_and_its_pods() {
+    let e = alert(json!({"alertname": "HTTPLatencyHigh", "namespace": "pay", "service": "ledger"}));
+    let hpa = json!({"kind": "HorizontalPodAutoscaler", "metadata": {"namespace": "pay", "name": "ledger"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "ledger"}},
+        "status": {"conditions": [{"type": "ScalingActive", "status": "False", "reason": "FailedGetResourceMetric",
+            "message": "the HPA was unable to compute the replica count: unable to get metrics for resource cpu: unable to fetch metrics from resource metrics API: the server is currently unable to handle the request (get pods.metrics.k8s.io)"}]}});
+    let steps = next(&e, &[read(vec![hpa.clone()])]);
+    assert!(has(&steps, "get apiservices v1beta1.metrics.k8s.io"), "{steps:?}");
+    let api = json!({"kind": "APIService", "metadata": {"name": "v1beta1.metrics.k8s.io"}, "spec": {"service": {"namespace": "kube-system", "name": "metrics-server"}}});
+    let svc = json!({"kind": "Service", "metadata": {"namespace": "kube-system", "name": "metrics-server"}, "spec": {"selector": {"k8s-app": "metrics-server"}}});
+    let ms = pod("kube-system", "metrics-server-1", json!({"k8s-app": "metrics-server"}), json!({"containers": [{"name": "metrics-server"}]}),
+        json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}], "containerStatuses": [{"name": "metrics-server", "ready": false, "restartCount": 0, "state": {"running": {}}}]}));
+    let steps = next(&e, &[read(vec![hpa, api, svc, ms])]);
+    assert!(has(&steps, "logs metrics-server-1 -n kube-system --container=metrics-server"), "{steps:?}");
+}
+
+#[test]
+fn a_custom_alert_on_a_healthy_looking_application_reads_its_logs_usage_and_hpas() {
+    let e = alert(json!({"alertname": "NoLeader", "namespace": "net", "job": "sync"}));
+    let deploy = json!({"kind": "Deployment", "metadata": {"namespace": "net", "name": "sync"}, "spec": {"selector": {"matchLabels": {"app": "sync"}}}});
+    let p = pod("net", "sync-1", json!({"app": "sync"}), json!({"containers": [{"name": "sync", "resources": {"limits": {"cpu": "100m"}}}]}),
+        json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "sync", "ready": true, "restartCount": 0, "state": {"running": {}}}]}));
+    let steps = next(&e, &[read(vec![deploy, p])]);
+    for want in ["logs sync-1 -n net --container=sync", "top pods sync-1 -n net", "get horizontalpodautoscalers -n net"] {
+        assert!(has(&steps, want), "{want}: {steps:?}");
+    }
 }

@@ -43,11 +43,54 @@ pub fn subject(event: &StandardEvent) -> Subject {
     aetherius_core::target::subject(event.alertname(), &event.labels)
 }
 
+/// The application name (and namespace, if kept) an alert gives instead of an object.
+pub fn named(event: &StandardEvent) -> Option<(Option<String>, String)> {
+    match subject(event) {
+        Subject::Named { namespace, name } => Some((namespace, name)),
+        _ => None,
+    }
+}
+
+/// Kinds an application name is matched against, in this order.
+const NAMED_WORKLOADS: &[&str] = &["Deployment", "StatefulSet", "DaemonSet"];
+
+/// The object an application name stands for among what was read: the Deployment,
+/// StatefulSet or DaemonSet of that name, else one whose pods carry it as
+/// `app.kubernetes.io/name` or `app`, else the Service, else the CronJob of that name.
+/// In `namespace` when the alert keeps one, else in any namespace read.
+pub fn resolve_named(obs: &Observations<'_>, namespace: Option<&str>, name: &str) -> Option<Target> {
+    let in_ns = |o: &&Value| namespace.is_none_or(|n| s(o, "/metadata/namespace") == n);
+    let target = |kind: &str, o: &Value| Target { namespace: Some(s(o, "/metadata/namespace").to_owned()), kind: kind.to_owned(), name: s(o, "/metadata/name").to_owned() };
+    for kind in NAMED_WORKLOADS {
+        if let Some(o) = obs.all(kind).filter(in_ns).find(|o| s(o, "/metadata/name") == name) {
+            return Some(target(kind, o));
+        }
+    }
+    for kind in NAMED_WORKLOADS {
+        let carries = |o: &&Value| ["app.kubernetes.io/name", "app"].iter().any(|l| o.pointer("/spec/template/metadata/labels").and_then(|m| m.get(*l)).and_then(Value::as_str) == Some(name));
+        if let Some(o) = obs.all(kind).filter(in_ns).find(carries) {
+            return Some(target(kind, o));
+        }
+    }
+    ["Service", "CronJob"].iter().find_map(|kind| obs.all(kind).filter(in_ns).find(|o| s(o, "/metadata/name") == name).map(|o| target(kind, o)))
+}
+
+/// The name to match against applications when the alert's own object cannot be read: an
+/// application name, or a Service a custom alert names that does not exist (its `service`
+/// label is then the application's name, not a Service's).
+fn app_name_to_resolve(event: &StandardEvent, obs: &Observations<'_>) -> Option<(Option<String>, String)> {
+    if let Some(n) = named(event) {
+        return Some(n);
+    }
+    let t = alert_target(event).filter(|t| t.kind == "Service" && catalog::lookup(event.alertname()).is_none())?;
+    obs.missing.contains(&("Service".to_owned(), t.namespace.clone().unwrap_or_default(), t.name.clone())).then_some((t.namespace, t.name))
+}
+
 /// The object the alert is about: from its labels, else the Service its probed URL names.
 pub fn alert_target(event: &StandardEvent) -> Option<Target> {
     match subject(event) {
         Subject::Object(t) => return Some(t),
-        Subject::Informational | Subject::NodeAddress(_) => return None,
+        Subject::Informational | Subject::NodeAddress(_) | Subject::Named { .. } => return None,
         Subject::Url(_) | Subject::Namespace(_) | Subject::Cluster => {}
     }
     let (host, _, _) = probed_url(event)?;
@@ -105,6 +148,9 @@ pub fn effective_target(event: &StandardEvent, obs: &Observations<'_>) -> Option
     if let Some(address) = node_address(event) {
         return node_at(event, obs, &address);
     }
+    if let Some((ns, name)) = app_name_to_resolve(event, obs) {
+        return resolve_named(obs, ns.as_deref(), &name).or_else(|| alert_target(event));
+    }
     let t = alert_target(event)?;
     let ns = t.namespace.clone().unwrap_or_default();
     if t.kind == "Pod"
@@ -159,6 +205,20 @@ pub fn ingress_backends(ing: &Value) -> Vec<(String, Value)> {
     out
 }
 
+/// Services an OpenShift Route sends to: `spec.to` and `spec.alternateBackends`.
+pub fn route_backends(route: &Value) -> Vec<String> {
+    let to = route.pointer("/spec/to").into_iter();
+    let alternates = route.pointer("/spec/alternateBackends").and_then(Value::as_array).into_iter().flatten();
+    let mut out: Vec<String> = to.chain(alternates).filter(|b| matches!(s(b, "/kind"), "" | "Service")).map(|b| s(b, "/name").to_owned()).filter(|n| !n.is_empty()).collect();
+    out.dedup();
+    out
+}
+
+/// OpenShift Routes that serve `host`.
+pub fn routes_for_host<'a>(obs: &Observations<'a>, host: &str) -> Vec<&'a Value> {
+    obs.all("Route").filter(|r| host_matches(s(r, "/spec/host"), host)).collect()
+}
+
 /// The objects that belong to the alert.
 #[derive(Default)]
 pub struct Scope<'a> {
@@ -174,6 +234,11 @@ pub struct Scope<'a> {
     pub services: Vec<&'a Value>,
     /// Ingresses it is about.
     pub ingresses: Vec<&'a Value>,
+    /// OpenShift Routes it is about (a probed host a Route serves).
+    pub routes: Vec<&'a Value>,
+    /// HPAs about the alert: those that scale its workloads, and, when none does, those of
+    /// its namespace whose scale target is gone (left behind by a rename, they scale nothing).
+    pub hpas: Vec<&'a Value>,
     /// Unhealthy objects of the swept namespaces, closest trouble to the alert's start first.
     pub suspects: Vec<Suspect<'a>>,
 }
@@ -189,14 +254,37 @@ pub fn sweep_namespaces(event: &StandardEvent, obs: &Observations<'_>) -> Vec<St
         (Subject::Informational | Subject::Cluster | Subject::NodeAddress(_), _) => vec![],
         (_, Some(t)) if (t.kind == "Service" && (custom || probe)) || t.kind == "ResourceQuota" => t.namespace.into_iter().collect(),
         (_, Some(_)) => vec![],
+        (Subject::Named { namespace: Some(ns), .. }, _) => vec![ns],
+        (Subject::Named { namespace: None, name }, _) => resolve_named(obs, None, &name).and_then(|t| t.namespace).into_iter().collect(),
         (_, None) => match external_host(event) {
-            Some(host) => ingresses_for_host(obs, &host).iter().map(|i| s(i, "/metadata/namespace").to_owned()).collect(),
+            Some(host) => ingresses_for_host(obs, &host).into_iter().chain(routes_for_host(obs, &host)).map(|i| s(i, "/metadata/namespace").to_owned()).collect(),
             None => vec![],
         },
     };
     out.sort();
     out.dedup();
     out
+}
+
+/// HPAs that scale `workloads`; when none does, the HPAs of their namespaces whose scale
+/// target is not there (`AbleToScale=False`, `FailedGetScale`, or the target read as missing).
+pub fn hpas_of<'a>(obs: &Observations<'a>, workloads: &[&'a Value]) -> Vec<&'a Value> {
+    let scales = |h: &Value, w: &Value| {
+        s(h, "/metadata/namespace") == s(w, "/metadata/namespace") && s(h, "/spec/scaleTargetRef/kind") == s(w, "/kind") && s(h, "/spec/scaleTargetRef/name") == s(w, "/metadata/name")
+    };
+    let direct: Vec<&Value> = obs.all("HorizontalPodAutoscaler").filter(|h| workloads.iter().any(|w| scales(h, w))).collect();
+    if !direct.is_empty() {
+        return direct;
+    }
+    let namespaces: Vec<&str> = workloads.iter().map(|w| s(w, "/metadata/namespace")).collect();
+    obs.all("HorizontalPodAutoscaler")
+        .filter(|h| namespaces.contains(&s(h, "/metadata/namespace")))
+        .filter(|h| {
+            let (ns, kind, name) = (s(h, "/metadata/namespace"), s(h, "/spec/scaleTargetRef/kind"), s(h, "/spec/scaleTargetRef/name"));
+            obs.missing.contains(&(kind.to_owned(), ns.to_owned(), name.to_owned()))
+                || k8s::condition(h, "AbleToScale").is_some_and(|c| s(c, "/status") == "False" && s(c, "/reason") == "FailedGetScale" && s(c, "/message").contains("not found"))
+        })
+        .collect()
 }
 
 /// Pods of `ns` a workload's `spec.selector` selects.
@@ -262,6 +350,16 @@ pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
                     if let Some(svc) = obs.get("Service", ns, &t.name) {
                         sc.services.push(svc);
                         sc.pods = pods_of_service(obs, svc);
+                        // A custom alert about a Service is about the application behind it:
+                        // the workloads its pods belong to (their HPAs, their rollouts).
+                        if catalog::lookup(event.alertname()).is_none() {
+                            for p in sc.pods.clone() {
+                                let (kind, wns, name) = obs.workload_of(p);
+                                if let Some(w) = obs.get(&kind, &wns, &name).filter(|_| kind != "Pod") {
+                                    push_unique(&mut sc.workloads, w);
+                                }
+                            }
+                        }
                     }
                 }
                 // A claim filling up or failing: the pods that mount it.
@@ -299,6 +397,7 @@ pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
         None => {
             if let Some(host) = &sc.external_host {
                 sc.ingresses = ingresses_for_host(obs, host);
+                sc.routes = routes_for_host(obs, host);
             } else {
                 sc.pods = obs.all("Pod").collect();
                 sc.workloads = ["Deployment", "StatefulSet", "DaemonSet", "Job"].iter().flat_map(|k| obs.all(k)).collect();
@@ -316,6 +415,25 @@ pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
             }
         }
     }
+    for route in sc.routes.clone() {
+        let ns = s(route, "/metadata/namespace");
+        for svc in route_backends(route) {
+            if let Some(svc) = obs.get("Service", ns, &svc) {
+                push_unique(&mut sc.services, svc);
+                for p in pods_of_service(obs, svc) {
+                    push_unique(&mut sc.pods, p);
+                }
+            }
+        }
+    }
+    // An application known by name: its Service of that name too, and the pods it selects.
+    if let (Some(t), Some((_, name))) = (&target, app_name_to_resolve(event, obs))
+        && t.kind != "Service"
+        && let Some(svc) = obs.get("Service", t.namespace.as_deref().unwrap_or(""), &name)
+    {
+        push_unique(&mut sc.services, svc);
+    }
+    sc.hpas = hpas_of(obs, &sc.workloads);
     sc.target = target;
     let namespaces = sweep_namespaces(event, obs);
     sc.suspects = suspects(obs, &namespaces, event.timestamp);
@@ -379,5 +497,42 @@ mod tests {
         }});
         let b = ingress_backends(&ing);
         assert_eq!(b, vec![("fallback".to_owned(), serde_json::json!("http")), ("web".to_owned(), serde_json::json!(80))]);
+    }
+
+    #[test]
+    fn an_application_name_resolves_to_its_workload_then_its_pods_label_then_its_service() {
+        use aetherius_core::{Command, StepResult, StepStatus};
+        let objects = vec![
+            serde_json::json!({"kind": "Deployment", "metadata": {"namespace": "a", "name": "web-v2"}, "spec": {"template": {"metadata": {"labels": {"app.kubernetes.io/name": "web"}}}}}),
+            serde_json::json!({"kind": "Service", "metadata": {"namespace": "a", "name": "web"}}),
+            serde_json::json!({"kind": "Service", "metadata": {"namespace": "b", "name": "api"}}),
+            serde_json::json!({"kind": "StatefulSet", "metadata": {"namespace": "b", "name": "db"}}),
+        ];
+        let results = vec![StepResult { command: Command::list("c", None, "pods", None), status: StepStatus::Success, output: String::new(), objects, error: None, truncated: false, duration_ms: 0 }];
+        let obs = Observations::new(&results);
+        let r = |ns: Option<&str>, n: &str| resolve_named(&obs, ns, n).map(|t| t.resource_ref());
+        assert_eq!(r(Some("a"), "web").as_deref(), Some("a/Deployment/web-v2"));
+        assert_eq!(r(None, "db").as_deref(), Some("b/StatefulSet/db"));
+        assert_eq!(r(None, "api").as_deref(), Some("b/Service/api"));
+        assert_eq!(r(Some("a"), "api"), None);
+    }
+
+    #[test]
+    fn an_hpa_whose_target_is_gone_is_the_alerts_when_none_scales_its_workload() {
+        use aetherius_core::{Command, StepResult, StepStatus};
+        let hpa = |name: &str, target: &str, able: &str, reason: &str, msg: &str| {
+            serde_json::json!({"kind": "HorizontalPodAutoscaler", "metadata": {"namespace": "c", "name": name}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": target}},
+                "status": {"conditions": [{"type": "AbleToScale", "status": able, "reason": reason, "message": msg}]}})
+        };
+        let objects = vec![
+            serde_json::json!({"kind": "Deployment", "metadata": {"namespace": "c", "name": "gateway"}}),
+            hpa("old", "old", "False", "FailedGetScale", "the HPA controller was unable to get the target's current scale: deployments/scale.apps \"old\" not found"),
+            hpa("indexer", "indexer", "True", "ReadyForNewScale", "recommended size matches current size"),
+        ];
+        let results = vec![StepResult { command: Command::list("c", None, "pods", None), status: StepStatus::Success, output: String::new(), objects, error: None, truncated: false, duration_ms: 0 }];
+        let obs = Observations::new(&results);
+        let gateway: Vec<&Value> = obs.all("Deployment").collect();
+        let names: Vec<&str> = hpas_of(&obs, &gateway).iter().map(|h| s(h, "/metadata/name")).collect();
+        assert_eq!(names, ["old"]);
     }
 }
