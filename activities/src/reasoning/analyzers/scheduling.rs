@@ -2,7 +2,7 @@
 //! (selector, affinity, taints) to name the filter that blocks it.
 
 use super::*;
-use super::volumes::claim_evidence;
+use super::volumes::{claim_evidence, unbound_claim};
 use k8s_openapi::api::core::v1::{Container, PodSpec, Toleration};
 
 pub(super) struct Scheduling;
@@ -299,13 +299,18 @@ fn unschedulable(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
         }
         Stage::Volume => (RootCause::PendingPvcUnbound, "Make the PersistentVolumeClaim bindable: a StorageClass that exists and provisions, or a matching PV.".into(), Decisive),
     };
+    let mut resource = workload.to_owned();
     if rc == RootCause::PendingPvcUnbound {
         // The claim says why it stays unbound; without it the finding is not conclusive.
         let claims = claim_evidence(obs, pod);
         tier = if claims.is_empty() { Consistent } else { Decisive };
         evidence.extend(claims);
+        // What is fixed is the claim (or what it asks for), not the pod's owner.
+        if let Some(claim) = unbound_claim(obs, pod) {
+            resource = claim;
+        }
     }
-    out.push(finding(rc, workload.to_owned(), tier, format!("The pod cannot be scheduled: {}", nodes_part.trim().trim_end_matches('.')), evidence, advice));
+    out.push(finding(rc, resource, tier, format!("The pod cannot be scheduled: {}", nodes_part.trim().trim_end_matches('.')), evidence, advice));
 }
 
 /// Nodes whose untolerated taint `key=value` the pod could otherwise use (they have the
@@ -468,4 +473,21 @@ mod tests {
         let t = text(&f);
         assert!(t.contains("nvidia.com/gpu=present:NoSchedule") && t.contains("tolerates only nvidia.com/gpu:NoExecute"), "{t}");
     }
+
+    #[test]
+    fn a_pod_waiting_for_its_claim_names_the_claim_to_fix() {
+        let msg = "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.";
+        let (p, e) = pending(json!({"containers": [{"name": "web"}], "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "web-data"}}]}), msg);
+        let pvc = json!({"kind": "PersistentVolumeClaim", "metadata": {"namespace": "m", "name": "web-data"}, "spec": {"storageClassName": "fast-rdb"}, "status": {"phase": "Pending"}});
+        let claim_event = event_on("PersistentVolumeClaim", "m", "web-data", "Warning", "ProvisioningFailed", "storageclass.storage.k8s.io \"fast-rdb\" not found");
+        let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "m", "pod": "web-1"})), &[read(vec![p, e, pvc.clone(), claim_event])]);
+        assert_eq!(f.root_cause, RootCause::PendingPvcUnbound);
+        assert_eq!(f.resource.as_deref(), Some("m/PersistentVolumeClaim/web-data"));
+        assert!(text(&f).contains("fast-rdb"), "{}", text(&f));
+        // Bound, it is no longer the object to fix.
+        let mut bound = pvc;
+        bound["status"]["phase"] = json!("Bound");
+        assert_eq!(unbound_claim(&Observations::new(&[read(vec![bound])]), &pending(json!({"volumes": [{"persistentVolumeClaim": {"claimName": "web-data"}}]}), msg).0), None);
+    }
+
 }

@@ -99,6 +99,19 @@ fn missing_key_volume(obs: &Observations<'_>, pod: &Value, message: &str) -> Opt
 
 /// For each PersistentVolumeClaim the pod mounts that is not Bound: its phase, class, the
 /// provisioner's events, and whether the StorageClass exists.
+/// The first claim the pod mounts that was read and is not Bound: the object to change (its
+/// storageClassName, size or access mode) or to give a volume, whoever created it.
+pub(super) fn unbound_claim(obs: &Observations<'_>, pod: &Value) -> Option<String> {
+    let ns = s(pod, "/metadata/namespace");
+    pod.pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str))
+        .find(|claim| obs.get("PersistentVolumeClaim", ns, claim).is_some_and(|pvc| s(pvc, "/status/phase") != "Bound"))
+        .map(|claim| format!("{ns}/PersistentVolumeClaim/{claim}"))
+}
+
 pub(super) fn claim_evidence(obs: &Observations<'_>, pod: &Value) -> Vec<Evidence> {
     let ns = s(pod, "/metadata/namespace");
     let mut out = vec![];
