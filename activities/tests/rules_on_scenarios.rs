@@ -1,7 +1,7 @@
 //! The reasoning and execution activities, run directly (no Temporal) against fixture
 //! clusters: the same analyze → strategize → execute/decide loop the workflow drives, over
 //! EVERY scenario folder in `scenarios/`. One line per scenario (id, expected, got,
-//! pass/fail, steps); the test fails when fewer than 90% pass. The full eval through the
+//! pass/fail, steps); the test fails when fewer than 95% pass. The full eval through the
 //! real stack is `cargo xtask eval`'s job.
 //!
 //! Only the scorer below reads a scenario's `expect`; the diagnosing code gets the alert
@@ -24,7 +24,7 @@ use aetherius_scenario::{Expect, Scenario, server};
 use std::{collections::VecDeque, net::SocketAddr, path::PathBuf, time::Instant};
 
 /// Share of scenarios that must pass.
-const MIN_ACCURACY: f64 = 0.9;
+const MIN_ACCURACY: f64 = 0.95;
 
 /// `scenarios/`, or the folder `RULES_SCENARIOS` names (to try rules on scenarios in the making).
 fn scenarios_root() -> PathBuf {

@@ -93,7 +93,7 @@ fn dependency_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: O
             evidence.push(ev(resource.clone(), format!("backs {svc_ref}")));
         }
         // Decisive once the workload behind it is known; the Service alone is still a lead.
-        let tier = if !c.crashed { Consistent } else if resource == svc_ref { Consistent } else { Decisive };
+        let tier = if c.crashed && resource != svc_ref { Decisive } else { Consistent };
         return Some(finding(
             rc,
             resource.clone(),
