@@ -22,6 +22,8 @@ pub struct Observations<'a> {
     pub executed: BTreeSet<String>,
     /// Commands the identity was not allowed to run (403 / RBAC pre-check), as kubectl lines.
     pub denied: Vec<String>,
+    /// Namespaces whose Warning events were listed (whatever they were about).
+    pub warnings_listed: BTreeSet<String>,
 }
 
 /// Field accessor that never fails.
@@ -50,6 +52,9 @@ impl<'a> Observations<'a> {
                     obs.logs.insert((ns, pod, container, previous), r.output.as_str());
                 }
                 (_, StepStatus::Success) => {
+                    if r.command.action == "events" && r.command.flag("for").is_none() && r.command.flag("field-selector").is_some_and(|f| f.contains("type=Warning")) {
+                        obs.warnings_listed.insert(ns.clone());
+                    }
                     for o in &r.objects {
                         if s(o, "/kind") == "Event" {
                             // The same event read by two steps; uid first, as names may repeat in snapshots.

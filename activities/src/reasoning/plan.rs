@@ -551,6 +551,12 @@ fn pod_steps(cluster: &str, obs: &Observations<'_>, pod: &Value, base: u8, steps
     if !warnings_read {
         steps.push(base, step(format!("Events of pod {name}"), Command::events_for(cluster, Some(ns), "Pod", name)));
     }
+    // A referenced object that does not exist at all may be one a controller failed to
+    // generate: the namespace's warnings say which and why.
+    let object_missing = statuses(pod).any(|cs| s(cs, "/state/waiting/reason") == "CreateContainerConfigError" && s(cs, "/state/waiting/message").ends_with("not found"));
+    if object_missing && !obs.warnings_listed.contains(ns) {
+        steps.push(base, step(format!("Warnings in namespace {ns} (what should have created the missing object?)"), warnings_in(cluster, ns)));
+    }
     let events = obs.events_for("Pod", ns, name);
     for cs in statuses(pod) {
         let c = s(cs, "/name");

@@ -80,8 +80,16 @@ fn pod_crashes(obs: &Observations<'_>, pod: &Value, out: &mut Vec<Finding>) {
                 evidence.extend(events.iter().filter(|e| s(e, "/reason") == "Failed").take(1).map(|e| ev(format!("event on {pod_ref}"), s(e, "/message"))));
                 // The object the kubelet names is the one to create (or give the key).
                 let missing = missing_ref(ns, waiting_message);
-                if let Some((kind, name, _)) = &missing {
-                    evidence.extend(generator_failures(obs, ns, kind, name));
+                let mut tier = Decisive;
+                if let Some((kind, name, key)) = &missing {
+                    let generated = generator_failures(obs, ns, kind, name);
+                    // A whole object missing is often one a controller failed to generate
+                    // (SealedSecret, ExternalSecret, cert-manager): its Warning says why, and
+                    // that is the fix. Certain once the namespace's warnings were read.
+                    if key.is_none() && generated.is_empty() && !obs.warnings_listed.contains(ns) {
+                        tier = Consistent;
+                    }
+                    evidence.extend(generated);
                 }
                 let (resource, advice) = match &missing {
                     Some((kind, name, None)) => (
@@ -91,7 +99,7 @@ fn pod_crashes(obs: &Observations<'_>, pod: &Value, out: &mut Vec<Finding>) {
                     Some((kind, name, Some(key))) => (format!("{ns}/{kind}/{name}"), format!("Add key {key} to {kind} {ns}/{name} (or whatever generates it), or fix the key referenced in {workload}.")),
                     None => (workload.clone(), format!("Create the missing object or key, or fix the reference in {workload}.")),
                 };
-                out.push(finding(RootCause::ContainerConfigMissingRef, resource, Decisive, format!("Container {container} cannot be created: {waiting_message}"), evidence, advice));
+                out.push(finding(RootCause::ContainerConfigMissingRef, resource, tier, format!("Container {container} cannot be created: {waiting_message}"), evidence, advice));
             }
             ContainerState::Crashing if !crash_is_liveness_kill(&events, cs) => crashloop(obs, pod, &workload, cs, spec, out),
             _ => {}
@@ -468,6 +476,21 @@ mod tests {
         key["status"]["containerStatuses"][0]["state"]["waiting"]["message"] = json!("couldn't find key DB_PASSWORD in Secret crm/db-creds");
         let f = best(&pod_alert("crm", "db-0"), &[read(vec![key])]);
         assert_eq!(f.resource.as_deref(), Some("crm/Secret/db-creds"));
+    }
+
+    #[test]
+    fn a_missing_object_is_certain_only_once_the_namespace_warnings_were_read() {
+        // Nothing generated it, as far as read: what should have may have said why.
+        let status = json!({"phase": "Pending", "containerStatuses": [{"name": "db", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "CreateContainerConfigError", "message": "configmap \"db-conf\" not found"}}}]});
+        let p = pod("crm", "db-0", json!({"app": "db"}), json!({"containers": [{"name": "db"}]}), status);
+        let f = best(&pod_alert("crm", "db-0"), &[read(vec![p.clone()])]);
+        assert_eq!((f.resource.as_deref(), f.tier), (Some("crm/ConfigMap/db-conf"), Tier::Consistent));
+        let mut warnings = Command::events_for("c", Some("crm"), "Pod", "x");
+        warnings.flags.clear();
+        warnings.flags.insert("field-selector".into(), "type=Warning".into());
+        let f = best(&pod_alert("crm", "db-0"), &[read(vec![p]), listed(warnings, vec![])]);
+        assert_eq!((f.resource.as_deref(), f.tier), (Some("crm/ConfigMap/db-conf"), Tier::Decisive));
     }
 
     #[test]
