@@ -205,6 +205,14 @@ fn named_steps(event: &StandardEvent, t: &Target, kind: &ResourceKind, ns: Optio
         ("Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ResourceQuota", Some(ns)) => {
             vec![get, step(format!("Warnings in namespace {ns} (pods, ReplicaSets, scheduler, kubelet)"), warnings_in(cluster, ns))]
         }
+        // A CronJob's runs are Jobs it owns (named `<cronjob>-<scheduled time>`, no label ties
+        // them to it): the namespace's Jobs, and its warnings (the Jobs' events may be gone).
+        ("CronJob", Some(ns)) => vec![
+            get,
+            events,
+            step(format!("Jobs in {ns} (the runs of CronJob {})", t.name), limited(Command::list(cluster, Some(ns), "jobs", None))),
+            step(format!("Warnings in namespace {ns} (Jobs, their pods)"), warnings_in(cluster, ns)),
+        ],
         ("Service", Some(ns)) => vec![get, step("Endpoints of the Service", Command::get(cluster, Some(ns), "endpoints", &t.name))],
         ("Ingress", _) => vec![get],
         ("PersistentVolumeClaim", Some(ns)) => vec![get, events, step(format!("Pods in {ns} (which mount the claim)"), limited(Command::list(cluster, Some(ns), "pods", None)))],

@@ -116,9 +116,51 @@ fn node_of_instance(labels: &BTreeMap<String, String>) -> Option<Subject> {
 /// without `honorLabels`): `exported_namespace` is the metric's, `namespace` the scraper's.
 const EXPORTED: &[&str] = &["namespace", "pod", "container", "service", "job", "node", "instance"];
 
-/// The labels as the series itself set them: `exported_<l>` in place of the scraper's `<l>`.
-fn own_labels(labels: &BTreeMap<String, String>) -> std::borrow::Cow<'_, BTreeMap<String, String>> {
-    if !EXPORTED.iter().any(|l| label(labels, &format!("exported_{l}")).is_some()) {
+/// Other monitoring stacks' names for the object labels, as they reach Alertmanager:
+/// Datadog's Kubernetes tags (monitors forwarded by webhook), OpenTelemetry's `k8s.*`
+/// resource attributes (`k8s_namespace_name` once made Prometheus labels), and the
+/// `pod_name` / `container_name` of cAdvisor before Kubernetes 1.16. Each is used only where
+/// the Prometheus label is absent.
+const ALIASES: &[(&str, &str)] = &[
+    ("kube_namespace", "namespace"),
+    ("k8s_namespace_name", "namespace"),
+    ("pod_name", "pod"),
+    ("k8s_pod_name", "pod"),
+    ("kube_container_name", "container"),
+    ("container_name", "container"),
+    ("k8s_container_name", "container"),
+    ("kube_deployment", "deployment"),
+    ("k8s_deployment_name", "deployment"),
+    ("kube_stateful_set", "statefulset"),
+    ("k8s_statefulset_name", "statefulset"),
+    ("kube_daemon_set", "daemonset"),
+    ("k8s_daemonset_name", "daemonset"),
+    ("kube_replica_set", "replicaset"),
+    ("k8s_replicaset_name", "replicaset"),
+    ("kube_job", "job_name"),
+    ("k8s_job_name", "job_name"),
+    ("kube_cronjob", "cronjob"),
+    ("k8s_cronjob_name", "cronjob"),
+    ("kube_service", "service"),
+    ("k8s_service_name", "service"),
+    ("kube_node", "node"),
+    ("k8s_node_name", "node"),
+    ("kube_persistentvolumeclaim", "persistentvolumeclaim"),
+    ("k8s_persistentvolumeclaim_name", "persistentvolumeclaim"),
+    ("kube_hpa", "horizontalpodautoscaler"),
+    ("k8s_hpa_name", "horizontalpodautoscaler"),
+];
+
+/// The labels as the series itself set them, in Prometheus' names: `exported_<l>` in place of
+/// the scraper's `<l>`, other stacks' names (`ALIASES`, dotted OpenTelemetry attributes)
+/// where the Prometheus one is absent. A Job label equal to its CronJob's name is dropped:
+/// a CronJob's Jobs are `<cronjob>-<scheduled time>`, so it is a name trimmed to the CronJob
+/// (Datadog's `kube_job`), not a Job.
+pub fn own_labels(labels: &BTreeMap<String, String>) -> std::borrow::Cow<'_, BTreeMap<String, String>> {
+    let aliased = |k: &str| ALIASES.iter().any(|(a, _)| *a == k.replace('.', "_"));
+    let exported = EXPORTED.iter().any(|l| label(labels, &format!("exported_{l}")).is_some());
+    let trimmed_job = |l: &BTreeMap<String, String>| ["job_name", "kube_job"].iter().any(|j| label(l, j).is_some() && label(l, j) == label(l, "cronjob").or_else(|| label(l, "kube_cronjob")));
+    if !exported && !labels.keys().any(|k| aliased(k)) && !trimmed_job(labels) {
         return std::borrow::Cow::Borrowed(labels);
     }
     let mut own = labels.clone();
@@ -126,6 +168,17 @@ fn own_labels(labels: &BTreeMap<String, String>) -> std::borrow::Cow<'_, BTreeMa
         if let Some(v) = label(labels, &format!("exported_{l}")) {
             own.insert((*l).to_owned(), v.to_owned());
         }
+    }
+    for (k, v) in labels.iter().filter(|(_, v)| !v.is_empty()) {
+        let k = k.replace('.', "_");
+        if let Some((_, to)) = ALIASES.iter().find(|(a, _)| *a == k)
+            && label(&own, to).is_none()
+        {
+            own.insert((*to).to_owned(), v.clone());
+        }
+    }
+    if trimmed_job(&own) {
+        own.remove("job_name");
     }
     std::borrow::Cow::Owned(own)
 }
@@ -271,6 +324,8 @@ impl Target {
     /// (kube-state-metrics, node-exporter) the exporter's own pod and Service are not the
     /// object, and the object labels it exports come before any `pod`.
     pub fn from_labels(labels: &BTreeMap<String, String>) -> Option<Target> {
+        let labels = own_labels(labels);
+        let labels = labels.as_ref();
         let exporter = scraped_by_exporter(labels);
         let usable = |l: &str| match l {
             "pod" => label(labels, "pod").is_some_and(|p| !is_exporter(p)),
@@ -343,6 +398,46 @@ mod tests {
         assert_eq!(Target::label_for_kind("Job"), Some("job_name"));
         assert_eq!(Target::label_for_kind("Deployment"), Some("deployment"));
         assert_eq!(Target::label_for_kind("ConfigMap"), None);
+    }
+
+    #[test]
+    fn datadog_tags_name_the_object() {
+        // kubernetes_state_core tags as a Datadog monitor forwards them to Alertmanager.
+        let s = subject("Deployment has unavailable replicas", &labels(&[("kube_namespace", "shop"), ("kube_deployment", "cart"), ("kube_cluster_name", "prod")]));
+        assert_eq!(s, Subject::Object(Target { namespace: Some("shop".into()), kind: "Deployment".into(), name: "cart".into() }));
+        let t = Target::from_labels(&labels(&[("kube_namespace", "db"), ("kube_stateful_set", "pg"), ("pod_name", "pg-0"), ("kube_container_name", "postgres")])).unwrap();
+        assert_eq!(t.resource_ref(), "db/Pod/pg-0");
+        let t = Target::from_labels(&labels(&[("kube_namespace", "obs"), ("kube_daemon_set", "agent")])).unwrap();
+        assert_eq!(t.resource_ref(), "obs/DaemonSet/agent");
+        let t = Target::from_labels(&labels(&[("kube_namespace", "web"), ("kube_service", "front")])).unwrap();
+        assert_eq!(t.resource_ref(), "web/Service/front");
+    }
+
+    #[test]
+    fn a_job_label_trimmed_to_its_cronjob_names_the_cronjob() {
+        let t = Target::from_labels(&labels(&[("kube_namespace", "b"), ("kube_job", "nightly"), ("kube_cronjob", "nightly")])).unwrap();
+        assert_eq!(t.resource_ref(), "b/CronJob/nightly");
+        // A full Job name is the Job.
+        let t = Target::from_labels(&labels(&[("kube_namespace", "b"), ("kube_job", "nightly-29930460"), ("kube_cronjob", "nightly")])).unwrap();
+        assert_eq!(t.resource_ref(), "b/Job/nightly-29930460");
+    }
+
+    #[test]
+    fn opentelemetry_attributes_name_the_object_and_prometheus_labels_win() {
+        let t = Target::from_labels(&labels(&[("k8s_namespace_name", "pay"), ("k8s_deployment_name", "ledger")])).unwrap();
+        assert_eq!(t.resource_ref(), "pay/Deployment/ledger");
+        let t = Target::from_labels(&labels(&[("k8s.namespace.name", "pay"), ("k8s.pod.name", "ledger-1")])).unwrap();
+        assert_eq!(t.resource_ref(), "pay/Pod/ledger-1");
+        let t = Target::from_labels(&labels(&[("k8s_node_name", "n1")])).unwrap();
+        assert_eq!(t.resource_ref(), "Node/n1");
+        let t = Target::from_labels(&labels(&[("namespace", "a"), ("kube_namespace", "b"), ("deployment", "x")])).unwrap();
+        assert_eq!(t.resource_ref(), "a/Deployment/x");
+    }
+
+    #[test]
+    fn grafana_managed_alert_labels_keep_their_object() {
+        let t = Target::from_labels(&labels(&[("namespace", "ops"), ("deployment", "api"), ("grafana_folder", "Platform"), ("__alert_rule_uid__", "fe1x2"), ("__alert_rule_namespace_uid__", "abc")]));
+        assert_eq!(t.unwrap().resource_ref(), "ops/Deployment/api");
     }
 
     #[test]
