@@ -219,13 +219,26 @@ fn named_steps(event: &StandardEvent, t: &Target, kind: &ResourceKind, ns: Optio
         ("Node", _) => {
             let mut pods = all_namespaces(Command::list(cluster, None, "pods", None));
             pods.flags.insert("field-selector".into(), format!("spec.nodeName={}", t.name));
-            vec![get, events, step("Pods on the node", pods)]
+            let mut steps = vec![get, events, step("Pods on the node", pods)];
+            // A node full of pods (or tainted by pressure) refuses new ones: the pods that wait
+            // for a node, and the scheduler's reasons ("Too many pods").
+            if NODE_REFUSES_PODS.contains(&event.alertname()) {
+                let mut pending = all_namespaces(limited(Command::list(cluster, None, "pods", None)));
+                pending.flags.insert("field-selector".into(), "status.phase=Pending".into());
+                steps.push(step(format!("Pending pods (does one want node {}?)", t.name), pending));
+                steps.push(step("FailedScheduling events (why the scheduler refuses nodes)", events_with_reason(cluster, "FailedScheduling")));
+            }
+            steps
         }
         _ => vec![get, events],
     }
 }
 
 /// Steps collected with a priority (lower runs first), never repeating a command.
+/// Node alerts whose condition makes the node refuse new pods: at its pod capacity
+/// (`max-pods`), or under pressure (tainted `node.kubernetes.io/*-pressure`).
+const NODE_REFUSES_PODS: &[&str] = &["KubeletTooManyPods", "KubeNodePressure"];
+
 struct Steps<'p> {
     obs: &'p Observations<'p>,
     pending: &'p [DiagnosticStep],

@@ -324,3 +324,22 @@ fn a_custom_alert_on_a_healthy_looking_application_reads_its_logs_usage_and_hpas
         assert!(has(&steps, want), "{want}: {steps:?}");
     }
 }
+
+#[test]
+fn a_node_at_its_pod_capacity_reads_the_pods_waiting_for_it() {
+    let e = alert(json!({"alertname": "KubeletTooManyPods", "node": "n1", "instance": "10.0.0.1:10250"}));
+    let steps = lines(&initial_steps(&e, scope::alert_target(&e).as_ref()));
+    assert!(has(&steps, "get pods --all-namespaces --field-selector=status.phase=Pending"), "{steps:?}");
+    assert!(has(&steps, "--field-selector=reason=FailedScheduling"), "{steps:?}");
+    // The DaemonSet controller pins each pod to its node by a metadata.name affinity.
+    let pinned = json!({"spec": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}]}}}}, "status": {"phase": "Pending"}});
+    assert!(scope::wants_node(&pinned, "n1") && !scope::wants_node(&pinned, "n2"));
+}
+
+#[test]
+fn a_cronjob_alert_reads_the_namespaces_jobs() {
+    let e = alert(json!({"alertname": "[batch] job failed", "kube_namespace": "b", "kube_job": "nightly", "kube_cronjob": "nightly"}));
+    let steps = lines(&initial_steps(&e, scope::alert_target(&e).as_ref()));
+    assert!(has(&steps, "get cronjobs nightly -n b") && has(&steps, "get jobs -n b"), "{steps:?}");
+}

@@ -310,6 +310,20 @@ pub fn ingresses_for_host<'a>(obs: &Observations<'a>, host: &str) -> Vec<&'a Val
         .collect()
 }
 
+/// Whether a pod can only run on `node`: bound to it (`spec.nodeName`), nominated for it
+/// by preemption, or pinned by a `metadata.name` node affinity (how the DaemonSet
+/// controller places each of its pods).
+pub fn wants_node(pod: &Value, node: &str) -> bool {
+    let pinned = pod
+        .pointer("/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t.get("matchFields").and_then(Value::as_array).into_iter().flatten())
+        .any(|f| s(f, "/key") == "metadata.name" && s(f, "/operator") == "In" && f.get("values").and_then(Value::as_array).is_some_and(|v| v.iter().any(|x| x.as_str() == Some(node))));
+    s(pod, "/spec/nodeName") == node || s(pod, "/status/nominatedNodeName") == node || pinned
+}
+
 /// What belongs to the alert among what was read.
 pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
     let target = effective_target(event, obs);
@@ -390,7 +404,16 @@ pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
                     }
                 }
                 // A node's problem is the node's: its pods are read for evictions, not as
-                // suspects of their own.
+                // suspects of their own. Pods waiting for that node are what it refuses.
+                "Node" => {
+                    for p in obs.all("Pod").filter(|p| s(p, "/status/phase") == "Pending" && wants_node(p, &t.name)) {
+                        push_unique(&mut sc.pods, p);
+                        let (kind, wns, name) = obs.workload_of(p);
+                        if let Some(w) = obs.get(&kind, &wns, &name).filter(|_| kind != "Pod") {
+                            push_unique(&mut sc.workloads, w);
+                        }
+                    }
+                }
                 _ => {}
             }
         }
