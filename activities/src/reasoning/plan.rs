@@ -62,7 +62,7 @@ fn sweep_warnings(cluster: &str, ns: &str) -> Command {
     limited(warnings_in(cluster, ns))
 }
 
-/// A bounded sweep of a namespace: its pods, Deployments, StatefulSets and warnings, read to
+/// A bounded sweep of a namespace: its pods, Deployments, StatefulSets, warnings and HPAs, read to
 /// find what is unhealthy near the alert's start (scope::suspects).
 fn sweep_steps(cluster: &str, ns: &str) -> Vec<DiagnosticStep> {
     let mut steps: Vec<DiagnosticStep> = ["pods", "deployments", "statefulsets"]
@@ -70,6 +70,8 @@ fn sweep_steps(cluster: &str, ns: &str) -> Vec<DiagnosticStep> {
         .map(|r| step(format!("Sweep namespace {ns}: {r}"), limited(Command::list(cluster, Some(ns), r, None))))
         .collect();
     steps.push(step(format!("Sweep namespace {ns}: warnings"), sweep_warnings(cluster, ns)));
+    // A backlog or latency alert may be a workload that cannot scale: its HPA says why.
+    steps.push(step(format!("Sweep namespace {ns}: HPAs"), limited(Command::list(cluster, Some(ns), "horizontalpodautoscalers", None))));
     steps
 }
 
@@ -398,37 +400,51 @@ fn quiet_app_steps(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>
 /// The resource metrics API (`v1beta1.metrics.k8s.io`) an HPA reports unavailable: the
 /// APIService, the Service it points at, that Service's pods (their events and logs then
 /// follow as for any unhealthy pod).
+/// The aggregated metrics APIs an HPA reads, by the group its conditions name: Resource
+/// metrics from metrics-server, Pods/Object metrics from a custom-metrics adapter, External
+/// metrics from an external-metrics adapter (prometheus-adapter, KEDA, a cloud's adapter).
+const METRICS_APIS: &[(&str, &str)] =
+    &[("external.metrics.k8s.io", "v1beta1.external.metrics.k8s.io"), ("custom.metrics.k8s.io", "v1beta1.custom.metrics.k8s.io"), ("metrics.k8s.io", "v1beta1.metrics.k8s.io")];
+
+/// The metrics APIService an HPA condition says it cannot read (`... from external metrics
+/// API: ... (get rabbitmq_queue_messages_ready.external.metrics.k8s.io)`).
+pub fn metrics_api_of(message: &str) -> Option<&'static str> {
+    METRICS_APIS.iter().find(|(group, _)| message.contains(group)).map(|(_, api)| *api)
+}
+
 fn metrics_api_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps<'_>) {
-    const API: &str = "v1beta1.metrics.k8s.io";
-    let blind = obs.all("HorizontalPodAutoscaler").any(|h| {
-        h.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten().any(|c| s(c, "/status") == "False" && s(c, "/message").contains("metrics.k8s.io"))
-    });
-    if !blind {
-        return;
-    }
-    let Some(api) = obs.get("APIService", "", API) else {
-        if !obs.known("APIService", "", API) {
-            steps.push(1, step(format!("APIService {API} (the HPA cannot read resource metrics)"), Command::get(cluster, None, "apiservices", API)));
+    let mut apis: Vec<&str> = obs
+        .all("HorizontalPodAutoscaler")
+        .flat_map(|h| h.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten())
+        .filter(|c| s(c, "/status") == "False")
+        .filter_map(|c| metrics_api_of(s(c, "/message")))
+        .collect();
+    apis.dedup();
+    for api in apis {
+        let Some(apiservice) = obs.get("APIService", "", api) else {
+            if !obs.known("APIService", "", api) {
+                steps.push(1, step(format!("APIService {api} (an HPA cannot read its metrics)"), Command::get(cluster, None, "apiservices", api)));
+            }
+            continue;
+        };
+        let (ns, name) = (s(apiservice, "/spec/service/namespace"), s(apiservice, "/spec/service/name"));
+        if ns.is_empty() || name.is_empty() {
+            continue;
         }
-        return;
-    };
-    let (ns, name) = (s(api, "/spec/service/namespace"), s(api, "/spec/service/name"));
-    if ns.is_empty() || name.is_empty() {
-        return;
-    }
-    let Some(svc) = obs.get("Service", ns, name) else {
-        if !obs.known("Service", ns, name) {
-            steps.push(1, step(format!("Service {ns}/{name} behind {API}"), Command::get(cluster, Some(ns), "services", name)));
+        let Some(svc) = obs.get("Service", ns, name) else {
+            if !obs.known("Service", ns, name) {
+                steps.push(1, step(format!("Service {ns}/{name} behind {api}"), Command::get(cluster, Some(ns), "services", name)));
+            }
+            continue;
+        };
+        let pods = scope::pods_of_service(obs, svc);
+        if pods.is_empty() {
+            service_check(cluster, obs, svc, 1, steps);
+            continue;
         }
-        return;
-    };
-    let pods = scope::pods_of_service(obs, svc);
-    if pods.is_empty() {
-        service_check(cluster, obs, svc, 1, steps);
-        return;
-    }
-    if let Some(p) = pods.iter().find(|p| unhealthy(p)) {
-        pod_steps(cluster, obs, p, 1, steps);
+        if let Some(p) = pods.iter().find(|p| unhealthy(p)) {
+            pod_steps(cluster, obs, p, 1, steps);
+        }
     }
 }
 

@@ -141,6 +141,7 @@ fn an_alert_naming_only_a_namespace_sweeps_it_within_bounds() {
             "kubectl get deployments -n checkout --limit=100",
             "kubectl get statefulsets -n checkout --limit=100",
             "kubectl events -n checkout --field-selector=type=Warning --limit=100",
+            "kubectl get horizontalpodautoscalers -n checkout --limit=100",
         ]
     );
 }
@@ -342,4 +343,20 @@ fn a_cronjob_alert_reads_the_namespaces_jobs() {
     let e = alert(json!({"alertname": "[batch] job failed", "kube_namespace": "b", "kube_job": "nightly", "kube_cronjob": "nightly"}));
     let steps = lines(&initial_steps(&e, scope::alert_target(&e).as_ref()));
     assert!(has(&steps, "get cronjobs nightly -n b") && has(&steps, "get jobs -n b"), "{steps:?}");
+}
+
+#[test]
+fn an_hpa_that_cannot_read_external_metrics_leads_to_the_external_metrics_api() {
+    // The HPA controller's message when nothing serves external.metrics.k8s.io.
+    let msg = "the HPA was unable to compute the replica count: unable to get external metric q/queue_ready/&LabelSelector{}: unable to fetch metrics from external metrics API: the server could not find the requested resource (get queue_ready.external.metrics.k8s.io)";
+    assert_eq!(metrics_api_of(msg), Some("v1beta1.external.metrics.k8s.io"));
+    assert_eq!(metrics_api_of("unable to fetch metrics from custom metrics API: no custom metrics API (custom.metrics.k8s.io) registered"), Some("v1beta1.custom.metrics.k8s.io"));
+    assert_eq!(metrics_api_of("failed to get cpu utilization: unable to get metrics for resource cpu: unable to fetch metrics from resource metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)"), Some("v1beta1.metrics.k8s.io"));
+    let e = alert(json!({"alertname": "Queue backlog", "namespace": "q"}));
+    let hpa = json!({"kind": "HorizontalPodAutoscaler", "metadata": {"namespace": "q", "name": "w"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "w"}},
+        "status": {"conditions": [{"type": "ScalingActive", "status": "False", "reason": "FailedGetExternalMetric", "message": msg}]}});
+    let steps = next(&e, &[read(vec![hpa])]);
+    assert!(has(&steps, "get apiservices v1beta1.external.metrics.k8s.io"), "{steps:?}");
+    let steps = lines(&initial_steps(&e, None));
+    assert!(has(&steps, "get horizontalpodautoscalers -n q"), "{steps:?}");
 }
