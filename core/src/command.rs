@@ -206,6 +206,11 @@ kinds! {
     "namespaces" "Namespace" "" "v1" false ["namespace", "ns"];
     "routes" "Route" "route.openshift.io" "v1" true ["route"];
     "apiservices" "APIService" "apiregistration.k8s.io" "v1" false ["apiservice"];
+    "ciliumnetworkpolicies" "CiliumNetworkPolicy" "cilium.io" "v2" true ["ciliumnetworkpolicy", "cnp"];
+    "ciliumclusterwidenetworkpolicies" "CiliumClusterwideNetworkPolicy" "cilium.io" "v2" false ["ciliumclusterwidenetworkpolicy", "ccnp"];
+    "globalnetworkpolicies" "GlobalNetworkPolicy" "crd.projectcalico.org" "v1" false ["globalnetworkpolicy", "gnp"];
+    "adminnetworkpolicies" "AdminNetworkPolicy" "policy.networking.k8s.io" "v1alpha1" false ["adminnetworkpolicy", "anp"];
+    "baselineadminnetworkpolicies" "BaselineAdminNetworkPolicy" "policy.networking.k8s.io" "v1alpha1" false ["baselineadminnetworkpolicy", "banp"];
 }
 
 impl ResourceKind {

@@ -241,6 +241,17 @@ fn named_steps(event: &StandardEvent, t: &Target, kind: &ResourceKind, ns: Optio
 /// (`max-pods`), or under pressure (tainted `node.kubernetes.io/*-pressure`).
 const NODE_REFUSES_PODS: &[&str] = &["KubeletTooManyPods", "KubeNodePressure"];
 
+/// Network policies CNIs and SIG Network serve beside `networking.k8s.io` NetworkPolicy, by
+/// plural and whether namespaced: Cilium's, Calico's global ones, AdminNetworkPolicy and
+/// BaselineAdminNetworkPolicy. A cluster that lacks one answers NotFound.
+const CNI_POLICIES: &[(&str, bool)] = &[
+    ("ciliumnetworkpolicies", true),
+    ("ciliumclusterwidenetworkpolicies", false),
+    ("globalnetworkpolicies", false),
+    ("adminnetworkpolicies", false),
+    ("baselineadminnetworkpolicies", false),
+];
+
 struct Steps<'p> {
     obs: &'p Observations<'p>,
     pending: &'p [DiagnosticStep],
@@ -765,7 +776,9 @@ fn log_chains(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut
             let symptom = if *previous {
                 logs::crash_cause(log)
             } else {
-                logs::symptoms(log).into_iter().find(|sy| matches!(sy, Symptom::Rbac { .. } | Symptom::Dns { .. } | Symptom::Dependency { host: Some(_), .. }))
+                logs::symptoms(log).into_iter().find(|sy| {
+                    matches!(sy, Symptom::Rbac { .. } | Symptom::Dns { .. } | Symptom::Dependency { host: Some(_), .. } | Symptom::Dependency { failure: ConnectFailure::Timeout, .. })
+                })
             };
             if let Some(sy) = symptom
                 && !seen.contains(&sy)
@@ -852,6 +865,19 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
                 if !obs.known("Service", hns, &h.name) {
                     steps.push(2, step(format!("Service {} the app resolves", h.name), Command::get(cluster, Some(hns), "services", &h.name)));
                 }
+            }
+        }
+        // Connections to a host outside the cluster (or to one the line does not name) time
+        // out: packets dropped on the way out. The client's egress policies decide, the
+        // namespace's and those a CNI applies from its own CRDs, cluster-wide ones included.
+        Symptom::Dependency { host, failure: ConnectFailure::Timeout, .. } if host.as_ref().is_none_or(|h| h.name.contains('.')) => {
+            steps.push(1, step(format!("NetworkPolicies in {client_ns} (egress of the client)"), Command::list(cluster, Some(client_ns), "networkpolicies", None)));
+            for (plural, namespaced) in CNI_POLICIES {
+                let (ns, whose) = if *namespaced { (Some(client_ns), format!("in {client_ns}")) } else { (None, "cluster-wide".to_owned()) };
+                steps.push(2, step(format!("{plural} {whose} (CNI policies may drop the client's egress)"), Command::list(cluster, ns, plural, None)));
+            }
+            if !obs.known("Namespace", "", client_ns) {
+                steps.push(3, step(format!("Labels of namespace {client_ns} (policy namespaceSelectors match them)"), Command::get(cluster, None, "namespaces", client_ns)));
             }
         }
         Symptom::Dependency { host: Some(h), failure, .. } => {

@@ -37,7 +37,7 @@ const LABEL_KINDS: &[(&str, &str)] = &[
     ("node", "Node"),
 ];
 
-const CLUSTER_SCOPED: &[&str] = &["Node", "PersistentVolume", "StorageClass", "Namespace", "APIService", "ClusterRole", "ClusterRoleBinding", "IngressClass"];
+const CLUSTER_SCOPED: &[&str] = &["Node", "PersistentVolume", "StorageClass", "Namespace", "APIService", "ClusterRole", "ClusterRoleBinding", "IngressClass", "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy"];
 
 /// Exporters whose own pod, container and Service appear as target labels on the series
 /// they export about other objects.

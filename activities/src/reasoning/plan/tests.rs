@@ -360,3 +360,19 @@ fn an_hpa_that_cannot_read_external_metrics_leads_to_the_external_metrics_api() 
     let steps = lines(&initial_steps(&e, None));
     assert!(has(&steps, "get horizontalpodautoscalers -n q"), "{steps:?}");
 }
+
+#[test]
+fn egress_to_an_outside_host_that_times_out_reads_the_clients_and_the_cnis_policies() {
+    let e = alert(json!({"alertname": "MailDeliveryFailing", "namespace": "mail", "pod": "mailer-7d9f8c6b5-x2x9z"}));
+    let p = pod("mail", "mailer-7d9f8c6b5-x2x9z", json!({"app": "mailer"}), json!({"containers": [{"name": "mailer"}]}),
+        json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "mailer", "ready": true, "restartCount": 0, "state": {"running": {}}}]}));
+    let text = "2026-01-01T00:00:00Z error smtp send failed: dial tcp 34.111.201.40:587: i/o timeout";
+    let steps = next(&e, &[read(vec![p]), log("mail", "mailer-7d9f8c6b5-x2x9z", "mailer", false, text)]);
+    for want in ["get networkpolicies -n mail", "get ciliumnetworkpolicies -n mail", "get ciliumclusterwidenetworkpolicies", "get globalnetworkpolicies", "get adminnetworkpolicies"] {
+        assert!(has(&steps, want), "{want} missing from {steps:?}");
+    }
+    // Read-only kinds the command model and the safety layers accept.
+    for r in ["ciliumclusterwidenetworkpolicies", "ccnp", "gnp", "anp", "banp"] {
+        assert!(aetherius_core::safety::check(&Command::list("c", None, r, None)).is_ok(), "{r}");
+    }
+}
