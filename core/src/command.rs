@@ -211,6 +211,10 @@ kinds! {
     "globalnetworkpolicies" "GlobalNetworkPolicy" "crd.projectcalico.org" "v1" false ["globalnetworkpolicy", "gnp"];
     "adminnetworkpolicies" "AdminNetworkPolicy" "policy.networking.k8s.io" "v1alpha1" false ["adminnetworkpolicy", "anp"];
     "baselineadminnetworkpolicies" "BaselineAdminNetworkPolicy" "policy.networking.k8s.io" "v1alpha1" false ["baselineadminnetworkpolicy", "banp"];
+    "clusters" "Cluster" "postgresql.cnpg.io" "v1" true [];
+    "kafkas" "Kafka" "kafka.strimzi.io" "v1beta2" true ["kafka"];
+    "strimzipodsets" "StrimziPodSet" "core.strimzi.io" "v1beta2" true ["strimzipodset", "sps"];
+    "postgresqls" "postgresql" "acid.zalan.do" "v1" true ["pg"];
 }
 
 impl ResourceKind {
@@ -220,6 +224,13 @@ impl ResourceKind {
         RESOURCE_KINDS.iter().find(|r| {
             r.plural == lower || r.kind.eq_ignore_ascii_case(&lower) || r.aliases.contains(&lower.as_str())
         })
+    }
+
+    /// The kind an `ownerReferences` entry (or any `apiVersion` + `kind`) names, matched on
+    /// group and kind: owners of a kind not registered here are not read.
+    pub fn of_api_version(api_version: &str, kind: &str) -> Option<&'static ResourceKind> {
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        RESOURCE_KINDS.iter().find(|r| r.group == group && r.kind == kind)
     }
 
     /// `apiVersion` as written in manifests (`v1`, `apps/v1`).
@@ -252,6 +263,16 @@ mod tests {
         assert_eq!(ResourceKind::lookup("hpa").unwrap().api_version(), "autoscaling/v2");
         assert!(!ResourceKind::lookup("nodes").unwrap().namespaced);
         assert!(ResourceKind::lookup("widgets").is_none());
+    }
+
+    #[test]
+    fn owners_resolve_by_group_and_kind() {
+        assert_eq!(ResourceKind::of_api_version("postgresql.cnpg.io/v1", "Cluster").unwrap().plural, "clusters");
+        assert_eq!(ResourceKind::of_api_version("apps/v1", "StatefulSet").unwrap().plural, "statefulsets");
+        assert_eq!(ResourceKind::of_api_version("v1", "Pod").unwrap().plural, "pods");
+        // Another group's Cluster (Cluster API) is not CloudNativePG's.
+        assert!(ResourceKind::of_api_version("cluster.x-k8s.io/v1beta1", "Cluster").is_none());
+        assert!(ResourceKind::of_api_version("example.com/v1", "Widget").is_none());
     }
 
     #[test]

@@ -355,6 +355,7 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
 
     quiet_app_steps(event, obs, &sc, &mut steps);
     metrics_api_steps(cluster, obs, &mut steps);
+    operator_owner_steps(cluster, obs, &mut steps);
     log_chains(cluster, obs, &sc, &mut steps);
     node_steps(cluster, obs, &sc, &mut steps);
     metrics_server_steps(cluster, obs, &mut steps);
@@ -421,6 +422,43 @@ const METRICS_APIS: &[(&str, &str)] =
 /// API: ... (get rabbitmq_queue_messages_ready.external.metrics.k8s.io)`).
 pub fn metrics_api_of(message: &str) -> Option<&'static str> {
     METRICS_APIS.iter().find(|(group, _)| message.contains(group)).map(|(_, api)| *api)
+}
+
+/// Kinds whose owner a workload's own controller manages (a Deployment's ReplicaSet, a
+/// CronJob's Job): read through the workload, not as an operator's resource.
+const BUILTIN_OWNERS: &[&str] = &["ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Node"];
+
+/// The operator resource that controls `obj` (a CloudNativePG `Cluster` owns its instance
+/// pods and its `-rw`/`-ro` Services, a Strimzi `Kafka` its StrimziPodSets), when its kind
+/// is a registered read-only one: its spec and status say what the operator was told
+/// (hibernated, scaled to zero, paused).
+pub fn operator_owner(obj: &Value) -> Option<(&'static ResourceKind, &str)> {
+    let owner = obj.pointer("/metadata/ownerReferences").and_then(Value::as_array)?.iter().find(|o| o.get("controller").and_then(Value::as_bool).unwrap_or(false))?;
+    let kind = s(owner, "/kind");
+    if BUILTIN_OWNERS.contains(&kind) {
+        return None;
+    }
+    Some((ResourceKind::of_api_version(s(owner, "/apiVersion"), kind)?, s(owner, "/name")))
+}
+
+/// Unhealthy pods, Services without a ready endpoint and short StatefulSets or
+/// StrimziPodSets whose controller is an operator's resource: read that resource.
+fn operator_owner_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps<'_>) {
+    let short = |o: &Value| o.pointer("/status/readyReplicas").and_then(Value::as_u64).unwrap_or(0) < o.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(1);
+    let troubled = obs
+        .all("Pod")
+        .filter(|p| unhealthy(p))
+        .chain(obs.all("Service").filter(|svc| obs.get("Endpoints", s(svc, "/metadata/namespace"), s(svc, "/metadata/name")).is_some_and(|e| k8s::endpoint_addresses(e).0 == 0)))
+        .chain(["StatefulSet", "StrimziPodSet"].into_iter().flat_map(|k| obs.all(k)).filter(|o| short(o)));
+    for obj in troubled {
+        let ns = s(obj, "/metadata/namespace");
+        if let Some((r, name)) = operator_owner(obj)
+            && !name.is_empty()
+            && !obs.known(r.kind, ns, name)
+        {
+            steps.push(1, step(format!("{} {name} that controls {} {} (what was its operator told?)", r.kind, s(obj, "/kind"), s(obj, "/metadata/name")), Command::get(cluster, Some(ns), r.plural, name)));
+        }
+    }
 }
 
 fn metrics_api_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps<'_>) {

@@ -376,3 +376,20 @@ fn egress_to_an_outside_host_that_times_out_reads_the_clients_and_the_cnis_polic
         assert!(aetherius_core::safety::check(&Command::list("c", None, r, None)).is_ok(), "{r}");
     }
 }
+
+#[test]
+fn a_service_without_endpoints_owned_by_an_operator_resource_reads_that_resource() {
+    let e = alert(json!({"alertname": "KubePodCrashLooping", "namespace": "iam", "pod": "kc-1"}));
+    // CloudNativePG owns the -rw Service of a Cluster; hibernated, it has no instance pods.
+    let svc = json!({"kind": "Service", "metadata": {"namespace": "iam", "name": "db-rw",
+        "ownerReferences": [{"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "name": "db", "controller": true}]},
+        "spec": {"selector": {"cnpg.io/cluster": "db", "cnpg.io/instanceRole": "primary"}}});
+    let ep = json!({"kind": "Endpoints", "metadata": {"namespace": "iam", "name": "db-rw"}});
+    let steps = next(&e, &[read(vec![svc, ep])]);
+    assert!(has(&steps, "get clusters db -n iam"), "{steps:?}");
+    // An owner of a kind the command model does not register is not read.
+    let other = json!({"kind": "Pod", "metadata": {"namespace": "a", "name": "w-0", "ownerReferences": [{"apiVersion": "example.com/v1", "kind": "Widget", "name": "w", "controller": true}]}});
+    assert!(operator_owner(&other).is_none());
+    let rs_owned = crashed_pod();
+    assert!(operator_owner(&rs_owned).is_none());
+}
