@@ -257,7 +257,7 @@ impl Api<'_> {
                 _ => None,
             };
         }
-        if let Some(r) = RESOURCE_KINDS.iter().find(|r| r.group == group && r.plural == plural) {
+        if let Some(r) = RESOURCE_KINDS.iter().find(|r| r.group == group && r.plural == plural && self.installed(r)) {
             return Some(r.kind.into());
         }
         if let Some((.., kind, _)) = SERVED_BUILTINS.iter().find(|(g, v, p, ..)| *g == group && *v == version && *p == plural) {
@@ -267,6 +267,22 @@ impl Api<'_> {
         self.cluster.objects.iter().find_map(|o| {
             let kind = o.get("kind")?.as_str()?;
             (o.get("apiVersion")?.as_str()? == api_version && pluralize(kind) == plural).then(|| kind.to_owned())
+        })
+    }
+
+    /// Whether the cluster serves a registered kind: built-in groups always; a custom
+    /// resource (Cilium, CloudNativePG, ...) only where its CRD is installed, which a scenario
+    /// shows by an object of that kind or the CustomResourceDefinition itself. Elsewhere a
+    /// real server answers 404 for the path, so the fixture does too.
+    fn installed(&self, r: &ResourceKind) -> bool {
+        if table::BUILTIN_GROUPS.contains(&r.group) {
+            return true;
+        }
+        let crd = format!("{}.{}", r.plural, r.group);
+        self.cluster.objects.iter().any(|o| {
+            let field = |p: &str| o.pointer(p).and_then(Value::as_str).unwrap_or_default();
+            let group = field("/apiVersion").rsplit_once('/').map_or("", |(g, _)| g);
+            (group == r.group && field("/kind") == r.kind) || (field("/kind") == "CustomResourceDefinition" && field("/metadata/name") == crd)
         })
     }
 
@@ -652,7 +668,7 @@ impl Api<'_> {
         let mut add = |g: &str, v: &str| {
             groups.entry(g.to_owned()).or_insert_with(|| (v.to_owned(), BTreeSet::new())).1.insert(v.to_owned());
         };
-        for r in RESOURCE_KINDS.iter().filter(|r| !r.group.is_empty()) {
+        for r in RESOURCE_KINDS.iter().filter(|r| !r.group.is_empty() && self.installed(r)) {
             add(r.group, r.version);
         }
         add("metrics.k8s.io", "v1beta1");
@@ -676,7 +692,7 @@ impl Api<'_> {
         let read_verbs = json!(["get", "list", "watch"]);
         let mut resources: Vec<Value> = RESOURCE_KINDS
             .iter()
-            .filter(|r| r.group == group && r.version == version)
+            .filter(|r| r.group == group && r.version == version && self.installed(r))
             .map(|r: &ResourceKind| {
                 let short: Vec<&str> = r.aliases.iter().copied().filter(|a| a.len() <= 6 && *a != r.kind.to_ascii_lowercase()).collect();
                 json!({

@@ -303,6 +303,17 @@ async fn nodes_namespaces_and_custom_resources() {
     ] {
         assert!(resources.lines().any(|l| cells(l) == strings(&expected)), "{expected:?} missing:\n{resources}");
     }
+    // A custom resource Aetherius knows how to read (Cilium's) exists only where its CRD is
+    // installed: this cluster has none, so the server has no such type, as a real one.
+    assert!(!resources.contains("ciliumnetworkpolicies"), "{resources}");
+    assert!(k.err(&["get", "ciliumnetworkpolicies", "-A"]).contains("the server doesn't have a resource type"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_are_served_where_their_crd_is_installed() {
+    let k = serve(scenario("notify-mailer-smtp-587-dropped-by-clusterwide-egress-deny-rke2-cilium")).await;
+    let policies = k.ok(&["get", "ciliumclusterwidenetworkpolicies"]);
+    assert!(policies.lines().any(|l| cells(l).first().map(String::as_str) == Some("deny-outbound-smtp")), "{policies}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
