@@ -319,6 +319,14 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
         owners.push(owner);
     }
 
+    // A node holding as many pods as it may: the pods the scheduler turned away from it.
+    if let Some(node) = sc.target.as_ref().filter(|t| t.kind == "Node").and_then(|t| obs.get("Node", "", &t.name))
+        && let Ok(max) = s(node, "/status/allocatable/pods").parse::<usize>()
+        && obs.all("Pod").filter(|p| s(p, "/spec/nodeName") == s(node, "/metadata/name") && !matches!(s(p, "/status/phase"), "Succeeded" | "Failed")).count() >= max
+    {
+        steps.push(1, step("Scheduling failures (pods refused: Too many pods?)", events_with_reason(cluster, "FailedScheduling")));
+    }
+
     quiet_app_steps(event, obs, &sc, &mut steps);
     metrics_api_steps(cluster, obs, &mut steps);
     log_chains(cluster, obs, &sc, &mut steps);
