@@ -430,6 +430,17 @@ fn workload_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: 
             steps.push(2, step(format!("Events of Job {name}"), Command::events_for(cluster, Some(ns), "Job", name)));
         }
     }
+    // A CronJob alert: the Jobs it has running (status.active), which hold the failure.
+    if let Some(t) = sc.target.as_ref().filter(|t| t.kind == "CronJob") {
+        let ns = t.namespace.as_deref().unwrap_or("");
+        let active = obs.get("CronJob", ns, &t.name).and_then(|c| c.pointer("/status/active")).and_then(Value::as_array);
+        for job in active.into_iter().flatten().map(|r| s(r, "/name")).filter(|n| !n.is_empty()).take(2) {
+            if !obs.known("Job", ns, job) {
+                steps.push(1, step(format!("Active Job {job} of CronJob {}", t.name), Command::get(cluster, Some(ns), "jobs", job)));
+            }
+            steps.push(2, step(format!("Events of Job {job}"), Command::events_for(cluster, Some(ns), "Job", job)));
+        }
+    }
     // An HPA alert is about its target's pods too.
     if let Some(t) = sc.target.as_ref().filter(|t| t.kind == "HorizontalPodAutoscaler") {
         let ns = t.namespace.as_deref().unwrap_or("");

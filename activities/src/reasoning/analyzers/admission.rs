@@ -15,7 +15,7 @@ impl Rule for Admission {
     }
 }
 
-static QUOTA: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"exceeded quota: ([a-z0-9.-]+)|maximum [a-z ]+ usage per [A-Za-z]+ is|minimum [a-z ]+ usage per [A-Za-z]+ is|must specify limits|must specify requests").expect("regex"));
+static QUOTA: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:exceeded|failed) quota: ([a-z0-9.-]+)|maximum [a-z ]+ usage per [A-Za-z]+ is|minimum [a-z ]+ usage per [A-Za-z]+ is|must specify limits|must specify requests").expect("regex"));
 static ADMISSION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"admission webhook \\?"[^"\\]+\\?" denied the request|violates PodSecurity|denied by [A-Za-z]+|validation error:|is forbidden: .*(policy|polic(y|ies))|ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request"#).expect("regex"));
 /// The API server's message for a ValidatingAdmissionPolicy (admission.k8s.io) denial.
 static VAP_POLICY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"ValidatingAdmissionPolicy '([^']+)' with binding '([^']+)' denied request").expect("regex"));
@@ -76,11 +76,17 @@ fn create_failures(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding
             continue;
         }
         if let Some(cap) = QUOTA.captures(message) {
-            let resource = cap.get(1).map(|q| format!("{ns}/ResourceQuota/{}", q.as_str())).unwrap_or_else(|| owner.clone());
+            // "failed quota: q: must specify limits.cpu for: c": the quota tracks limits, the
+            // pod template sets none for container c (often an init container): the template
+            // is what to change, not the quota's size.
+            let unspecified = message.contains("must specify");
+            let resource = cap.get(1).filter(|_| !unspecified).map(|q| format!("{ns}/ResourceQuota/{}", q.as_str())).unwrap_or_else(|| owner.clone());
             let mut evidence = vec![ev(src, message)];
             // A LimitRange message names no object: the LimitRanges of the namespace, if read.
             let limit_ranges: Vec<&str> = obs.all("LimitRange").filter(|l| s(l, "/metadata/namespace") == ns).map(|l| s(l, "/metadata/name")).collect();
-            let advice = if cap.get(1).is_none() {
+            let advice = if let (true, Some(q)) = (unspecified, cap.get(1)) {
+                format!("Set the requests/limits ResourceQuota {ns}/{} tracks on every container of {owner}'s pod template (init containers included), or give the namespace a LimitRange with defaults.", q.as_str())
+            } else if cap.get(1).is_none() {
                 if !limit_ranges.is_empty() {
                     evidence.push(ev(format!("LimitRanges in {ns}"), limit_ranges.join(", ")));
                 }
@@ -147,6 +153,18 @@ mod tests {
         let f = best(&ev, &[read(vec![d])]);
         assert_eq!((f.root_cause, f.tier, f.resource.as_deref()), (RootCause::QuotaExceeded, Tier::Decisive, Some("pricing/Deployment/svc")));
         assert!(text(&f).contains("maximum memory usage per Container is 1Gi"), "{}", text(&f));
+    }
+
+    #[test]
+    fn a_quota_that_needs_limits_the_template_omits_names_the_job_and_the_container() {
+        let job = json!({"kind": "Job", "apiVersion": "batch/v1", "metadata": {"namespace": "ops", "name": "export-29926170", "ownerReferences": [{"kind": "CronJob", "name": "export", "controller": true}]},
+            "spec": {"template": {"spec": {"initContainers": [{"name": "wait-db"}], "containers": [{"name": "export"}]}}}, "status": {"active": 0}});
+        let msg = "Error creating: pods \"export-29926170-lwhcn\" is forbidden: failed quota: ops-compute: must specify limits.cpu for: wait-db; limits.memory for: wait-db";
+        let ev = alert(json!({"alertname": "CronJobNoRecentSuccess", "namespace": "ops", "cronjob": "export"}));
+        let f = best(&ev, &[read(vec![job, event_on("Job", "ops", "export-29926170", "Warning", "FailedCreate", msg)])]);
+        assert_eq!((f.root_cause, f.tier, f.resource.as_deref()), (RootCause::QuotaExceeded, Tier::Decisive, Some("ops/Job/export-29926170")));
+        let t = text(&f);
+        assert!(t.contains("must specify limits.cpu for: wait-db") && f.recommendations.iter().any(|r| r.contains("ResourceQuota ops/ops-compute")), "{t}");
     }
 
     #[test]
