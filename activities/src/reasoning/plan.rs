@@ -330,6 +330,7 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
     quiet_app_steps(event, obs, &sc, &mut steps);
     metrics_api_steps(cluster, obs, &mut steps);
     log_chains(cluster, obs, &sc, &mut steps);
+    webhook_backend_steps(cluster, obs, &sc, &mut steps);
     node_steps(cluster, obs, &sc, &mut steps);
     metrics_server_steps(cluster, obs, &mut steps);
     quiet_pod_steps(event, &sc, &mut steps);
@@ -736,6 +737,24 @@ fn metrics_server_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps
 
 /// What the logs of the alert's pods point at, followed one hop: the ServiceAccount's
 /// bindings, CoreDNS, or the dependency's Service, endpoints, backing pods and policies.
+/// A log or warning saying the API server could not call an admission webhook
+/// (`failed calling webhook ... Post "https://<svc>.<ns>.svc...`): the webhook's Service and
+/// the workloads of its namespace (which one serves it, scaled to zero?).
+fn webhook_backend_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
+    let own_logs = obs.logs.iter().filter(|((ns, pod, _, _), _)| sc.pods.iter().any(|p| s(p, "/metadata/namespace") == ns && s(p, "/metadata/name") == pod)).map(|(_, l)| l.as_ref());
+    let texts = own_logs.chain(obs.events.iter().map(|e| s(e, "/message")));
+    for text in texts {
+        let Some(at) = text.find("failed calling webhook") else { continue };
+        let Some(host) = text[at..].split("https://").nth(1).and_then(|h| h.split(".svc").next()) else { continue };
+        let Some((svc, ns)) = host.split_once('.').filter(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains(['/', ':', ' '])) else { continue };
+        if !obs.known("Service", ns, svc) {
+            steps.push(1, step(format!("Service {svc} behind the admission webhook"), Command::get(cluster, Some(ns), "services", svc)));
+        }
+        steps.push(1, step(format!("Deployments in {ns} (which serves the webhook?)"), Command::list(cluster, Some(ns), "deployments", None)));
+        return;
+    }
+}
+
 fn log_chains(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
     let mut seen = vec![];
     for pod in &sc.pods {

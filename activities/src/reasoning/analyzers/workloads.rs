@@ -63,10 +63,13 @@ fn job_failed(obs: &Observations<'_>, job: &Value, out: &mut Vec<Finding>) {
             break 'pods;
         }
     }
+    // The pods failed because an admission webhook could not be called: that finding
+    // (the webhook's backend) explains this one.
+    let explained = why.contains("failed calling webhook") || scope::pods_of_workload(obs, job).iter().any(|p| obs.logs.iter().any(|((lns, lpod, _, _), log)| lns == ns && lpod == s(p, "/metadata/name") && super::admission::WEBHOOK_CALL.is_match(log)));
     out.push(finding(
         RootCause::JobFailed,
         r,
-        if why.is_empty() { Consistent } else { Decisive },
+        if why.is_empty() || explained { Consistent } else { Decisive },
         format!("Job failed: {} ({}){why}", s(c, "/reason"), s(c, "/message")),
         evidence,
         "Read the logs of the Job's last failed pod; raise backoffLimit / activeDeadlineSeconds only if the work legitimately needs it.",
