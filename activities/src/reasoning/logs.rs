@@ -81,6 +81,18 @@ pub fn readable_log_line(line: &str) -> String {
     if parts.is_empty() { trimmed.to_owned() } else { parts.join(": ") }
 }
 
+/// The first `max` error-level lines of a log that are not a stack trace, readable: what a
+/// batch program logged about the item that failed before it gave up (a rejected
+/// document, a bad record), which the final exception often only counts.
+pub fn error_lines(log: &str, max: usize) -> Vec<String> {
+    log.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && ERROR_LEVEL.is_match(l) && !FRAME.is_match(l) && !EXCEPTION.is_match(l) && !l.to_lowercase().starts_with("traceback"))
+        .take(max)
+        .map(readable_log_line)
+        .collect()
+}
+
 static FRAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^(\s+at |\s*\.\.\. \d+ (more|common frames omitted)|\s+File "|\s+/\S+\.go:\d+|goroutine \d+ \[|\s+\S+\(0x[0-9a-f]|\t)"#).expect("regex")
 });

@@ -353,10 +353,19 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
         owners.push(owner);
     }
 
+    // A node holding as many pods as it may: the pods the scheduler turned away from it.
+    if let Some(node) = sc.target.as_ref().filter(|t| t.kind == "Node").and_then(|t| obs.get("Node", "", &t.name))
+        && let Ok(max) = s(node, "/status/allocatable/pods").parse::<usize>()
+        && obs.all("Pod").filter(|p| s(p, "/spec/nodeName") == s(node, "/metadata/name") && !matches!(s(p, "/status/phase"), "Succeeded" | "Failed")).count() >= max
+    {
+        steps.push(1, step("Scheduling failures (pods refused: Too many pods?)", events_with_reason(cluster, "FailedScheduling")));
+    }
+
     quiet_app_steps(event, obs, &sc, &mut steps);
     metrics_api_steps(cluster, obs, &mut steps);
     operator_owner_steps(cluster, obs, &mut steps);
     log_chains(cluster, obs, &sc, &mut steps);
+    webhook_backend_steps(cluster, obs, &sc, &mut steps);
     node_steps(cluster, obs, &sc, &mut steps);
     metrics_server_steps(cluster, obs, &mut steps);
     quiet_pod_steps(event, &sc, &mut steps);
@@ -506,6 +515,17 @@ fn workload_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: 
         }
         if kind == "Job" {
             steps.push(2, step(format!("Events of Job {name}"), Command::events_for(cluster, Some(ns), "Job", name)));
+        }
+    }
+    // A CronJob alert: the Jobs it has running (status.active), which hold the failure.
+    if let Some(t) = sc.target.as_ref().filter(|t| t.kind == "CronJob") {
+        let ns = t.namespace.as_deref().unwrap_or("");
+        let active = obs.get("CronJob", ns, &t.name).and_then(|c| c.pointer("/status/active")).and_then(Value::as_array);
+        for job in active.into_iter().flatten().map(|r| s(r, "/name")).filter(|n| !n.is_empty()).take(2) {
+            if !obs.known("Job", ns, job) {
+                steps.push(1, step(format!("Active Job {job} of CronJob {}", t.name), Command::get(cluster, Some(ns), "jobs", job)));
+            }
+            steps.push(2, step(format!("Events of Job {job}"), Command::events_for(cluster, Some(ns), "Job", job)));
         }
     }
     // An HPA alert is about its target's pods too.
@@ -803,6 +823,24 @@ fn metrics_server_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps
 
 /// What the logs of the alert's pods point at, followed one hop: the ServiceAccount's
 /// bindings, CoreDNS, or the dependency's Service, endpoints, backing pods and policies.
+/// A log or warning saying the API server could not call an admission webhook
+/// (`failed calling webhook ... Post "https://<svc>.<ns>.svc...`): the webhook's Service and
+/// the workloads of its namespace (which one serves it, scaled to zero?).
+fn webhook_backend_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
+    let own_logs = obs.logs.iter().filter(|((ns, pod, _, _), _)| sc.pods.iter().any(|p| s(p, "/metadata/namespace") == ns && s(p, "/metadata/name") == pod)).map(|(_, l)| l.as_ref());
+    let texts = own_logs.chain(obs.events.iter().map(|e| s(e, "/message")));
+    for text in texts {
+        let Some(at) = text.find("failed calling webhook") else { continue };
+        let Some(host) = text[at..].split("https://").nth(1).and_then(|h| h.split(".svc").next()) else { continue };
+        let Some((svc, ns)) = host.split_once('.').filter(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains(['/', ':', ' '])) else { continue };
+        if !obs.known("Service", ns, svc) {
+            steps.push(1, step(format!("Service {svc} behind the admission webhook"), Command::get(cluster, Some(ns), "services", svc)));
+        }
+        steps.push(1, step(format!("Deployments in {ns} (which serves the webhook?)"), Command::list(cluster, Some(ns), "deployments", None)));
+        return;
+    }
+}
+
 fn log_chains(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut Steps<'_>) {
     let mut seen = vec![];
     for pod in &sc.pods {

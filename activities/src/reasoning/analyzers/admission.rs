@@ -12,10 +12,72 @@ impl Rule for Admission {
 
     fn check(&self, cx: &Ctx<'_, '_>, out: &mut Vec<Finding>) {
         create_failures(cx.obs, cx.scope, out);
+        webhook_unreachable(cx.obs, cx.scope, out);
     }
 }
 
-static QUOTA: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"exceeded quota: ([a-z0-9.-]+)|maximum [a-z ]+ usage per [A-Za-z]+ is|minimum [a-z ]+ usage per [A-Za-z]+ is|must specify limits|must specify requests").expect("regex"));
+/// The API server's message when it cannot reach an admission webhook (failurePolicy Fail):
+/// `failed calling webhook "<name>": failed to call webhook: Post "https://<svc>.<ns>.svc:443/...": <why>`.
+pub(crate) static WEBHOOK_CALL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"failed calling webhook \\?"([^"\\]+)\\?": failed to call webhook: Post \\?"https://([a-z0-9][-a-z0-9]*)\.([a-z0-9][-a-z0-9]*)\.svc[^"\\]*\\?": (.*)"#).expect("regex")
+});
+
+/// Requests (a Job's helm install, a controller's creates) rejected because the API server
+/// cannot call an admission webhook: its Service has no ready backend (the Deployment
+/// scaled to 0 or down, `connection refused` / `no endpoints available for service`). The
+/// Deployment behind the webhook's Service is what to bring back.
+fn webhook_unreachable(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding>) {
+    let mut texts: Vec<(String, &str)> = vec![];
+    for pod in &sc.pods {
+        let (ns, name) = (s(pod, "/metadata/namespace"), s(pod, "/metadata/name"));
+        for ((lns, lpod, container, _), log) in &obs.logs {
+            if lns == ns && lpod == name {
+                texts.extend(log.lines().map(|l| (format!("logs {ns}/{name}/{container}"), l)));
+            }
+        }
+    }
+    texts.extend(obs.events.iter().filter(|e| s(e, "/type") == "Warning").map(|e| (format!("{} on {}", s(e, "/reason"), resource_ref(Some(s(e, "/involvedObject/namespace")), s(e, "/involvedObject/kind"), s(e, "/involvedObject/name"))), s(e, "/message"))));
+    let Some((src, line, c)) = texts.iter().find_map(|(src, l)| WEBHOOK_CALL.captures(l).map(|c| (src, l.trim(), c))) else { return };
+    let (webhook, svc_name, ns, why) = (&c[1], &c[2], &c[3], c[4].trim());
+    let mut evidence = vec![ev(src.clone(), line)];
+    let svc = obs.get("Service", ns, svc_name);
+    let backend = svc.and_then(|svc| {
+        let selector = svc.pointer("/spec/selector").and_then(Value::as_object).filter(|m| !m.is_empty())?;
+        obs.all("Deployment").chain(obs.all("StatefulSet")).find(|d| {
+            s(d, "/metadata/namespace") == ns && selector.iter().all(|(k, v)| d.pointer(&format!("/spec/template/metadata/labels/{}", k.replace('~', "~0").replace('/', "~1"))) == Some(v))
+        })
+    });
+    if let Some(svc) = svc {
+        evidence.push(ev(format!("{ns}/Service/{svc_name}"), format!("selector {}", svc.pointer("/spec/selector").map(Value::to_string).unwrap_or_default())));
+    }
+    let down = backend.map(|d| {
+        let replicas = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+        let ready = d.pointer("/status/readyReplicas").and_then(Value::as_i64).unwrap_or(0);
+        let mut detail = format!("replicas {replicas}, readyReplicas {ready}");
+        // Who scaled it down and from what, when a scaler recorded it (kube-downscaler's
+        // downscaler/original-replicas, and the like).
+        for (k, v) in d.pointer("/metadata/annotations").and_then(Value::as_object).into_iter().flatten().filter(|(k, _)| k.ends_with("original-replicas")) {
+            detail.push_str(&format!("; annotation {k}={}", v.as_str().unwrap_or_default()));
+        }
+        evidence.push(ev(resource_ref(Some(ns), s(d, "/kind"), s(d, "/metadata/name")), detail));
+        ready == 0
+    });
+    let (resource, tier) = match (backend, down) {
+        (Some(d), Some(true)) => (resource_ref(Some(ns), s(d, "/kind"), s(d, "/metadata/name")), Decisive),
+        (Some(d), _) => (resource_ref(Some(ns), s(d, "/kind"), s(d, "/metadata/name")), Consistent),
+        (None, _) => (format!("{ns}/Service/{svc_name}"), Consistent),
+    };
+    out.push(finding(
+        RootCause::AdmissionDenied,
+        resource.clone(),
+        tier,
+        format!("Requests are rejected because the API server cannot call admission webhook {webhook} (Service {ns}/{svc_name}): {why}."),
+        evidence,
+        format!("Bring {resource} back (scale it up / fix its pods) so webhook {webhook} answers; a webhook with failurePolicy Fail blocks every matching request while it is down."),
+    ));
+}
+
+static QUOTA: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:exceeded|failed) quota: ([a-z0-9.-]+)|maximum [a-z ]+ usage per [A-Za-z]+ is|minimum [a-z ]+ usage per [A-Za-z]+ is|must specify limits|must specify requests").expect("regex"));
 static ADMISSION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"admission webhook \\?"[^"\\]+\\?" denied the request|violates PodSecurity|denied by [A-Za-z]+|validation error:|is forbidden: .*(policy|polic(y|ies))|ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request"#).expect("regex"));
 /// The API server's message for a ValidatingAdmissionPolicy (admission.k8s.io) denial.
 static VAP_POLICY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"ValidatingAdmissionPolicy '([^']+)' with binding '([^']+)' denied request").expect("regex"));
@@ -76,11 +138,17 @@ fn create_failures(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding
             continue;
         }
         if let Some(cap) = QUOTA.captures(message) {
-            let resource = cap.get(1).map(|q| format!("{ns}/ResourceQuota/{}", q.as_str())).unwrap_or_else(|| owner.clone());
+            // "failed quota: q: must specify limits.cpu for: c": the quota tracks limits, the
+            // pod template sets none for container c (often an init container): the template
+            // is what to change, not the quota's size.
+            let unspecified = message.contains("must specify");
+            let resource = cap.get(1).filter(|_| !unspecified).map(|q| format!("{ns}/ResourceQuota/{}", q.as_str())).unwrap_or_else(|| owner.clone());
             let mut evidence = vec![ev(src, message)];
             // A LimitRange message names no object: the LimitRanges of the namespace, if read.
             let limit_ranges: Vec<&str> = obs.all("LimitRange").filter(|l| s(l, "/metadata/namespace") == ns).map(|l| s(l, "/metadata/name")).collect();
-            let advice = if cap.get(1).is_none() {
+            let advice = if let (true, Some(q)) = (unspecified, cap.get(1)) {
+                format!("Set the requests/limits ResourceQuota {ns}/{} tracks on every container of {owner}'s pod template (init containers included), or give the namespace a LimitRange with defaults.", q.as_str())
+            } else if cap.get(1).is_none() {
                 if !limit_ranges.is_empty() {
                     evidence.push(ev(format!("LimitRanges in {ns}"), limit_ranges.join(", ")));
                 }
@@ -147,6 +215,35 @@ mod tests {
         let f = best(&ev, &[read(vec![d])]);
         assert_eq!((f.root_cause, f.tier, f.resource.as_deref()), (RootCause::QuotaExceeded, Tier::Decisive, Some("pricing/Deployment/svc")));
         assert!(text(&f).contains("maximum memory usage per Container is 1Gi"), "{}", text(&f));
+    }
+
+    #[test]
+    fn a_quota_that_needs_limits_the_template_omits_names_the_job_and_the_container() {
+        let job = json!({"kind": "Job", "apiVersion": "batch/v1", "metadata": {"namespace": "ops", "name": "export-29926170", "ownerReferences": [{"kind": "CronJob", "name": "export", "controller": true}]},
+            "spec": {"template": {"spec": {"initContainers": [{"name": "wait-db"}], "containers": [{"name": "export"}]}}}, "status": {"active": 0}});
+        let msg = "Error creating: pods \"export-29926170-lwhcn\" is forbidden: failed quota: ops-compute: must specify limits.cpu for: wait-db; limits.memory for: wait-db";
+        let ev = alert(json!({"alertname": "CronJobNoRecentSuccess", "namespace": "ops", "cronjob": "export"}));
+        let f = best(&ev, &[read(vec![job, event_on("Job", "ops", "export-29926170", "Warning", "FailedCreate", msg)])]);
+        assert_eq!((f.root_cause, f.tier, f.resource.as_deref()), (RootCause::QuotaExceeded, Tier::Decisive, Some("ops/Job/export-29926170")));
+        let t = text(&f);
+        assert!(t.contains("must specify limits.cpu for: wait-db") && f.recommendations.iter().any(|r| r.contains("ResourceQuota ops/ops-compute")), "{t}");
+    }
+
+    #[test]
+    fn a_webhook_whose_deployment_is_scaled_to_zero_is_the_cause_of_the_rejection() {
+        let job = json!({"kind": "Job", "metadata": {"namespace": "qa", "name": "e2e-1"}, "spec": {"selector": {"matchLabels": {"job-name": "e2e-1"}}},
+            "status": {"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}});
+        let p = json!({"kind": "Pod", "metadata": {"namespace": "qa", "name": "e2e-1-abcde", "labels": {"job-name": "e2e-1"}}, "spec": {"containers": [{"name": "e2e"}]},
+            "status": {"phase": "Failed", "containerStatuses": [{"name": "e2e", "ready": false, "restartCount": 0, "state": {"terminated": {"reason": "Error", "exitCode": 1}}}]}});
+        let svc = json!({"kind": "Service", "metadata": {"namespace": "pki", "name": "issuer-webhook"}, "spec": {"selector": {"app.kubernetes.io/name": "webhook"}, "ports": [{"port": 443}]}});
+        let d = json!({"kind": "Deployment", "metadata": {"namespace": "pki", "name": "issuer-webhook", "annotations": {"downscaler/original-replicas": "2"}},
+            "spec": {"replicas": 0, "template": {"metadata": {"labels": {"app.kubernetes.io/name": "webhook"}}}}, "status": {}});
+        let text_log = "Error: INSTALLATION FAILED: 1 error occurred:\n\t* Internal error occurred: failed calling webhook \"webhook.issuer.io\": failed to call webhook: Post \"https://issuer-webhook.pki.svc:443/validate?timeout=30s\": dial tcp 10.96.0.9:443: connect: connection refused\n";
+        let ev = alert(json!({"alertname": "KubeJobFailed", "namespace": "qa", "job_name": "e2e-1"}));
+        let f = best(&ev, &[read(vec![job, p, svc, d]), log("qa", "e2e-1-abcde", "e2e", false, text_log)]);
+        assert_eq!((f.root_cause, f.tier, f.resource.as_deref()), (RootCause::AdmissionDenied, Tier::Decisive, Some("pki/Deployment/issuer-webhook")));
+        let t = text(&f);
+        assert!(t.contains("webhook.issuer.io") && t.contains("connection refused") && t.contains("replicas 0"), "{t}");
     }
 
     #[test]

@@ -54,16 +54,28 @@ fn image_pull(pod: &Value, workload: &str, container: &str, cs: &Value, events: 
         ev(format!("events of {pod_ref}"), detail),
     ];
     let (mut summary, mut advice) = (format!("Image {image} of container {container} cannot be pulled."), advice);
+    let mut resource = workload.to_owned();
     if root_cause == RootCause::ImagePullAuth {
         let (credentials, openshift) = pull_identity(pod, image);
         evidence.push(ev(format!("{pod_ref} spec"), credentials));
+        // The registry refused credentials the kubelet did send (the Secret exists): what is
+        // wrong is what that Secret holds (an expired or revoked token), not the workload.
+        let secrets: Vec<&str> = pod.pointer("/spec/imagePullSecrets").and_then(Value::as_array).into_iter().flatten().map(|r| s(r, "/name")).filter(|n| !n.is_empty()).collect();
+        // (Not for OpenShift's internal registry: it authorizes by the ServiceAccount's role,
+        // and its auto-added dockercfg Secrets are not what to fix.)
+        if let (Some(m), false, None, [secret, ..]) = (auth, missing_secret, &openshift, secrets.as_slice()) {
+            let ns = s(pod, "/metadata/namespace");
+            resource = format!("{ns}/Secret/{secret}");
+            summary = format!("Image {image} of container {container} cannot be pulled: the registry refuses the credentials in imagePullSecret {secret} ({}).", AUTH.find(m).map_or("unauthorized", |a| a.as_str()));
+            advice = format!("Renew the registry credentials in Secret {ns}/{secret} (the token was revoked, expired or lacks pull access to {image}); the pods retry the pull on their own.");
+        }
         if let Some((project, why, fix)) = openshift {
             summary = format!("Image {image} of container {container} cannot be pulled: the registry refuses the pod's credentials ({why}).");
             evidence.push(ev(format!("OpenShift internal registry, project {project}"), why));
             advice = fix;
         }
     }
-    out.push(finding(root_cause, workload.to_owned(), tier, summary, evidence, advice));
+    out.push(finding(root_cause, resource, tier, summary, evidence, advice));
 }
 
 /// The OpenShift internal registry, as images name it.
@@ -118,6 +130,19 @@ mod tests {
         assert!(text(&f).contains("serviceAccountName web"), "{}", text(&f));
         let nf = format!("Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found");
         assert_eq!(best(&pod_alert("web-prod", "web-1"), &pulling(image, &nf)).root_cause, RootCause::ImagePullNotFound);
+    }
+
+    #[test]
+    fn a_refused_pull_with_a_pull_secret_names_the_secret() {
+        let image = "registry.gitlab.example.com/pos/sync:4.1";
+        let status = json!({"phase": "Pending", "containerStatuses": [{"name": "web", "image": image, "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\"")}}}]});
+        let p = pod("web-prod", "web-1", json!({"app": "web"}), json!({"imagePullSecrets": [{"name": "regcred"}], "containers": [{"name": "web", "image": image}]}), status);
+        let msg = format!("Failed to pull image \"{image}\": failed to authorize: failed to fetch anonymous token: unexpected status from GET request to https://gitlab.example.com/jwt/auth: 401 Unauthorized");
+        let failed = event_on("Pod", "web-prod", "web-1", "Warning", "Failed", &msg);
+        let f = best(&pod_alert("web-prod", "web-1"), &[read(vec![p, failed])]);
+        assert_eq!((f.root_cause, f.resource.as_deref()), (RootCause::ImagePullAuth, Some("web-prod/Secret/regcred")));
+        assert!(text(&f).contains("401 Unauthorized"), "{}", text(&f));
     }
 
     #[test]

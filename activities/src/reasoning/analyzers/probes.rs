@@ -111,6 +111,10 @@ fn probe_failures(obs: &Observations<'_>, pod: &Value, workload: &str, events: &
     };
     let mut evidence = vec![ev(format!("events of {pod_ref}"), message)];
     evidence.extend(probe_spec_evidence(pod, "readinessProbe"));
+    let grpc = grpc_health_refusal(obs, pod, message);
+    if let Some((_, detail)) = &grpc {
+        evidence.push(ev(format!("{pod_ref} readinessProbe grpc"), detail.clone()));
+    }
     let tls = (code == Some(400)).then(|| plain_http_to_tls(pod)).flatten();
     let app_says = if code.is_none_or(|c| c >= 500) { unready_log(obs, pod) } else { None };
     let why = match (code, &tls, &app_says) {
@@ -129,7 +133,8 @@ fn probe_failures(obs: &Observations<'_>, pod: &Value, workload: &str, events: &
     if let Some((src, line)) = &app_says {
         evidence.push(ev(src.clone(), line.clone()));
     }
-    let tier = if tls.is_some() { Decisive } else { tier };
+    let tier = if tls.is_some() || grpc.is_some() { Decisive } else { tier };
+    let why = grpc.map(|(w, _)| w).unwrap_or(why);
     out.push(finding(
         RootCause::ReadinessProbeFailing,
         workload.to_owned(),
@@ -138,6 +143,36 @@ fn probe_failures(obs: &Observations<'_>, pod: &Value, workload: &str, events: &
         evidence,
         format!("Compare the readiness probe of {workload} with the port and path the app serves; check what the app needs before it is ready."),
     ));
+}
+
+static GRPC_CODE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"rpc error: code = (NotFound|Unimplemented) desc = ([^\n]*)").expect("regex"));
+static GRPC_SERVICE_LOGGED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#""grpc\.service"\s*:\s*"([^"]+)""#).expect("regex"));
+
+/// A gRPC readiness probe the server's health service refuses: `NotFound desc = unknown
+/// service` (the probe's `service:` is not one the server registers with its health
+/// server; empty asks for the server as a whole) or `Unimplemented` (no grpc.health.v1
+/// at all). The probe's service, and the services the server's logs show it serving.
+fn grpc_health_refusal(obs: &Observations<'_>, pod: &Value, message: &str) -> Option<(String, String)> {
+    let c = GRPC_CODE.captures(message)?;
+    let (container, probe) = k8s::containers(pod.get("spec")?).find_map(|c| c.pointer("/readinessProbe/grpc").map(|g| (c, g)))?;
+    let service = s(probe, "/service");
+    let asked = if service.is_empty() { "\"\" (the server as a whole)".to_owned() } else { service.to_owned() };
+    let port = probe.get("port").map(Value::to_string).unwrap_or_default();
+    let mut detail = format!("container {} readinessProbe grpc port {port} service {asked}", s(container, "/name"));
+    let ns = s(pod, "/metadata/namespace");
+    if let Some((log, _)) = obs.log(ns, s(pod, "/metadata/name"), s(container, "/name")) {
+        let mut served: Vec<&str> = GRPC_SERVICE_LOGGED.captures_iter(log).filter_map(|m| m.get(1)).map(|m| m.as_str()).collect();
+        served.sort_unstable();
+        served.dedup();
+        if !served.is_empty() {
+            detail.push_str(&format!("; the server's log shows it serving {}", served.join(", ")));
+        }
+    }
+    let why = match &c[1] {
+        "NotFound" => format!("the gRPC health check asks for service {asked}, which the server's health service does not know ({})", c[2].trim()),
+        _ => format!("the server does not implement the gRPC health service grpc.health.v1.Health ({})", c[2].trim()),
+    };
+    Some((why, detail))
 }
 
 /// The port of a plain-HTTP readiness probe when it shows signs of serving TLS: a
@@ -251,6 +286,16 @@ mod tests {
 
     fn unready(spec: Value) -> Value {
         pod("p", "gw-1", json!({"app": "gw"}), spec, json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}], "containerStatuses": [{"name": "app", "ready": false, "restartCount": 0, "state": {"running": {}}}]}))
+    }
+
+    #[test]
+    fn a_grpc_probe_for_a_service_the_health_server_does_not_know_names_it() {
+        let p = unready(json!({"containers": [{"name": "app", "readinessProbe": {"grpc": {"port": 9090, "service": "acme.quote.v2.Quotes"}}}]}));
+        let e = event_on("Pod", "p", "gw-1", "Warning", "Unhealthy", "Readiness probe failed: error: health rpc probe failed: rpc error: code = NotFound desc = unknown service");
+        let f = best(&pod_alert("p", "gw-1"), &[read(vec![p, e])]);
+        assert_eq!((f.root_cause, f.tier), (RootCause::ReadinessProbeFailing, Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("unknown service") && t.contains("service acme.quote.v2.Quotes"), "{t}");
     }
 
     #[test]

@@ -19,7 +19,62 @@ impl Rule for Scheduling {
                 unschedulable(cx.obs, pod, &workload_ref(cx.obs, pod), &events, out);
             }
         }
+        if let Some(node) = cx.scope.target.as_ref().filter(|t| t.kind == "Node").and_then(|t| cx.obs.get("Node", "", &t.name)) {
+            node_full_of_pods(cx.obs, node, out);
+        }
     }
+}
+
+/// Pods on a node that count against its `allocatable.pods` (all but finished ones), and
+/// that limit; None when the node's pods were not listed or it states no limit.
+fn node_pod_capacity(obs: &Observations<'_>, node: &Value) -> Option<(usize, usize)> {
+    let name = s(node, "/metadata/name");
+    let max: usize = s(node, "/status/allocatable/pods").parse().ok()?;
+    let listed = obs.executed.iter().any(|k| k.contains("pods") && k.contains(&format!("spec.nodeName={name}")));
+    if !listed {
+        return None;
+    }
+    let running = obs.all("Pod").filter(|p| s(p, "/spec/nodeName") == name && !matches!(s(p, "/status/phase"), "Succeeded" | "Failed")).count();
+    Some((running, max))
+}
+
+/// A node that holds as many pods as its `allocatable.pods` (the kubelet's max-pods; on EKS
+/// the ENI/IP limit of the instance type): the scheduler refuses it any more pod with
+/// `Too many pods`, which strands the pods that must run there (a DaemonSet's).
+fn node_full_of_pods(obs: &Observations<'_>, node: &Value, out: &mut Vec<Finding>) {
+    let Some((running, max)) = node_pod_capacity(obs, node) else { return };
+    if running < max {
+        return;
+    }
+    let name = s(node, "/metadata/name");
+    let node_ref = format!("Node/{name}");
+    let mut evidence = vec![ev(node_ref.clone(), format!("{running} pods on the node; allocatable pods {max}"))];
+    let refused: Vec<&Value> = obs.events.iter().copied().filter(|e| s(e, "/reason") == "FailedScheduling" && s(e, "/message").contains("Too many pods") && s(e, "/involvedObject/kind") == "Pod").collect();
+    // A pod refused for Too many pods that could only go to this node (a DaemonSet's pod,
+    // pinned by name) or whose other nodes all refused it for something else.
+    let mut stranded = vec![];
+    for e in &refused {
+        let (ns, pod) = (s(e, "/involvedObject/namespace"), s(e, "/involvedObject/name"));
+        let pinned = obs.get("Pod", ns, pod).is_none_or(|p| serde_json::to_string(p.pointer("/spec/affinity").unwrap_or(&Value::Null)).unwrap_or_default().contains(name));
+        if pinned && !stranded.iter().any(|(n, p, _): &(&str, &str, &str)| (*n, *p) == (ns, pod)) {
+            stranded.push((ns, pod, s(e, "/message")));
+        }
+    }
+    for (ns, pod, message) in stranded.iter().take(3) {
+        evidence.push(ev(format!("FailedScheduling on {ns}/Pod/{pod}"), *message));
+    }
+    let (tier, summary) = match stranded.first() {
+        Some((ns, pod, _)) => (Decisive, format!("Node {name} is at its pod limit ({running}/{max} pods): the scheduler refuses {ns}/{pod} with Too many pods.")),
+        None => (Consistent, format!("Node {name} is at its pod limit ({running}/{max} pods): no more pods can be scheduled on it.")),
+    };
+    out.push(finding(
+        RootCause::PendingInsufficientResources,
+        node_ref,
+        tier,
+        summary,
+        evidence,
+        format!("Raise the node's max-pods (on EKS: VPC CNI prefix delegation or a larger instance type) or move pods off {name}; pods pinned to it (DaemonSets) stay Pending until then."),
+    ));
 }
 
 static SCHED_REASON: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d+) (node\(s\) (?:[^,.{]|\{[^}]*\})+|Insufficient [a-zA-Z0-9./-]+|Too many pods)").expect("regex"));
@@ -362,6 +417,23 @@ fn mistainted(pod: &Value, nodes: &[&Value]) -> Vec<(String, String)> {
 mod tests {
     use super::super::tests::*;
     use super::*;
+
+    #[test]
+    fn a_node_at_its_pod_limit_is_named_with_the_pods_it_refuses() {
+        let mut n = node("w-7", json!({}), json!([]));
+        n["status"]["allocatable"] = json!({"pods": "3", "cpu": "2", "memory": "4Gi"});
+        let on_node: Vec<Value> = (0..3).map(|i| json!({"kind": "Pod", "metadata": {"namespace": "a", "name": format!("p-{i}")}, "spec": {"nodeName": "w-7"}, "status": {"phase": "Running"}})).collect();
+        let mut list = Command::list("c", None, "pods", None);
+        list.flags.insert("all-namespaces".into(), "true".into());
+        list.flags.insert("field-selector".into(), "spec.nodeName=w-7".into());
+        let msg = "0/6 nodes are available: 1 Too many pods, 5 node(s) didn't match Pod's node affinity/selector. preemption: 0/6 nodes are available: 1 No preemption victims found for incoming pod, 5 Preemption is not helpful for scheduling.";
+        let refused = event_on("Pod", "obs", "agent-x7", "Warning", "FailedScheduling", msg);
+        let ev = alert(json!({"alertname": "KubeletTooManyPods", "node": "w-7"}));
+        let f = best(&ev, &[read(vec![n]), listed(list, on_node), read(vec![refused])]);
+        assert_eq!((f.root_cause, f.tier, f.resource.as_deref()), (RootCause::PendingInsufficientResources, Tier::Decisive, Some("Node/w-7")));
+        let t = text(&f);
+        assert!(t.contains("3 pods on the node; allocatable pods 3") && t.contains("Too many pods") && t.contains("obs/Pod/agent-x7"), "{t}");
+    }
 
     fn pending(spec: Value, message: &str) -> (Value, Value) {
         let p = pod("m", "web-1", json!({"app": "web"}), spec, json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}]}));

@@ -25,7 +25,10 @@ fn volume_mounts(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
     if started && s(pod, "/status/phase") == "Running" {
         return;
     }
-    let Some(e) = events.iter().rev().find(|e| matches!(s(e, "/reason"), "FailedMount" | "FailedAttachVolume" | "FailedMapVolume")) else { return };
+    let failed = |e: &&&Value| matches!(s(e, "/reason"), "FailedMount" | "FailedAttachVolume" | "FailedMapVolume");
+    // The kubelet follows each specific failure with a generic "Unable to attach or mount
+    // volumes: ... context deadline exceeded": the specific one says why.
+    let Some(e) = events.iter().rev().find(|e| failed(e) && !s(e, "/message").starts_with("Unable to attach or mount volumes")).or_else(|| events.iter().rev().find(failed)) else { return };
     let message = s(e, "/message");
     let pod_ref = format!("{}/Pod/{}", s(pod, "/metadata/namespace"), s(pod, "/metadata/name"));
     let mut evidence = vec![ev(format!("{} on {pod_ref}", s(e, "/reason")), message)];
@@ -48,7 +51,16 @@ fn volume_mounts(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
                 evidence.push(ev(format!("{pod_ref} spec.volumes"), detail));
                 (Decisive, what)
             }
-            None => (Consistent, "the volume cannot be attached or mounted".to_owned()),
+            None => match HOSTPATH_TYPE.captures(message) {
+                // hostPath with a `type` (Socket, Directory, File, ...) the node's path is not.
+                Some(c) => {
+                    if let Some(v) = MOUNT_VOLUME.captures(message).and_then(|m| pod.pointer("/spec/volumes").and_then(Value::as_array)?.iter().find(|v| s(v, "/name") == &m[1])) {
+                        evidence.push(ev(format!("{pod_ref} spec.volumes"), format!("volume {} is hostPath {} type {}", s(v, "/name"), s(v, "/hostPath/path"), s(v, "/hostPath/type"))));
+                    }
+                    (Decisive, format!("hostPath {} on the node {}", &c[1], &c[2]))
+                }
+                None => (Consistent, "the volume cannot be attached or mounted".to_owned()),
+            },
         },
     };
     out.push(finding(
@@ -60,6 +72,10 @@ fn volume_mounts(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
         format!("Create the missing object or fix the volume reference in {workload}."),
     ));
 }
+
+/// The kubelet's check of a hostPath volume's `type`: `hostPath type check failed: <path> is
+/// not a socket file` / `is not a directory` / `... does not exist`.
+static HOSTPATH_TYPE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"hostPath type check failed: (\S+) (is not a [a-z ]+|does not exist)").expect("regex"));
 
 static MOUNT_VOLUME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"for volume "([^"]+)""#).expect("regex"));
 
@@ -123,7 +139,17 @@ pub(super) fn claim_evidence(obs: &Observations<'_>, pod: &Value) -> Vec<Evidenc
         }
         let class = s(pvc, "/spec/storageClassName");
         let src = format!("{ns}/PersistentVolumeClaim/{claim}");
-        out.push(ev(src.clone(), format!("phase {}, storageClassName {}", s(pvc, "/status/phase"), if class.is_empty() { "(default)" } else { class })));
+        let modes: Vec<&str> = pvc.pointer("/spec/accessModes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        let mut state = format!("phase {}, storageClassName {}", s(pvc, "/status/phase"), if class.is_empty() { "(default)" } else { class });
+        if !modes.is_empty() {
+            // What the provisioner is asked for: a class whose driver cannot serve the mode
+            // (ReadWriteMany on a block-disk driver) never provisions.
+            state.push_str(&format!(", accessModes {}", modes.join(", ")));
+        }
+        if let Some(size) = pvc.pointer("/spec/resources/requests/storage").and_then(Value::as_str) {
+            state.push_str(&format!(", requests {size}"));
+        }
+        out.push(ev(src.clone(), state));
         for e in obs.events_for("PersistentVolumeClaim", ns, claim).iter().filter(|e| s(e, "/type") == "Warning").take(2) {
             out.push(ev(format!("{} on {src}", s(e, "/reason")), s(e, "/message")));
         }
@@ -153,6 +179,23 @@ mod tests {
         assert_eq!(f.root_cause, RootCause::VolumeMountFailed);
         assert_eq!(f.resource.as_deref(), Some("id/Deployment/tok"));
         assert!(text(&f).contains("jwks"));
+    }
+
+    #[test]
+    fn a_hostpath_of_the_wrong_type_quotes_the_path_not_the_mount_timeout() {
+        let p = pod(
+            "obs",
+            "agent-x1",
+            json!({"app": "agent"}),
+            json!({"containers": [{"name": "agent"}], "volumes": [{"name": "sock", "hostPath": {"path": "/run/containerd/containerd.sock", "type": "Socket"}}]}),
+            json!({"phase": "Pending", "containerStatuses": [{"name": "agent", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}]}),
+        );
+        let e1 = event_on("Pod", "obs", "agent-x1", "Warning", "FailedMount", r#"MountVolume.SetUp failed for volume "sock" : hostPath type check failed: /run/containerd/containerd.sock is not a socket file"#);
+        let e2 = event_on("Pod", "obs", "agent-x1", "Warning", "FailedMount", "Unable to attach or mount volumes: unmounted volumes=[sock], unattached volumes=[], failed to process volumes=[]: context deadline exceeded");
+        let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "obs", "pod": "agent-x1"})), &[read(vec![p, e1, e2])]);
+        assert_eq!((f.root_cause, f.tier), (RootCause::VolumeMountFailed, Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("/run/containerd/containerd.sock is not a socket file") && t.contains("type Socket"), "{t}");
     }
 
     #[test]

@@ -27,8 +27,19 @@ fn job_failed(obs: &Observations<'_>, job: &Value, out: &mut Vec<Finding>) {
     let mut evidence = vec![ev(format!("{r} condition Failed"), format!("{}: {}", s(c, "/reason"), s(c, "/message")))];
     // Why its pods failed: the error line of a failed pod's log, else its last line (what
     // a human reads first), newest failed pod first.
+    // An Indexed Job with backoffLimitPerIndex fails with reason FailedIndexes and lists
+    // the indexes that ran out of retries in status.failedIndexes ("11", "3,7-9"): the pods
+    // of those indexes (label batch.kubernetes.io/job-completion-index) say why.
+    let failed_indexes = s(job, "/status/failedIndexes");
+    if !failed_indexes.is_empty() {
+        evidence.push(ev(format!("{r} status"), format!("failedIndexes {failed_indexes} (backoffLimitPerIndex {})", job.pointer("/spec/backoffLimitPerIndex").map(Value::to_string).unwrap_or_else(|| "unset".into()))));
+    }
+    let in_failed_index = |p: &Value| {
+        let index = p.pointer("/metadata/labels/batch.kubernetes.io~1job-completion-index").or_else(|| p.pointer("/metadata/annotations/batch.kubernetes.io~1job-completion-index")).and_then(Value::as_str).and_then(|i| i.parse::<u64>().ok());
+        index.is_some_and(|i| index_listed(failed_indexes, i))
+    };
     let mut pods = scope::pods_of_workload(obs, job);
-    pods.sort_by_key(|p| (s(p, "/status/phase") != "Failed", std::cmp::Reverse(s(p, "/metadata/creationTimestamp").to_owned())));
+    pods.sort_by_key(|p| (!in_failed_index(p), s(p, "/status/phase") != "Failed", std::cmp::Reverse(s(p, "/metadata/creationTimestamp").to_owned())));
     let mut why = String::new();
     'pods: for p in pods {
         for cs in container_statuses(p) {
@@ -41,19 +52,37 @@ fn job_failed(obs: &Observations<'_>, job: &Value, out: &mut Vec<Finding>) {
                 },
             };
             let code = cs.pointer("/state/terminated/exitCode").or_else(|| cs.pointer("/lastState/terminated/exitCode")).map(|c| format!(" (exit code {c})")).unwrap_or_default();
-            evidence.push(ev(format!("logs {ns}/{}/{}{code}", s(p, "/metadata/name"), s(cs, "/name")), line.clone()));
+            let src = format!("logs {ns}/{}/{}", s(p, "/metadata/name"), s(cs, "/name"));
+            evidence.push(ev(format!("{src}{code}"), line.clone()));
+            // What it logged as errors before giving up: the item that failed, by name.
+            let before: Vec<String> = logs::error_lines(log, 3).into_iter().filter(|l| !line.contains(l.as_str()) && !l.contains(line.as_str())).collect();
+            if !before.is_empty() {
+                evidence.push(ev(format!("{src} (error lines)"), before.join(" | ")));
+            }
             why = format!(": {line}");
             break 'pods;
         }
     }
+    // The pods failed because an admission webhook could not be called: that finding
+    // (the webhook's backend) explains this one.
+    let explained = why.contains("failed calling webhook") || scope::pods_of_workload(obs, job).iter().any(|p| obs.logs.iter().any(|((lns, lpod, _, _), log)| lns == ns && lpod == s(p, "/metadata/name") && super::admission::WEBHOOK_CALL.is_match(log)));
     out.push(finding(
         RootCause::JobFailed,
         r,
-        if why.is_empty() { Consistent } else { Decisive },
+        if why.is_empty() || explained { Consistent } else { Decisive },
         format!("Job failed: {} ({}){why}", s(c, "/reason"), s(c, "/message")),
         evidence,
         "Read the logs of the Job's last failed pod; raise backoffLimit / activeDeadlineSeconds only if the work legitimately needs it.",
     ));
+}
+
+/// Whether `index` is in a Job's index list (`status.failedIndexes`, `completedIndexes`):
+/// comma-separated indexes and ranges, "1,3-5,7".
+fn index_listed(list: &str, index: u64) -> bool {
+    list.split(',').map(str::trim).any(|part| match part.split_once('-') {
+        Some((a, b)) => a.parse::<u64>().is_ok_and(|a| a <= index) && b.parse::<u64>().is_ok_and(|b| index <= b),
+        None => part.parse::<u64>() == Ok(index),
+    })
 }
 
 fn rollout_stuck(obs: &Observations<'_>, deploy: &Value, out: &mut Vec<Finding>) {
@@ -141,5 +170,28 @@ mod tests {
         let f = fs.iter().find(|f| f.root_cause == RootCause::JobFailed).expect("a JobFailed finding");
         let t = text(f);
         assert!(t.contains("giving up") && t.contains("exit code 2"), "{t}");
+    }
+
+    #[test]
+    fn an_indexed_job_quotes_the_pod_of_its_failed_index() {
+        let job = json!({"kind": "Job", "metadata": {"namespace": "etl", "name": "shard-29"}, "spec": {"completionMode": "Indexed", "backoffLimitPerIndex": 1, "selector": {"matchLabels": {"job-name": "shard-29"}}},
+            "status": {"failed": 2, "failedIndexes": "3,7-9", "conditions": [{"type": "Failed", "status": "True", "reason": "FailedIndexes", "message": "Job has failed indexes"}]}});
+        let shard = |name: &str, index: &str, phase: &str, created: &str| json!({"kind": "Pod", "metadata": {"namespace": "etl", "name": name, "creationTimestamp": created,
+                "labels": {"job-name": "shard-29", "batch.kubernetes.io/job-completion-index": index}},
+            "spec": {"containers": [{"name": "work"}]},
+            "status": {"phase": phase, "containerStatuses": [{"name": "work", "ready": false, "restartCount": 0, "state": {"terminated": {"reason": "Error", "exitCode": 1}}}]}});
+        // A newer failed pod of an index that later succeeded must not be the one quoted.
+        let pods = vec![job, shard("shard-29-8-abcde", "8", "Failed", "2026-01-01T00:10:00Z"), shard("shard-29-2-fghij", "2", "Failed", "2026-01-01T00:20:00Z")];
+        let ev = alert(json!({"alertname": "KubeJobFailed", "namespace": "etl", "job_name": "shard-29"}));
+        let results = [
+            read(pods),
+            log("etl", "shard-29-8-abcde", "work", false, "indexing batch 14\nERROR doc 88: mapper_parsing_exception: failed to parse field [price]\n"),
+            log("etl", "shard-29-2-fghij", "work", false, "ERROR connection reset by peer\n"),
+        ];
+        let fs = findings(&ev, &results);
+        let f = fs.iter().find(|f| f.root_cause == RootCause::JobFailed).expect("a JobFailed finding");
+        let t = text(f);
+        assert!(t.contains("mapper_parsing_exception") && t.contains("failedIndexes 3,7-9"), "{t}");
+        assert!(index_listed("3,7-9", 8) && !index_listed("3,7-9", 6) && index_listed("11", 11));
     }
 }
