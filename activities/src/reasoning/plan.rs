@@ -745,7 +745,11 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
     match symptom {
         Symptom::Rbac { sa_namespace, sa_name, namespace, .. } => {
             match namespace {
-                Some(n) => steps.push(1, step(format!("RoleBindings in {n} (what ServiceAccount {sa_name} may do)"), Command::list(cluster, Some(n), "rolebindings", None))),
+                Some(n) => {
+                    steps.push(1, step(format!("RoleBindings in {n} (what ServiceAccount {sa_name} may do)"), Command::list(cluster, Some(n), "rolebindings", None)));
+                    // A ClusterRoleBinding grants in every namespace too (the usual operator install).
+                    steps.push(1, step(format!("ClusterRoleBindings (what ServiceAccount {sa_name} may do)"), Command::list(cluster, None, "clusterrolebindings", None)));
+                }
                 None => {
                     // A RoleBinding of the right ClusterRole grants it only in its namespace,
                     // never at cluster scope: the usual cause of a cluster-scope denial.
