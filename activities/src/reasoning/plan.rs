@@ -775,7 +775,15 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
                 }
             }
         }
-        Symptom::Dns { host, .. } => {
+        Symptom::Dns { host, line } => {
+            // A link-local resolver is the node-local DNS cache: its DaemonSet, and the node.
+            if analyzers::link_local_resolver(line).is_some() {
+                steps.push(1, step("DaemonSets in kube-system (the node-local DNS cache)", Command::list(cluster, Some(DNS_NAMESPACE), "daemonsets", None)));
+                let node = s(client, "/spec/nodeName");
+                if !node.is_empty() && !obs.known("Node", "", node) {
+                    steps.push(1, step(format!("Node {node} (taints the DNS cache must tolerate)"), Command::get(cluster, None, "nodes", node)));
+                }
+            }
             // The pod's own namespace first: an egress policy that forgets port 53 looks
             // exactly like a DNS outage from inside the pod.
             if !client.pointer("/spec/hostNetwork").and_then(Value::as_bool).unwrap_or(false) {

@@ -70,6 +70,11 @@ fn dns_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: Option<&
     {
         return f;
     }
+    if let Some(ip) = link_local_resolver(line)
+        && let Some(f) = node_local_dns_missing(obs, c, &ip, &host_txt, &evidence)
+    {
+        return f;
+    }
     let dns_svc = obs.get("Service", DNS_NAMESPACE, DNS_SERVICE);
     let dns_selector = dns_svc.and_then(|d| d.pointer("/spec/selector")).and_then(Value::as_object).cloned().unwrap_or_default();
     let dns_pods = dns_svc.map(|d| scope::pods_of_service(obs, d)).unwrap_or_default();
@@ -157,6 +162,52 @@ fn dns_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: Option<&
     finding(rc, c.workload.to_owned(), Consistent, format!("{} cannot resolve {host_txt}; CoreDNS pods are not read yet.", c.container), evidence, advice_dns)
 }
 
+static RESOLVER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bon \[?(169\.254\.\d{1,3}\.\d{1,3})\]?:53\b").unwrap());
+
+/// The link-local resolver a lookup went to (`lookup x on 169.254.20.10:53`): the
+/// NodeLocal DNSCache address the kubelet's clusterDNS points at, served by a hostNetwork
+/// DaemonSet on each node.
+pub(crate) fn link_local_resolver(line: &str) -> Option<String> {
+    RESOLVER.captures(line).map(|c| c[1].to_owned())
+}
+
+/// The node-local DNS cache DaemonSet (the one listening on `ip`, or labelled
+/// k8s-app=node-local-dns) with no pod on the client's node because it does not tolerate
+/// the node's taints: the kubelet still sends every lookup to `ip`, and nothing answers.
+fn node_local_dns_missing(obs: &Observations<'_>, c: &Client<'_>, ip: &str, host_txt: &str, evidence: &[Evidence]) -> Option<Finding> {
+    let listens = |ds: &Value| {
+        let containers = ds.pointer("/spec/template/spec/containers").and_then(Value::as_array).into_iter().flatten();
+        containers.flat_map(|c| ["args", "command"].map(|f| c.get(f).and_then(Value::as_array).cloned().unwrap_or_default())).flatten().any(|a| a.as_str().is_some_and(|a| a.split(',').any(|x| x.trim() == ip)))
+    };
+    let ds = obs.all("DaemonSet").find(|d| listens(d)).or_else(|| obs.all("DaemonSet").find(|d| s(d, "/metadata/labels/k8s-app") == "node-local-dns"))?;
+    let ds_ref = resource_ref(Some(s(ds, "/metadata/namespace")), "DaemonSet", s(ds, "/metadata/name"));
+    let mut evidence = evidence.to_vec();
+    evidence.push(ev(ds_ref.clone(), format!("serves the node-local DNS cache on {ip}")));
+    let node_name = s(c.pod, "/spec/nodeName");
+    let template = ds.pointer("/spec/template").unwrap_or(&Value::Null);
+    let tol_txt: Vec<String> = template.pointer("/spec/tolerations").and_then(Value::as_array).into_iter().flatten().map(|t| {
+        let (k, op, v, e) = (s(t, "/key"), s(t, "/operator"), s(t, "/value"), s(t, "/effect"));
+        format!("{}{}{}", if k.is_empty() { "*".to_owned() } else { k.to_owned() }, if op == "Exists" { " Exists".to_owned() } else { format!("={v}") }, if e.is_empty() { String::new() } else { format!(":{e}") })
+    }).collect();
+    let untolerated = obs.get("Node", "", node_name).map(|n| k8s::untolerated_taints(template, n));
+    let (tier, why) = match untolerated {
+        Some(t) if !t.is_empty() => {
+            evidence.push(ev(format!("Node/{node_name} spec.taints"), format!("{} not tolerated by {ds_ref} (tolerations: {})", t.join(", "), if tol_txt.is_empty() { "none".into() } else { tol_txt.join(", ") })));
+            (Decisive, format!("{ds_ref} does not tolerate taint {} of node {node_name}, so no cache runs there", t.join(", ")))
+        }
+        Some(_) => return None,
+        None => (Consistent, format!("{ds_ref} may have no ready pod on node {node_name} (the node is not read yet)")),
+    };
+    Some(finding(
+        RootCause::DnsFailure,
+        ds_ref.clone(),
+        tier,
+        format!("{} cannot resolve {host_txt}: its lookups go to the node-local DNS cache {ip}, and {why}.", c.container),
+        evidence,
+        format!("Add a toleration for the node's taint to {ds_ref} (node-local DNS must run on every node whose kubelet points at {ip})."),
+    ))
+}
+
 /// A headless Service (the StatefulSet's `serviceName`) whose selector matches none of the
 /// StatefulSet's pods that were read: its per-pod DNS records do not exist.
 fn headless_selects_no_peer(obs: &Observations<'_>, ns: &str, svc_name: &str, host_txt: &str, container: &str, evidence: &[Evidence]) -> Option<Finding> {
@@ -239,5 +290,20 @@ mod tests {
         assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::ServiceNoEndpoints, Some("data/Service/zk-headless"), Tier::Decisive));
         let t = text(&f);
         assert!(t.contains("selector wants app.kubernetes.io/component=zookeeper, pods have app.kubernetes.io/component=coordination"), "{t}");
+    }
+
+    #[test]
+    fn lookups_timing_out_on_the_node_local_cache_name_the_daemonset_that_skips_the_tainted_node() {
+        let mut p = pod("rep", "worker-1", json!({"app": "worker"}), json!({"nodeName": "spot-1", "containers": [{"name": "worker"}], "tolerations": [{"key": "workload", "value": "batch", "effect": "NoSchedule"}]}), crashing("worker", 4));
+        p["metadata"]["ownerReferences"][0]["name"] = json!("worker-5d9");
+        let log_text = "hostname resolving error: lookup db.rep.svc.cluster.local on 169.254.20.10:53: read udp 10.0.1.5:33542->169.254.20.10:53: i/o timeout";
+        let ds = json!({"kind": "DaemonSet", "metadata": {"namespace": "kube-system", "name": "node-local-dns", "labels": {"k8s-app": "node-local-dns"}}, "spec": {"template": {"spec": {"hostNetwork": true, "containers": [{"name": "node-cache", "args": ["-localip", "169.254.20.10,10.96.0.10"]}], "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}]}}}});
+        let node = json!({"kind": "Node", "metadata": {"name": "spot-1"}, "spec": {"taints": [{"key": "workload", "value": "batch", "effect": "NoSchedule"}]}});
+        let f = best(&pod_alert("rep", "worker-1"), &[read(vec![p.clone(), ds.clone()]), log("rep", "worker-1", "worker", true, log_text)]);
+        assert_eq!((f.resource.as_deref(), f.tier), (Some("kube-system/DaemonSet/node-local-dns"), Tier::Consistent));
+        let f = best(&pod_alert("rep", "worker-1"), &[read(vec![p, ds, node]), log("rep", "worker-1", "worker", true, log_text)]);
+        assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::DnsFailure, Some("kube-system/DaemonSet/node-local-dns"), Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("workload=batch:NoSchedule") && t.contains("CriticalAddonsOnly Exists") && t.contains("169.254.20.10"), "{t}");
     }
 }
