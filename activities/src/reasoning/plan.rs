@@ -378,16 +378,25 @@ fn quiet_app_steps(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>
 /// APIService, the Service it points at, that Service's pods (their events and logs then
 /// follow as for any unhealthy pod).
 fn metrics_api_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps<'_>) {
-    const API: &str = "v1beta1.metrics.k8s.io";
-    let blind = obs.all("HorizontalPodAutoscaler").any(|h| {
-        h.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten().any(|c| s(c, "/status") == "False" && s(c, "/message").contains("metrics.k8s.io"))
+    let from_conditions = obs.all("HorizontalPodAutoscaler").find_map(|h| {
+        h.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten().filter(|c| s(c, "/status") == "False").find_map(|c| analyzers::metrics_api_group(s(c, "/message")))
     });
-    if !blind {
-        return;
+    // An HPA's warning events say the same when the HPA itself is not read yet.
+    let hpa_events: Vec<&Value> = obs.events.iter().copied().filter(|e| s(e, "/involvedObject/kind") == "HorizontalPodAutoscaler" && s(e, "/type") == "Warning").collect();
+    let from_events = hpa_events.iter().find_map(|e| analyzers::metrics_api_group(s(e, "/message")).map(|g| (g, *e)));
+    if let Some((_, e)) = from_events {
+        let (ns, name) = (s(e, "/involvedObject/namespace"), s(e, "/involvedObject/name"));
+        if !obs.known("HorizontalPodAutoscaler", ns, name) {
+            steps.push(1, step(format!("HPA {name}, which cannot read its metrics"), Command::get(cluster, Some(ns), "horizontalpodautoscalers", name)));
+        }
     }
-    let Some(api) = obs.get("APIService", "", API) else {
-        if !obs.known("APIService", "", API) {
-            steps.push(1, step(format!("APIService {API} (the HPA cannot read resource metrics)"), Command::get(cluster, None, "apiservices", API)));
+    let Some(group) = from_conditions.or(from_events.map(|(g, _)| g)) else {
+        return;
+    };
+    let api_name = format!("v1beta1.{group}");
+    let Some(api) = obs.get("APIService", "", &api_name) else {
+        if !obs.known("APIService", "", &api_name) {
+            steps.push(1, step(format!("APIService {api_name} (the HPA cannot read resource metrics)"), Command::get(cluster, None, "apiservices", &api_name)));
         }
         return;
     };
@@ -397,7 +406,7 @@ fn metrics_api_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps<'_
     }
     let Some(svc) = obs.get("Service", ns, name) else {
         if !obs.known("Service", ns, name) {
-            steps.push(1, step(format!("Service {ns}/{name} behind {API}"), Command::get(cluster, Some(ns), "services", name)));
+            steps.push(1, step(format!("Service {ns}/{name} behind {api_name}"), Command::get(cluster, Some(ns), "services", name)));
         }
         return;
     };
