@@ -40,6 +40,22 @@ fn dependency_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: O
     };
     let ns = h.namespace.as_deref().unwrap_or(client_ns);
     let svc_ref = format!("{ns}/Service/{}", h.name);
+    // Not a Service of the cluster: an egress deny of the CNI may drop it (timeouts).
+    if obs.get("Service", ns, &h.name).is_none()
+        && failure != ConnectFailure::Unavailable
+        && let Some(port) = h.port
+        && let Some((policy, why)) = super::network_policy::cilium_egress_denied(obs, c.pod, port)
+    {
+        evidence.push(ev(policy.clone(), why.clone()));
+        return Some(finding(
+            RootCause::NetworkPolicyBlocked,
+            policy.clone(),
+            Decisive,
+            format!("{} {verb} its connections to {} port {port} are dropped: {policy} denies them ({why}).", c.container, h.name),
+            evidence,
+            format!("Exempt {} from {policy} (or send the traffic through the path the policy allows); a namespace NetworkPolicy allow does not override a Cilium deny.", c.workload),
+        ));
+    }
     if obs.missing.contains(&("Service".into(), ns.into(), h.name.clone())) {
         evidence.push(ev(svc_ref.clone(), "does not exist"));
         return Some(finding(rc, c.workload.to_owned(), Consistent, format!("{} {verb} it connects to {}, which is not a Service in {ns}.", c.container, h.name), evidence, format!("Point {} at the right Service, or deploy the dependency.", c.workload)));
