@@ -418,9 +418,6 @@ fn quiet_app_steps(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>
     }
 }
 
-/// The resource metrics API (`v1beta1.metrics.k8s.io`) an HPA reports unavailable: the
-/// APIService, the Service it points at, that Service's pods (their events and logs then
-/// follow as for any unhealthy pod).
 /// The aggregated metrics APIs an HPA reads, by the group its conditions name: Resource
 /// metrics from metrics-server, Pods/Object metrics from a custom-metrics adapter, External
 /// metrics from an external-metrics adapter (prometheus-adapter, KEDA, a cloud's adapter).
@@ -470,6 +467,9 @@ fn operator_owner_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps
     }
 }
 
+/// The metrics APIs HPAs report unavailable (from their conditions or warning events): the
+/// APIService, the Service it points at, that Service's pods (their events and logs then
+/// follow as for any unhealthy pod).
 fn metrics_api_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps<'_>) {
     let mut apis: Vec<&str> = obs
         .all("HorizontalPodAutoscaler")
@@ -477,6 +477,16 @@ fn metrics_api_steps(cluster: &str, obs: &Observations<'_>, steps: &mut Steps<'_
         .filter(|c| s(c, "/status") == "False")
         .filter_map(|c| metrics_api_of(s(c, "/message")))
         .collect();
+    // An HPA's warning events say the same when the HPA itself is not read yet.
+    for e in obs.events.iter().copied().filter(|e| s(e, "/involvedObject/kind") == "HorizontalPodAutoscaler" && s(e, "/type") == "Warning") {
+        let Some(api) = metrics_api_of(s(e, "/message")) else { continue };
+        let (ns, name) = (s(e, "/involvedObject/namespace"), s(e, "/involvedObject/name"));
+        if !obs.known("HorizontalPodAutoscaler", ns, name) {
+            steps.push(1, step(format!("HPA {name}, which cannot read its metrics"), Command::get(cluster, Some(ns), "horizontalpodautoscalers", name)));
+        }
+        apis.push(api);
+    }
+    apis.sort_unstable();
     apis.dedup();
     for api in apis {
         let Some(apiservice) = obs.get("APIService", "", api) else {
@@ -871,7 +881,11 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
     match symptom {
         Symptom::Rbac { sa_namespace, sa_name, namespace, .. } => {
             match namespace {
-                Some(n) => steps.push(1, step(format!("RoleBindings in {n} (what ServiceAccount {sa_name} may do)"), Command::list(cluster, Some(n), "rolebindings", None))),
+                Some(n) => {
+                    steps.push(1, step(format!("RoleBindings in {n} (what ServiceAccount {sa_name} may do)"), Command::list(cluster, Some(n), "rolebindings", None)));
+                    // A ClusterRoleBinding grants in every namespace too (the usual operator install).
+                    steps.push(1, step(format!("ClusterRoleBindings (what ServiceAccount {sa_name} may do)"), Command::list(cluster, None, "clusterrolebindings", None)));
+                }
                 None => {
                     // A RoleBinding of the right ClusterRole grants it only in its namespace,
                     // never at cluster scope: the usual cause of a cluster-scope denial.
@@ -897,7 +911,15 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
                 }
             }
         }
-        Symptom::Dns { host, .. } => {
+        Symptom::Dns { host, line } => {
+            // A link-local resolver is the node-local DNS cache: its DaemonSet, and the node.
+            if analyzers::link_local_resolver(line).is_some() {
+                steps.push(1, step("DaemonSets in kube-system (the node-local DNS cache)", Command::list(cluster, Some(DNS_NAMESPACE), "daemonsets", None)));
+                let node = s(client, "/spec/nodeName");
+                if !node.is_empty() && !obs.known("Node", "", node) {
+                    steps.push(1, step(format!("Node {node} (taints the DNS cache must tolerate)"), Command::get(cluster, None, "nodes", node)));
+                }
+            }
             // The pod's own namespace first: an egress policy that forgets port 53 looks
             // exactly like a DNS outage from inside the pod.
             if !client.pointer("/spec/hostNetwork").and_then(Value::as_bool).unwrap_or(false) {

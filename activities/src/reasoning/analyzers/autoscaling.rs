@@ -147,6 +147,14 @@ fn metrics_provider(obs: &Observations<'_>, message: &str) -> Option<Provider> {
     if let (Some(a), Some(c)) = (api, unavailable) {
         evidence.push(ev(format!("APIService/{}", s(a, "/metadata/name")), format!("Available=False ({}): {}", s(c, "/reason"), s(c, "/message"))));
     }
+    let api_name = format!("v1beta1.{group}");
+    if api.is_none() && obs.missing.contains(&("APIService".into(), String::new(), api_name.clone())) {
+        // The API server answers 404 for the group: no adapter (prometheus-adapter, KEDA, a
+        // cloud provider's) is registered to serve it.
+        let api_ref = format!("APIService/{api_name}");
+        evidence.push(ev(api_ref.clone(), format!("not found: no adapter is registered to serve {group}")));
+        return Some(Provider { workload: api_ref, tier: Decisive, why: format!("APIService {api_name} does not exist, so nothing serves {group}"), evidence });
+    }
     let (ns, name) = match api {
         Some(a) => (s(a, "/spec/service/namespace"), s(a, "/spec/service/name")),
         None if group == "metrics.k8s.io" => METRICS_SERVER,
@@ -229,5 +237,20 @@ mod tests {
         let f = best(&alert(json!({"alertname": "GatewayErrors", "namespace": "cat", "pod": "gateway-1"})), &[read(vec![hpa, gw])]);
         assert_eq!((f.root_cause, f.resource.as_deref()), (RootCause::HpaMisconfigured, Some("cat/HorizontalPodAutoscaler/search")));
         assert!(text(&f).contains("FailedGetScale") && text(&f).contains("cat/Deployment/gateway"), "{}", text(&f));
+    }
+
+    #[test]
+    fn an_hpa_on_an_external_metric_nobody_serves_names_the_missing_apiservice() {
+        let msg = "unable to get external metric q/queue_depth/&LabelSelector{MatchLabels:map[string]string{queue: jobs,},MatchExpressions:[]LabelSelectorRequirement{},}: unable to fetch metrics from external metrics API: the server could not find the requested resource (get queue_depth.external.metrics.k8s.io)";
+        let hpa = json!({"kind": "HorizontalPodAutoscaler", "metadata": {"namespace": "q", "name": "worker"},
+            "spec": {"minReplicas": 2, "maxReplicas": 10, "scaleTargetRef": {"kind": "Deployment", "name": "worker"}},
+            "status": {"conditions": [{"type": "AbleToScale", "status": "True"}, {"type": "ScalingActive", "status": "False", "reason": "FailedGetExternalMetric", "message": format!("the HPA was unable to compute the replica count: {msg}")}]}});
+        let event = alert(json!({"alertname": "KubeHpaReplicasMismatch", "namespace": "q", "horizontalpodautoscaler": "worker"}));
+        let f = best(&event, &[read(vec![hpa.clone()])]);
+        assert_eq!((f.resource.as_deref(), f.tier), (Some("q/HorizontalPodAutoscaler/worker"), Tier::Consistent));
+        let gone = result(Command::get("c", None, "apiservices", "v1beta1.external.metrics.k8s.io"), StepStatus::NotFound, vec![], "");
+        let f = best(&event, &[read(vec![hpa]), gone]);
+        assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::HpaMisconfigured, Some("APIService/v1beta1.external.metrics.k8s.io"), Tier::Decisive));
+        assert!(text(&f).contains("queue_depth") && text(&f).contains("external.metrics.k8s.io"), "{}", text(&f));
     }
 }

@@ -40,6 +40,22 @@ fn dependency_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: O
     };
     let ns = h.namespace.as_deref().unwrap_or(client_ns);
     let svc_ref = format!("{ns}/Service/{}", h.name);
+    // Not a Service of the cluster: an egress deny of the CNI may drop it (timeouts).
+    if obs.get("Service", ns, &h.name).is_none()
+        && failure != ConnectFailure::Unavailable
+        && let Some(port) = h.port
+        && let Some((policy, why)) = super::network_policy::cilium_egress_denied(obs, c.pod, port)
+    {
+        evidence.push(ev(policy.clone(), why.clone()));
+        return Some(finding(
+            RootCause::NetworkPolicyBlocked,
+            policy.clone(),
+            Decisive,
+            format!("{} {verb} its connections to {} port {port} are dropped: {policy} denies them ({why}).", c.container, h.name),
+            evidence,
+            format!("Exempt {} from {policy} (or send the traffic through the path the policy allows); a namespace NetworkPolicy allow does not override a Cilium deny.", c.workload),
+        ));
+    }
     if obs.missing.contains(&("Service".into(), ns.into(), h.name.clone())) {
         evidence.push(ev(svc_ref.clone(), "does not exist"));
         return Some(finding(rc, c.workload.to_owned(), Consistent, format!("{} {verb} it connects to {}, which is not a Service in {ns}.", c.container, h.name), evidence, format!("Point {} at the right Service, or deploy the dependency.", c.workload)));
@@ -55,7 +71,9 @@ fn dependency_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: O
         let selector = svc.pointer("/spec/selector").and_then(Value::as_object).cloned().unwrap_or_default();
         let pods = scope::pods_of_service(obs, svc);
         let backing = workloads_selected(obs, ns, &selector);
-        let (resource, conf, why) = if let Some(w) = backing.iter().find(|w| w.pointer("/spec/replicas").and_then(Value::as_i64) == Some(0)) {
+        let (resource, conf, why) = if let Some((cr_ref, tier, why)) = custom_owner_down(obs, svc, &pods, &mut evidence) {
+            (cr_ref, tier, why)
+        } else if let Some(w) = backing.iter().find(|w| w.pointer("/spec/replicas").and_then(Value::as_i64) == Some(0)) {
             let wref = resource_ref(Some(ns), s(w, "/kind"), s(w, "/metadata/name"));
             evidence.push(ev(wref.clone(), "spec.replicas: 0 (scaled to zero)"));
             (wref.clone(), Decisive, format!("{wref}, which backs {svc_ref}, is scaled to 0"))
@@ -132,6 +150,52 @@ fn dependency_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: O
     Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Weak }, format!("{} {verb} {} is unreachable although {svc_ref} has {ready} ready endpoints.", c.container, h.name), evidence, format!("Check the pods behind {svc_ref} (overload, slow start) and the address {} uses.", c.workload)))
 }
 
+/// Kinds Kubernetes itself controls; any other controller owner is an operator's resource.
+const BUILTIN_OWNERS: &[&str] = &["ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController", "Node", "Service", "Endpoints", "EndpointSlice"];
+
+/// The custom resource an operator runs the dependency from (the controller owner of its
+/// Service or pods: a CloudNativePG Cluster, a Strimzi Kafka), and what it says about why
+/// it serves nothing: annotations that pause it (hibernation, suspend), 0 instances, a
+/// condition that is not healthy.
+fn custom_owner_down(obs: &Observations<'_>, svc: &Value, pods: &[&Value], evidence: &mut Vec<Evidence>) -> Option<(String, Tier, String)> {
+    let ns = s(svc, "/metadata/namespace");
+    let owner = std::iter::once(svc).chain(pods.iter().copied()).find_map(|o| {
+        o.pointer("/metadata/ownerReferences").and_then(Value::as_array).into_iter().flatten().find(|r| r.get("controller").and_then(Value::as_bool).unwrap_or(false) && !BUILTIN_OWNERS.contains(&s(r, "/kind")))
+    })?;
+    let (kind, name) = (s(owner, "/kind"), s(owner, "/name"));
+    let cr_ref = resource_ref(Some(ns), kind, name);
+    let svc_ref = resource_ref(Some(ns), "Service", s(svc, "/metadata/name"));
+    evidence.push(ev(svc_ref.clone(), format!("owned by {kind} {name} ({})", s(owner, "/apiVersion"))));
+    let Some(cr) = obs.get(kind, ns, name) else {
+        return Some((cr_ref.clone(), Consistent, format!("{svc_ref} is run by {cr_ref} (not read yet), and has no ready endpoint")));
+    };
+    let mut reasons = vec![];
+    for (k, v) in cr.pointer("/metadata/annotations").and_then(Value::as_object).into_iter().flatten() {
+        let key = k.to_ascii_lowercase();
+        let on = v.as_str().is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "yes" | "1"));
+        if on && ["hibernat", "suspend", "pause", "stop"].iter().any(|w| key.contains(w)) {
+            reasons.push(format!("annotation {k}: {}", v.as_str().unwrap_or_default()));
+        }
+    }
+    for field in ["/spec/instances", "/spec/replicas", "/status/instances"] {
+        if cr.pointer(field).and_then(Value::as_i64) == Some(0) {
+            reasons.push(format!("{}: 0", field.trim_start_matches('/').replace('/', ".")));
+        }
+    }
+    for c in cr.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten() {
+        let (ty, st) = (s(c, "/type"), s(c, "/status"));
+        let paused = ["hibernat", "suspend", "pause"].iter().any(|w| ty.to_ascii_lowercase().contains(w)) && st == "True";
+        if paused || (ty == "Ready" && st == "False") {
+            reasons.push(format!("condition {ty}={st} ({}): {}", s(c, "/reason"), s(c, "/message")));
+        }
+    }
+    if reasons.is_empty() {
+        return Some((cr_ref.clone(), Consistent, format!("{svc_ref} is run by {cr_ref}, and has no ready endpoint")));
+    }
+    evidence.push(ev(cr_ref.clone(), reasons.join("; ")));
+    Some((cr_ref.clone(), Decisive, format!("{cr_ref}, which runs {svc_ref}, serves nothing: {}", reasons.join("; "))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::*;
@@ -155,5 +219,26 @@ mod tests {
         assert_eq!(f.root_cause, RootCause::CrashloopDependencyUnavailable);
         assert_eq!(f.resource.as_deref(), Some("shop/StatefulSet/db"));
         assert!(f.confidence >= 0.9 && text(&f).contains("connection refused"));
+    }
+
+    #[test]
+    fn connection_refused_by_an_operator_run_database_names_its_hibernated_custom_resource() {
+        let p = pod("iam", "kc-0", json!({"app": "kc"}), json!({"containers": [{"name": "kc"}]}), crashing("kc", 5));
+        let log_text = r#"{"level":"ERROR","msg":"fatal: startup failed","error":"failed to connect to `user=app`: 10.0.0.9:5432 (pg-rw.iam.svc.cluster.local): dial error: dial tcp 10.0.0.9:5432: connect: connection refused"}"#;
+        let owner = json!([{"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "name": "pg", "controller": true}]);
+        let svc = json!({"kind": "Service", "metadata": {"namespace": "iam", "name": "pg-rw", "labels": {"cnpg.io/cluster": "pg"}, "ownerReferences": owner}, "spec": {"selector": {"cnpg.io/cluster": "pg", "role": "primary"}, "ports": [{"port": 5432}]}});
+        let ep = json!({"kind": "Endpoints", "metadata": {"namespace": "iam", "name": "pg-rw"}});
+        let cluster = json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"namespace": "iam", "name": "pg", "annotations": {"cnpg.io/hibernation": "on"}}, "spec": {"instances": 2},
+            "status": {"instances": 0, "conditions": [{"type": "cnpg.io/hibernation", "status": "True", "reason": "Hibernated", "message": "Cluster has been hibernated"}]}});
+        let event = pod_alert("iam", "kc-0");
+        let base = [read(vec![p]), log("iam", "kc-0", "kc", true, log_text), read(vec![svc, ep]), listed(Command::list("c", Some("iam"), "pods", Some("cnpg.io/cluster=pg,role=primary")), vec![])];
+        let f = best(&event, &base);
+        assert_eq!((f.resource.as_deref(), f.tier), (Some("iam/Cluster/pg"), Tier::Consistent));
+        let mut all = base.to_vec();
+        all.push(read(vec![cluster]));
+        let f = best(&event, &all);
+        assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::CrashloopDependencyUnavailable, Some("iam/Cluster/pg"), Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("cnpg.io/hibernation: on") && t.contains("pg-rw"), "{t}");
     }
 }

@@ -62,6 +62,19 @@ fn dns_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: Option<&
         evidence.push(ev(format!("{client_ns}/Pod/{pod_name} spec"), format!("dnsPolicy {dns_policy}: cluster names are not resolvable")));
         return finding(rc, c.workload.to_owned(), if cluster_name { Decisive } else { Consistent }, format!("{} cannot resolve {host_txt}: its dnsPolicy {dns_policy} bypasses cluster DNS.", c.container), evidence, format!("Set dnsPolicy ClusterFirst in {}.", c.workload));
     }
+    // A StatefulSet's peer names (<pod>.<headless svc>) exist only for the pods the headless
+    // Service selects: a selector that misses them makes every such lookup NXDOMAIN while
+    // CoreDNS is fine.
+    if let Some(h) = host
+        && let Some(f) = headless_selects_no_peer(obs, h.namespace.as_deref().unwrap_or(client_ns), &h.name, &host_txt, &c.container, &evidence)
+    {
+        return f;
+    }
+    if let Some(ip) = link_local_resolver(line)
+        && let Some(f) = node_local_dns_missing(obs, c, &ip, &host_txt, &evidence)
+    {
+        return f;
+    }
     let dns_svc = obs.get("Service", DNS_NAMESPACE, DNS_SERVICE);
     let dns_selector = dns_svc.and_then(|d| d.pointer("/spec/selector")).and_then(Value::as_object).cloned().unwrap_or_default();
     let dns_pods = dns_svc.map(|d| scope::pods_of_service(obs, d)).unwrap_or_default();
@@ -149,6 +162,85 @@ fn dns_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: Option<&
     finding(rc, c.workload.to_owned(), Consistent, format!("{} cannot resolve {host_txt}; CoreDNS pods are not read yet.", c.container), evidence, advice_dns)
 }
 
+static RESOLVER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bon \[?(169\.254\.\d{1,3}\.\d{1,3})\]?:53\b").unwrap());
+
+/// The link-local resolver a lookup went to (`lookup x on 169.254.20.10:53`): the
+/// NodeLocal DNSCache address the kubelet's clusterDNS points at, served by a hostNetwork
+/// DaemonSet on each node.
+pub(crate) fn link_local_resolver(line: &str) -> Option<String> {
+    RESOLVER.captures(line).map(|c| c[1].to_owned())
+}
+
+/// The node-local DNS cache DaemonSet (the one listening on `ip`, or labelled
+/// k8s-app=node-local-dns) with no pod on the client's node because it does not tolerate
+/// the node's taints: the kubelet still sends every lookup to `ip`, and nothing answers.
+fn node_local_dns_missing(obs: &Observations<'_>, c: &Client<'_>, ip: &str, host_txt: &str, evidence: &[Evidence]) -> Option<Finding> {
+    let listens = |ds: &Value| {
+        let containers = ds.pointer("/spec/template/spec/containers").and_then(Value::as_array).into_iter().flatten();
+        containers.flat_map(|c| ["args", "command"].map(|f| c.get(f).and_then(Value::as_array).cloned().unwrap_or_default())).flatten().any(|a| a.as_str().is_some_and(|a| a.split(',').any(|x| x.trim() == ip)))
+    };
+    let ds = obs.all("DaemonSet").find(|d| listens(d)).or_else(|| obs.all("DaemonSet").find(|d| s(d, "/metadata/labels/k8s-app") == "node-local-dns"))?;
+    let ds_ref = resource_ref(Some(s(ds, "/metadata/namespace")), "DaemonSet", s(ds, "/metadata/name"));
+    let mut evidence = evidence.to_vec();
+    evidence.push(ev(ds_ref.clone(), format!("serves the node-local DNS cache on {ip}")));
+    let node_name = s(c.pod, "/spec/nodeName");
+    let template = ds.pointer("/spec/template").unwrap_or(&Value::Null);
+    let tol_txt: Vec<String> = template.pointer("/spec/tolerations").and_then(Value::as_array).into_iter().flatten().map(|t| {
+        let (k, op, v, e) = (s(t, "/key"), s(t, "/operator"), s(t, "/value"), s(t, "/effect"));
+        format!("{}{}{}", if k.is_empty() { "*".to_owned() } else { k.to_owned() }, if op == "Exists" { " Exists".to_owned() } else { format!("={v}") }, if e.is_empty() { String::new() } else { format!(":{e}") })
+    }).collect();
+    let untolerated = obs.get("Node", "", node_name).map(|n| k8s::untolerated_taints(template, n));
+    let (tier, why) = match untolerated {
+        Some(t) if !t.is_empty() => {
+            evidence.push(ev(format!("Node/{node_name} spec.taints"), format!("{} not tolerated by {ds_ref} (tolerations: {})", t.join(", "), if tol_txt.is_empty() { "none".into() } else { tol_txt.join(", ") })));
+            (Decisive, format!("{ds_ref} does not tolerate taint {} of node {node_name}, so no cache runs there", t.join(", ")))
+        }
+        Some(_) => return None,
+        None => (Consistent, format!("{ds_ref} may have no ready pod on node {node_name} (the node is not read yet)")),
+    };
+    Some(finding(
+        RootCause::DnsFailure,
+        ds_ref.clone(),
+        tier,
+        format!("{} cannot resolve {host_txt}: its lookups go to the node-local DNS cache {ip}, and {why}.", c.container),
+        evidence,
+        format!("Add a toleration for the node's taint to {ds_ref} (node-local DNS must run on every node whose kubelet points at {ip})."),
+    ))
+}
+
+/// A headless Service (the StatefulSet's `serviceName`) whose selector matches none of the
+/// StatefulSet's pods that were read: its per-pod DNS records do not exist.
+fn headless_selects_no_peer(obs: &Observations<'_>, ns: &str, svc_name: &str, host_txt: &str, container: &str, evidence: &[Evidence]) -> Option<Finding> {
+    let svc = obs.get("Service", ns, svc_name)?;
+    if s(svc, "/spec/clusterIP") != "None" {
+        return None;
+    }
+    let selector = svc.pointer("/spec/selector").and_then(Value::as_object).filter(|m| !m.is_empty())?;
+    if !scope::pods_of_service(obs, svc).is_empty() {
+        return None;
+    }
+    let sts = obs.all("StatefulSet").find(|w| s(w, "/metadata/namespace") == ns && s(w, "/spec/serviceName") == svc_name)?;
+    let sts_sel = sts.pointer("/spec/selector/matchLabels").and_then(Value::as_object)?;
+    let peer = obs.all("Pod").find(|p| s(p, "/metadata/namespace") == ns && k8s::map_selects(sts_sel, k8s::labels(p)))?;
+    let svc_ref = resource_ref(Some(ns), "Service", svc_name);
+    let sts_ref = resource_ref(Some(ns), "StatefulSet", s(sts, "/metadata/name"));
+    let sel_txt = k8s::selector_string(selector);
+    let diffs = super::services::selector_diffs(selector, k8s::labels(peer));
+    let mut evidence = evidence.to_vec();
+    evidence.push(ev(format!("{svc_ref} spec.selector"), format!("{sel_txt} matches no pod of {sts_ref} (its spec.serviceName)")));
+    let pod_labels: Vec<String> = k8s::labels(peer).iter().filter(|(k, _)| !matches!(k.as_str(), "controller-revision-hash" | "statefulset.kubernetes.io/pod-name" | "apps.kubernetes.io/pod-index")).map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+    evidence.push(ev(format!("{ns}/Pod/{} labels", s(peer, "/metadata/name")), pod_labels.join(", ")));
+    evidence.push(ev(format!("pods of {sts_ref}"), diffs.join("; ")));
+    Some(finding(
+        RootCause::ServiceNoEndpoints,
+        svc_ref.clone(),
+        Decisive,
+        format!("{container} cannot resolve {host_txt}: headless {svc_ref} selects none of {sts_ref}'s pods ({}), so their per-pod DNS records do not exist.", diffs.join("; ")),
+        evidence,
+        format!("Align the selector of {svc_ref} with the labels of {sts_ref}'s pods; the peer names resolve once its Endpoints list them."),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::*;
@@ -184,5 +276,34 @@ mod tests {
         p["spec"]["dnsPolicy"] = json!("ClusterFirstWithHostNet");
         let f = best(&alert(json!({"alertname": "VectorSinkErrors", "namespace": "logs", "pod": "edge-1"})), &[read(vec![p]), log("logs", "edge-1", "vector", false, log_text)]);
         assert!(!text(&f).contains("node's resolver"), "{}", text(&f));
+    }
+
+    #[test]
+    fn peer_names_of_a_statefulset_fail_when_its_headless_service_selects_none_of_its_pods() {
+        let labels = json!({"app.kubernetes.io/name": "zk", "app.kubernetes.io/component": "coordination"});
+        let mut p = pod("data", "zk-0", labels.clone(), json!({"containers": [{"name": "zk"}]}), crashing("zk", 3));
+        p["metadata"]["ownerReferences"] = json!([{"kind": "StatefulSet", "name": "zk", "controller": true}]);
+        let sts = json!({"kind": "StatefulSet", "metadata": {"namespace": "data", "name": "zk"}, "spec": {"serviceName": "zk-headless", "selector": {"matchLabels": labels}}});
+        let headless = json!({"kind": "Service", "metadata": {"namespace": "data", "name": "zk-headless"}, "spec": {"clusterIP": "None", "selector": {"app.kubernetes.io/name": "zk", "app.kubernetes.io/component": "zookeeper"}}});
+        let log_text = "2026-12-03 10:51:53 ERROR QuorumCnxManager: Cannot open channel to 1 at election address zk-1.zk-headless.data.svc.cluster.local:3888: java.net.UnknownHostException: zk-1.zk-headless.data.svc.cluster.local";
+        let f = best(&pod_alert("data", "zk-0"), &[read(vec![p, sts, headless]), log("data", "zk-0", "zk", true, log_text)]);
+        assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::ServiceNoEndpoints, Some("data/Service/zk-headless"), Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("selector wants app.kubernetes.io/component=zookeeper, pods have app.kubernetes.io/component=coordination"), "{t}");
+    }
+
+    #[test]
+    fn lookups_timing_out_on_the_node_local_cache_name_the_daemonset_that_skips_the_tainted_node() {
+        let mut p = pod("rep", "worker-1", json!({"app": "worker"}), json!({"nodeName": "spot-1", "containers": [{"name": "worker"}], "tolerations": [{"key": "workload", "value": "batch", "effect": "NoSchedule"}]}), crashing("worker", 4));
+        p["metadata"]["ownerReferences"][0]["name"] = json!("worker-5d9");
+        let log_text = "hostname resolving error: lookup db.rep.svc.cluster.local on 169.254.20.10:53: read udp 10.0.1.5:33542->169.254.20.10:53: i/o timeout";
+        let ds = json!({"kind": "DaemonSet", "metadata": {"namespace": "kube-system", "name": "node-local-dns", "labels": {"k8s-app": "node-local-dns"}}, "spec": {"template": {"spec": {"hostNetwork": true, "containers": [{"name": "node-cache", "args": ["-localip", "169.254.20.10,10.96.0.10"]}], "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}]}}}});
+        let node = json!({"kind": "Node", "metadata": {"name": "spot-1"}, "spec": {"taints": [{"key": "workload", "value": "batch", "effect": "NoSchedule"}]}});
+        let f = best(&pod_alert("rep", "worker-1"), &[read(vec![p.clone(), ds.clone()]), log("rep", "worker-1", "worker", true, log_text)]);
+        assert_eq!((f.resource.as_deref(), f.tier), (Some("kube-system/DaemonSet/node-local-dns"), Tier::Consistent));
+        let f = best(&pod_alert("rep", "worker-1"), &[read(vec![p, ds, node]), log("rep", "worker-1", "worker", true, log_text)]);
+        assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::DnsFailure, Some("kube-system/DaemonSet/node-local-dns"), Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("workload=batch:NoSchedule") && t.contains("CriticalAddonsOnly Exists") && t.contains("169.254.20.10"), "{t}");
     }
 }

@@ -24,6 +24,7 @@ mod volumes;
 mod workloads;
 
 pub use dns::{DNS_NAMESPACE, DNS_SERVICE};
+pub(crate) use dns::link_local_resolver;
 pub(crate) use autoscaling::{METRICS_SERVER, metrics_api_group};
 pub(crate) use nodes::{cni_sandbox_failure, is_cni_daemonset, network_plugin_not_ready};
 

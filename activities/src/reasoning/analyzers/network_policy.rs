@@ -195,6 +195,62 @@ pub(super) fn network_policy_verdict(obs: &Observations<'_>, client: &Value, svc
     }
 }
 
+/// A Cilium `egressDeny` rule (CiliumNetworkPolicy in the pod's namespace, or
+/// CiliumClusterwideNetworkPolicy) that selects `pod` and denies egress on `port` to
+/// outside the cluster. Cilium applies deny rules before any allow, so a Kubernetes
+/// NetworkPolicy that allows the port does not help. Returns the policy and why.
+pub(super) fn cilium_egress_denied(obs: &Observations<'_>, pod: &Value, port: u16) -> Option<(String, String)> {
+    let ns = s(pod, "/metadata/namespace");
+    // Cilium's view of the pod's labels: its own, plus the namespace pseudo-label.
+    let mut labels = k8s::labels(pod).clone();
+    labels.insert("io.kubernetes.pod.namespace".into(), Value::String(ns.to_owned()));
+    let strip = |sel: &Value| -> Value {
+        let key = |k: &str| k.trim_start_matches("k8s:").trim_start_matches("any:").to_owned();
+        let mut out = serde_json::json!({});
+        if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
+            out["matchLabels"] = Value::Object(m.iter().map(|(k, v)| (key(k), v.clone())).collect());
+        }
+        if let Some(e) = sel.get("matchExpressions").and_then(Value::as_array) {
+            out["matchExpressions"] = Value::Array(e.iter().map(|x| { let mut x = x.clone(); x["key"] = Value::String(key(s(&x, "/key"))); x }).collect());
+        }
+        out
+    };
+    let policies = obs.all("CiliumClusterwideNetworkPolicy").chain(obs.all("CiliumNetworkPolicy").filter(|p| s(p, "/metadata/namespace") == ns));
+    for p in policies {
+        let specs: Vec<&Value> = match p.get("specs").and_then(Value::as_array) {
+            Some(v) => v.iter().collect(),
+            None => p.get("spec").into_iter().collect(),
+        };
+        for spec in specs {
+            let Some(sel) = spec.get("endpointSelector") else { continue };
+            if !k8s::label_selector_matches(&strip(sel), &labels) {
+                continue;
+            }
+            for rule in spec.get("egressDeny").and_then(Value::as_array).into_iter().flatten() {
+                let entities: Vec<&str> = rule.get("toEntities").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+                let outside = entities.iter().any(|e| matches!(*e, "world" | "all")) || ["toCIDR", "toCIDRSet", "toFQDNs"].iter().any(|k| rule.get(*k).is_some());
+                if !outside {
+                    continue;
+                }
+                let ports: Vec<&Value> = rule.get("toPorts").and_then(Value::as_array).into_iter().flatten().flat_map(|tp| tp.get("ports").and_then(Value::as_array).into_iter().flatten()).collect();
+                let hit = ports.is_empty() || ports.iter().any(|pp| {
+                    let from: Option<u16> = match pp.get("port") { Some(Value::String(x)) => x.parse().ok(), Some(Value::Number(n)) => n.as_u64().map(|n| n as u16), _ => None };
+                    let end = pp.get("endPort").and_then(Value::as_u64).map(|n| n as u16);
+                    from.is_none_or(|f| f == 0 || f == port || end.is_some_and(|e| (f..=e).contains(&port)))
+                });
+                if !hit {
+                    continue;
+                }
+                let pref = resource_ref(Some(s(p, "/metadata/namespace")).filter(|n| !n.is_empty()), s(p, "/kind"), s(p, "/metadata/name"));
+                let port_list: Vec<String> = ports.iter().map(|pp| match pp.get("port") { Some(Value::String(x)) => x.clone(), Some(v) => v.to_string(), None => "*".into() }).collect();
+                let to = if entities.is_empty() { "external addresses".to_owned() } else { format!("toEntities [{}]", entities.join(", ")) };
+                return Some((pref, format!("its egressDeny rule denies {to} on ports [{}], which holds port {port}, for pods its endpointSelector matches ({} in namespace {ns}); Cilium enforces deny rules before any allow", port_list.join(", "), s(pod, "/metadata/name"))));
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::*;
@@ -254,5 +310,22 @@ mod tests {
         let f = best(&pod_alert("rep", "api-1"), &results);
         assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::NetworkPolicyBlocked, Some("rep/NetworkPolicy/default-deny-all"), Tier::Decisive));
         assert!(text(&f).contains("name resolution") && text(&f).contains("Egress"), "{}", text(&f));
+    }
+
+    #[test]
+    fn a_clusterwide_cilium_egress_deny_on_the_smtp_port_is_found_for_the_pod() {
+        let p = pod("notify", "mailer-1", json!({"app": "mailer"}), json!({"containers": [{"name": "mailer"}]}), json!({"phase": "Running"}));
+        let ccnp = json!({"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy", "metadata": {"name": "deny-smtp"}, "spec": {
+            "endpointSelector": {"matchExpressions": [{"key": "k8s:io.kubernetes.pod.namespace", "operator": "NotIn", "values": ["mail-relay"]}]},
+            "egressDeny": [{"toEntities": ["world"], "toPorts": [{"ports": [{"port": "25", "protocol": "TCP"}, {"port": "587", "protocol": "TCP"}]}]}]}});
+        let results = [read(vec![p.clone(), ccnp])];
+        let obs = Observations::new(&results);
+        let (policy, why) = cilium_egress_denied(&obs, &p, 587).expect("denied");
+        assert_eq!(policy, "CiliumClusterwideNetworkPolicy/deny-smtp");
+        assert!(why.contains("587") && why.contains("world"), "{why}");
+        assert!(cilium_egress_denied(&obs, &p, 443).is_none());
+        let mut relay = p.clone();
+        relay["metadata"]["namespace"] = json!("mail-relay");
+        assert!(cilium_egress_denied(&obs, &relay, 587).is_none());
     }
 }

@@ -154,7 +154,10 @@ fn node_findings(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding>)
         }
         let evictions = !evicted.is_empty() || node_events.iter().any(|e| matches!(s(e, "/reason"), "EvictionThresholdMet" | "Evicted"));
         let kinds: Vec<&str> = pressures.iter().map(|c| s(c, "/type")).collect();
-        let resource_kind = evicted.iter().map(|p| pressured_resource(s(p, "/status/message"))).find(|r| !r.is_empty()).unwrap_or(match kinds.first().copied() {
+        // The kubelet names inodes in its events ("Attempting to reclaim inodes") and its
+        // evictions ("The node was low on resource: inodes").
+        let inode_events = node_events.iter().any(|e| s(e, "/message").contains("inodes"));
+        let resource_kind = evicted.iter().map(|p| pressured_resource(s(p, "/status/message"))).find(|r| !r.is_empty()).or(inode_events.then_some("inodes")).unwrap_or(match kinds.first().copied() {
             Some("MemoryPressure") => "memory",
             Some("DiskPressure") => "ephemeral-storage",
             _ => "",
@@ -262,6 +265,30 @@ fn pressure_culprit(obs: &Observations<'_>, node: &str, resource: &str) -> Optio
             let pod_ref = format!("{}/Pod/{}", s(p, "/metadata/namespace"), s(p, "/metadata/name"));
             let facts = format!("emptyDir volume {} without sizeLimit and no ephemeral-storage limit{}", unbounded(p).join(", "), if s(p, "/status/reason") == "Evicted" { "; the kubelet evicted it first, as the largest consumer of ephemeral-storage" } else { "" });
             Some(Culprit { workload: workload_ref(obs, p), tier, why: format!("{pod_ref} has an {facts}"), evidence: vec![ev(format!("{pod_ref} on Node/{node} spec"), facts)] })
+        }
+        "inodes" => {
+            // Files written to a hostPath count against no pod's ephemeral-storage: a
+            // workload that writes many small files there (sessions, caches) exhausts the
+            // node's inodes while the kubelet evicts its neighbours.
+            let writable = |p: &Value| -> Vec<String> {
+                let spec = p.get("spec").cloned().unwrap_or_default();
+                let mounts: Vec<&Value> = k8s::containers(&spec).flat_map(|c| c.get("volumeMounts").and_then(Value::as_array).into_iter().flatten()).collect();
+                p.pointer("/spec/volumes").and_then(Value::as_array).into_iter().flatten().filter_map(|v| {
+                    let path = s(v, "/hostPath/path");
+                    let system = path == "/" || ["/proc", "/sys", "/dev", "/run", "/var/run", "/etc", "/var/lib/kubelet", "/var/log", "/lib/modules", "/usr"].iter().any(|sp| path == *sp || path.starts_with(&format!("{sp}/")));
+                    if path.is_empty() || system || matches!(s(v, "/hostPath/type"), "Socket" | "CharDevice" | "BlockDevice" | "File") {
+                        return None;
+                    }
+                    let rw = mounts.iter().filter(|m| s(m, "/name") == s(v, "/name")).find(|m| !m.get("readOnly").and_then(Value::as_bool).unwrap_or(false))?;
+                    Some(format!("hostPath {path} (volume {}, mounted read-write at {})", s(v, "/name"), s(rw, "/mountPath")))
+                }).collect()
+            };
+            let mut writers: Vec<(&Value, Vec<String>)> = on_node.iter().filter(|p| s(p, "/status/reason") != "Evicted" && !node_agent(p)).map(|p| (*p, writable(p))).filter(|(_, w)| !w.is_empty()).collect();
+            writers.dedup_by(|a, b| workload_ref(obs, a.0) == workload_ref(obs, b.0));
+            let [(p, paths)] = writers.as_slice() else { return None };
+            let pod_ref = format!("{}/Pod/{}", s(p, "/metadata/namespace"), s(p, "/metadata/name"));
+            let facts = format!("writes to {} on the node's filesystem, which no ephemeral-storage limit bounds", paths.join(", "));
+            Some(Culprit { workload: workload_ref(obs, p), tier: Consistent, why: format!("{pod_ref} {facts}"), evidence: vec![ev(format!("{pod_ref} on Node/{node} spec"), facts)] })
         }
         _ => None,
     }
@@ -429,5 +456,22 @@ mod tests {
         assert_eq!((f.resource.as_deref(), f.tier), (Some("kube-system/DaemonSet/aws-node"), Tier::Decisive));
         let t = text(&f);
         assert!(t.contains("failed to assign an IP address") && t.contains("InsufficientFreeAddressesInSubnet"), "{t}");
+    }
+
+    #[test]
+    fn inode_pressure_names_the_workload_writing_to_a_hostpath() {
+        let node = json!({"kind": "Node", "metadata": {"name": "w5"}, "status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "DiskPressure", "status": "True", "reason": "KubeletHasDiskPressure", "message": "kubelet has disk pressure"}]}});
+        let ev_node = json!({"kind": "Event", "type": "Warning", "reason": "EvictionThresholdMet", "message": "Attempting to reclaim inodes", "involvedObject": {"kind": "Node", "name": "w5"}});
+        let mut portal = pod("web", "portal-1", json!({"app": "portal"}), json!({"nodeName": "w5", "containers": [{"name": "php", "volumeMounts": [{"name": "sessions", "mountPath": "/var/lib/php/sessions"}, {"name": "tz", "mountPath": "/etc/localtime", "readOnly": true}]}],
+            "volumes": [{"name": "sessions", "hostPath": {"path": "/srv/portal/sessions", "type": "DirectoryOrCreate"}}, {"name": "tz", "hostPath": {"path": "/usr/share/zoneinfo/UTC"}}]}), json!({"phase": "Running"}));
+        portal["metadata"]["ownerReferences"][0]["name"] = json!("portal-6d5");
+        let mut exporter = pod("monitoring", "node-exporter-x", json!({"app": "node-exporter"}), json!({"nodeName": "w5", "containers": [{"name": "ne", "volumeMounts": [{"name": "root", "mountPath": "/host/root"}]}], "volumes": [{"name": "root", "hostPath": {"path": "/"}}]}), json!({"phase": "Running"}));
+        exporter["metadata"]["ownerReferences"] = json!([{"kind": "DaemonSet", "name": "node-exporter", "controller": true}]);
+        let event = alert(json!({"alertname": "NodeFilesystemFilesFillingUp", "node": "w5"}));
+        let f = best(&event, &[read(vec![node, portal, exporter, ev_node])]);
+        assert_eq!(f.root_cause, RootCause::NodePressureEviction);
+        // Its ReplicaSet (the Deployment is not read here), not the node.
+        assert_eq!(f.resource.as_deref(), Some("web/ReplicaSet/portal-6d5"));
+        assert!(text(&f).contains("/srv/portal/sessions"), "{}", text(&f));
     }
 }

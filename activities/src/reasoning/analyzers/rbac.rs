@@ -38,7 +38,11 @@ fn rbac_finding(c: &Client<'_>, line: &str, sa_ns: &str, sa: &str, verb: &str, r
         .chain(obs.all("ClusterRoleBinding"))
         .filter(|b| subject_matches(b))
         .collect();
-    let listed = obs.all("RoleBinding").next().is_some() || obs.all("ClusterRoleBinding").next().is_some() || obs.executed.iter().any(|k| k.contains("rolebindings"));
+    // "Nothing binds the account" needs both lists read: a ClusterRoleBinding grants in
+    // every namespace, a RoleBinding only in the request's namespace.
+    let crbs_read = obs.all("ClusterRoleBinding").next().is_some() || obs.executed.iter().any(|k| k.contains("|get|clusterrolebindings|"));
+    let rbs_read = obs.all("RoleBinding").next().is_some() || obs.executed.iter().any(|k| k.contains("|get|rolebindings|"));
+    let listed = crbs_read && (namespace.is_none() || rbs_read);
     let (res_name, sub) = resource.split_once('/').map(|(r, s)| (r, Some(s))).unwrap_or((resource, None));
     let rule_covers = |r: &Value| {
         let has = |field: &str, want: &str| r.get(field).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).any(|x| x == want || x == "*");
@@ -193,5 +197,28 @@ E1208 05:58:33.390000       1 leaderelection.go:332] error retrieving resource l
         assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::RbacForbidden, Some("net/Role/sync"), Tier::Decisive));
         let t = text(&f);
         assert!(t.contains("leases") && t.contains("forbidden"), "{t}");
+    }
+
+    #[test]
+    fn a_namespaced_denial_through_a_clusterrolebinding_names_the_clusterrole_not_the_account() {
+        // A controller-runtime operator patching a status subresource in another namespace.
+        let p = pod("ops", "op-1", json!({"app": "op"}), json!({"serviceAccountName": "op", "containers": [{"name": "manager"}]}), json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "manager", "ready": true, "restartCount": 0, "state": {"running": {}}}]}));
+        let log_text = r#"{"level":"error","msg":"Reconciler error","error":"patching status: widgets.example.io \"w\" is forbidden: User \"system:serviceaccount:ops:op\" cannot patch resource \"widgets/status\" in API group \"example.io\" in the namespace \"apps\""}"#;
+        let crb = json!({"kind": "ClusterRoleBinding", "metadata": {"name": "op-manager"}, "roleRef": {"kind": "ClusterRole", "name": "op-manager"}, "subjects": [{"kind": "ServiceAccount", "name": "op", "namespace": "ops"}]});
+        let role = json!({"kind": "ClusterRole", "metadata": {"name": "op-manager"}, "rules": [{"apiGroups": ["example.io"], "resources": ["widgets/status"], "verbs": ["get", "update"]}]});
+        let event = alert(json!({"alertname": "ReconcileErrors", "namespace": "ops", "pod": "op-1"}));
+        // Only the namespace's RoleBindings read: nothing is settled about the account yet.
+        let early = [read(vec![p.clone()]), listed(Command::list("c", Some("apps"), "rolebindings", None), vec![]), log("ops", "op-1", "manager", false, log_text)];
+        assert_eq!(best(&event, &early).tier, Tier::Consistent);
+        let results = [
+            read(vec![p, role]),
+            listed(Command::list("c", Some("apps"), "rolebindings", None), vec![]),
+            listed(Command::list("c", None, "clusterrolebindings", None), vec![crb]),
+            log("ops", "op-1", "manager", false, log_text),
+        ];
+        let f = best(&event, &results);
+        assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::RbacForbidden, Some("ClusterRole/op-manager"), Tier::Decisive));
+        let t = text(&f);
+        assert!(t.contains("[get, update]") && t.contains("widgets/status") && t.contains("not patch"), "{t}");
     }
 }

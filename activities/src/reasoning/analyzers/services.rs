@@ -60,6 +60,26 @@ pub(super) fn port_mismatch(obs: &Observations<'_>, svc: &Value) -> Option<Findi
     None
 }
 
+/// How `labels` fall short of `selector`, one phrase per unmatched key (a value the pods
+/// carry under another key is quoted: app=x against a chart's app.kubernetes.io/name=x).
+pub(super) fn selector_diffs(selector: &Map<String, Value>, labels: &Map<String, Value>) -> Vec<String> {
+    selector
+        .iter()
+        .filter(|(k, v)| labels.get(*k) != Some(*v))
+        .map(|(k, v)| match labels.get(k) {
+            Some(have) => format!("selector wants {k}={}, pods have {k}={}", v.as_str().unwrap_or_default(), have.as_str().unwrap_or_default()),
+            None => {
+                let same_value: Vec<String> = labels.iter().filter(|(_, have)| *have == v).map(|(lk, lv)| format!("{lk}={}", lv.as_str().unwrap_or_default())).collect();
+                if same_value.is_empty() {
+                    format!("selector wants {k}={}, pods have no {k} label", v.as_str().unwrap_or_default())
+                } else {
+                    format!("selector wants {k}={}, pods have no {k} label but carry {}", v.as_str().unwrap_or_default(), same_value.join(", "))
+                }
+            }
+        })
+        .collect()
+}
+
 fn service_findings(event: &StandardEvent, obs: &Observations<'_>, svc: &Value, out: &mut Vec<Finding>) {
     let ns = s(svc, "/metadata/namespace");
     let name = s(svc, "/metadata/name");
@@ -89,21 +109,7 @@ fn service_findings(event: &StandardEvent, obs: &Observations<'_>, svc: &Value, 
         let near: Vec<&Value> = candidates.iter().filter(|(n, _)| *n == best).map(|(_, p)| *p).collect();
         if let Some(p) = near.first() {
             let labels = k8s::labels(p);
-            let diffs: Vec<String> = selector
-                .iter()
-                .filter(|(k, v)| labels.get(*k) != Some(*v))
-                .map(|(k, v)| match labels.get(k) {
-                    Some(have) => format!("selector wants {k}={}, pods have {k}={}", v.as_str().unwrap_or_default(), have.as_str().unwrap_or_default()),
-                    None => {
-                        let same_value: Vec<String> = labels.iter().filter(|(_, have)| *have == v).map(|(lk, lv)| format!("{lk}={}", lv.as_str().unwrap_or_default())).collect();
-                        if same_value.is_empty() {
-                            format!("selector wants {k}={}, pods have no {k} label", v.as_str().unwrap_or_default())
-                        } else {
-                            format!("selector wants {k}={}, pods have no {k} label but carry {}", v.as_str().unwrap_or_default(), same_value.join(", "))
-                        }
-                    }
-                })
-                .collect();
+            let diffs = selector_diffs(selector, labels);
             let pod_labels: Vec<String> = labels.iter().filter(|(k, _)| !matches!(k.as_str(), "pod-template-hash" | "controller-revision-hash" | "pod-template-generation")).map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
             evidence.push(ev(format!("{}/Pod/{} labels", ns, s(p, "/metadata/name")), pod_labels.join(", ")));
             evidence.push(ev(format!("pods of {} ({} pods)", workload_ref(obs, p), near.len()), diffs.join("; ")));
