@@ -132,14 +132,14 @@ static CONFIG_PARSE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(\byaml\.(scanner|parser|composer|constructor)\.\w+Error\b|snakeyaml\.\w+\.\w+Exception|\byaml: (line \d+|unmarshal errors|did not find expected|found character that cannot start)|mapping values are not allowed (here|in this context)|error converting YAML to JSON|JSONDecodeError|invalid character '[^']*' (looking for beginning|after object key|after array element)|json: cannot unmarshal|JsonParseException|TOMLDecodeError|TomlDecodeError|\btoml: line \d+|Unexpected token .{0,20} in JSON at position|is not valid JSON)").expect("regex")
 });
 static DEPENDENCY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(connection refused|ECONNREFUSED|could not connect to|can't connect to|cannot connect to|failed to connect to|unable to connect to|error \S+ connecting to|connection timed out|connect timed out|connect timeout|i/o timeout|no route to host|ETIMEDOUT|EHOSTUNREACH|server closed the connection unexpectedly|is the server running|connection reset by peer)").expect("regex")
+    Regex::new(r"(?i)(connection refused|connection to \S+ (?:refused|failed|timed out)|ECONNREFUSED|could not connect to|can't connect to|cannot connect to|failed to connect to|unable to connect to|error \S+ connecting to|connection timed out|connect timed out|connect timeout|i/o timeout|no route to host|ETIMEDOUT|EHOSTUNREACH|server closed the connection unexpectedly|is the server running|connection reset by peer)").expect("regex")
 });
 // The dependency answers, but says it cannot serve: the fix is on its side, not the client's.
 static UNAVAILABLE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(\b503 Service Unavailable|\b(status|code|HTTP/[0-9.]+|returned|response)[: =]*\(?503\b|Vault is sealed|the database system is (starting up|shutting down|in recovery mode)|LOADING Redis is loading the dataset|MASTERDOWN Link with MASTER is down|etcdserver: no leader)").expect("regex")
 });
 static TIMEOUT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(timed out|timeout|ETIMEDOUT|deadline exceeded)").expect("regex"));
-static REFUSED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(connection refused|ECONNREFUSED|is the server running)").expect("regex"));
+static REFUSED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(connection refused|connection to \S+ refused|ECONNREFUSED|is the server running)").expect("regex"));
 static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^(Caused by: )?([A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(Exception|Error)\b(: |$)|^Exception in thread "[^"]*" |^panic: |^fatal error: |^thread '.*' panicked at|^Unhandled exception|^Uncaught "#).expect("regex")
 });
@@ -295,6 +295,18 @@ mod tests {
         }
         let cluster = r#"E0101 reflector.go] nodes is forbidden: User \"system:serviceaccount:ops:agent\" cannot watch resource \"nodes\" in API group \"\" at the cluster scope"#;
         assert!(matches!(crash_cause(cluster), Some(Symptom::Rbac { namespace: None, .. })));
+    }
+
+    #[test]
+    fn pgjdbc_names_the_refusing_host_on_its_own_line() {
+        // PostgreSQL's JDBC driver, then the application's shorter summary of it.
+        let log = "ERROR: Failed to obtain JDBC connection\nERROR: Connection to orders-db-rw:5432 refused. Check that the hostname and port are correct and that the postmaster is accepting TCP/IP connections.\nERROR: Connection refused";
+        match crash_cause(log).unwrap() {
+            Symptom::Dependency { host: Some(h), failure, .. } => {
+                assert_eq!((h.name.as_str(), h.port, failure), ("orders-db-rw", Some(5432), ConnectFailure::Refused));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
