@@ -29,6 +29,8 @@ pub struct Host {
     pub namespace: Option<String>,
     /// Port, when the line gives one.
     pub port: Option<u16>,
+    /// The address it resolved to, when the line gives one (`smtp.example.com (203.0.113.7)`).
+    pub ip: Option<std::net::IpAddr>,
 }
 
 /// What a log says.
@@ -132,7 +134,7 @@ static CONFIG_PARSE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(\byaml\.(scanner|parser|composer|constructor)\.\w+Error\b|snakeyaml\.\w+\.\w+Exception|\byaml: (line \d+|unmarshal errors|did not find expected|found character that cannot start)|mapping values are not allowed (here|in this context)|error converting YAML to JSON|JSONDecodeError|invalid character '[^']*' (looking for beginning|after object key|after array element)|json: cannot unmarshal|JsonParseException|TOMLDecodeError|TomlDecodeError|\btoml: line \d+|Unexpected token .{0,20} in JSON at position|is not valid JSON)").expect("regex")
 });
 static DEPENDENCY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(connection refused|connection to \S+ (?:refused|failed|timed out)|ECONNREFUSED|could not connect to|can't connect to|cannot connect to|failed to connect to|unable to connect to|error \S+ connecting to|connection timed out|connect timed out|connect timeout|i/o timeout|no route to host|ETIMEDOUT|EHOSTUNREACH|server closed the connection unexpectedly|is the server running|connection reset by peer)").expect("regex")
+    Regex::new(r"(?i)(connection refused|connection to \S+ (?:refused|failed|timed out)|ECONNREFUSED|could not connect to|can't connect to|cannot connect to|failed to connect to|unable to connect to|error \S+ connecting to|connection timed out|connect timed out|^TimeoutError: timed out$|^socket\.timeout: timed out$|connect timeout|i/o timeout|no route to host|ETIMEDOUT|EHOSTUNREACH|server closed the connection unexpectedly|is the server running|connection reset by peer)").expect("regex")
 });
 // The dependency answers, but says it cannot serve: the fix is on its side, not the client's.
 static UNAVAILABLE: LazyLock<Regex> = LazyLock::new(|| {
@@ -153,6 +155,11 @@ static SVC_HOST: LazyLock<Regex> = LazyLock::new(|| {
 static URL_HOST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b[a-z][a-z0-9+.-]*://(?:[^@/\s]+@)?([a-z0-9.-]+)(?::(\d{1,5}))?").expect("regex"));
 static HOST_PORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"(?:^|[\s"'(=@,\[])([a-z][-a-z0-9]*[a-z0-9]):(\d{2,5})\b"#).expect("regex"));
 static QUOTED_HOST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"(?i)\bhost[= ]+["']?([a-z][-a-z0-9]*[a-z0-9])["']?"#).expect("regex"));
+/// A host outside cluster DNS that a line says it connects to, with its port:
+/// `connecting to smtp.example.com (203.0.113.7) port 587`, `connect to api.example.com:443`.
+static EXTERNAL_CONNECT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bconnect(?:ing|ion)?(?: to)? ([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})(?: \(([0-9a-f.:]+)\))?,?(?: port |:)(\d{2,5})\b").expect("regex")
+});
 static LOOKUP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"lookup ([a-z0-9][-a-z0-9.]*[a-z0-9])(?: on |:)").expect("regex"));
 
 const NOT_HOSTS: &[&str] = &["localhost", "java", "kt", "scala", "py", "go", "rs", "js", "ts", "rb", "tcp", "udp", "http", "https", "unix", "dial", "read", "write", "port"];
@@ -160,7 +167,7 @@ const NOT_HOSTS: &[&str] = &["localhost", "java", "kt", "scala", "py", "go", "rs
 /// The in-cluster host a log line talks about, if any.
 pub fn host_in(line: &str) -> Option<Host> {
     if let Some(c) = SVC_HOST.captures(line) {
-        return Some(Host { name: c[1].to_owned(), namespace: Some(c[2].to_owned()), port: c.get(3).and_then(|p| p.as_str().parse().ok()) });
+        return Some(Host { name: c[1].to_owned(), namespace: Some(c[2].to_owned()), port: c.get(3).and_then(|p| p.as_str().parse().ok()), ip: None });
     }
     let candidates = LOOKUP
         .captures(line)
@@ -174,7 +181,7 @@ pub fn host_in(line: &str) -> Option<Host> {
         if name.contains('.') || name.parse::<std::net::IpAddr>().is_ok() || NOT_HOSTS.contains(&name.as_str()) {
             continue;
         }
-        return Some(Host { name, namespace: None, port });
+        return Some(Host { name, namespace: None, port, ip: None });
     }
     None
 }
@@ -229,6 +236,24 @@ pub fn symptoms(log: &str) -> Vec<Symptom> {
         } else {
             ConnectFailure::Other
         };
+        // A timeout with no Service named: the host outside the cluster it was connecting to
+        // (egress policies may drop it), from the nearest line that says so.
+        let host = host.or_else(|| {
+            (failure == ConnectFailure::Timeout)
+                .then(|| {
+                    lines.iter().rev().find_map(|l| {
+                        let c = EXTERNAL_CONNECT.captures(l)?;
+                        let name = c[1].to_lowercase();
+                        (name.parse::<std::net::IpAddr>().is_err() && !SVC_HOST.is_match(l)).then(|| Host {
+                            name,
+                            namespace: None,
+                            port: c[3].parse().ok(),
+                            ip: c.get(2).and_then(|ip| ip.as_str().parse().ok()),
+                        })
+                    })
+                })
+                .flatten()
+        });
         out.push(Symptom::Dependency { line: line.clone(), host, failure });
     }
     if let Some(line) = last_match(&lines, &CONFIG_PARSE).or_else(|| last_match(&lines, &BAD_CONFIG)) {
@@ -295,6 +320,20 @@ mod tests {
         }
         let cluster = r#"E0101 reflector.go] nodes is forbidden: User \"system:serviceaccount:ops:agent\" cannot watch resource \"nodes\" in API group \"\" at the cluster scope"#;
         assert!(matches!(crash_cause(cluster), Some(Symptom::Rbac { namespace: None, .. })));
+    }
+
+    #[test]
+    fn a_python_connect_timeout_names_the_outside_host_it_was_connecting_to() {
+        let log = "INFO notify.transport [w-1] connecting to smtp.example.com (203.0.113.7) port 587\n  File \"/usr/local/lib/python3.12/socket.py\", line 850, in create_connection\n    sock.connect(sa)\nTimeoutError: timed out";
+        match crash_cause(log).unwrap() {
+            Symptom::Dependency { host: Some(h), failure, .. } => {
+                assert_eq!((h.name.as_str(), h.port, failure), ("smtp.example.com", Some(587), ConnectFailure::Timeout));
+                assert_eq!(h.ip, "203.0.113.7".parse().ok());
+            }
+            other => panic!("{other:?}"),
+        }
+        // Refused, an outside host is not followed (no egress policy question there).
+        assert!(matches!(crash_cause("connecting to smtp.example.com port 587\nConnectionRefusedError: [Errno 111] Connection refused"), Some(Symptom::Dependency { host: None, .. })));
     }
 
     #[test]

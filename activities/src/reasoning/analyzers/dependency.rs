@@ -44,7 +44,7 @@ fn dependency_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: O
     if obs.get("Service", ns, &h.name).is_none()
         && failure != ConnectFailure::Unavailable
         && let Some(port) = h.port
-        && let Some((policy, why)) = super::network_policy::cilium_egress_denied(obs, c.pod, port)
+        && let Some((policy, why)) = super::network_policy::cilium_egress_denied(obs, c.pod, &h.name, h.ip, port)
     {
         evidence.push(ev(policy.clone(), why.clone()));
         return Some(finding(

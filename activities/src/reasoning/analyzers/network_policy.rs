@@ -199,7 +199,36 @@ pub(super) fn network_policy_verdict(obs: &Observations<'_>, client: &Value, svc
 /// CiliumClusterwideNetworkPolicy) that selects `pod` and denies egress on `port` to
 /// outside the cluster. Cilium applies deny rules before any allow, so a Kubernetes
 /// NetworkPolicy that allows the port does not help. Returns the policy and why.
-pub(super) fn cilium_egress_denied(obs: &Observations<'_>, pod: &Value, port: u16) -> Option<(String, String)> {
+/// Whether an egressDeny rule's destination covers a host outside the cluster: `toEntities`
+/// world/all; `toCIDR`/`toCIDRSet` only when the address is known and inside (outside any
+/// `except`); `toFQDNs` by `matchName` or `matchPattern` (`*` for one or more labels' worth).
+fn cilium_rule_covers(rule: &Value, host: &str, ip: Option<std::net::IpAddr>) -> bool {
+    let strs = |k: &str| -> Vec<&str> { rule.get(k).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect() };
+    let in_cidr = |cidr: &str| ip.is_some_and(|ip| cidr.parse::<IpNet>().is_ok_and(|n| n.contains(&ip)));
+    let entities = strs("toEntities").iter().any(|e| matches!(*e, "world" | "all"));
+    let cidr = strs("toCIDR").iter().any(|c| in_cidr(c));
+    let cidr_set = rule.get("toCIDRSet").and_then(Value::as_array).into_iter().flatten().any(|c| {
+        in_cidr(s(c, "/cidr")) && !c.get("except").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).any(&in_cidr)
+    });
+    let fqdn = rule.get("toFQDNs").and_then(Value::as_array).into_iter().flatten().any(|f| {
+        let name = s(f, "/matchName").trim_end_matches('.');
+        let pattern = s(f, "/matchPattern").trim_end_matches('.');
+        (!name.is_empty() && name.eq_ignore_ascii_case(host)) || (!pattern.is_empty() && glob_matches(&pattern.to_ascii_lowercase(), &host.to_ascii_lowercase()))
+    });
+    entities || cidr || cidr_set || fqdn
+}
+
+/// `*` matches any run of characters (Cilium's matchPattern).
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => text.strip_prefix(head).is_some_and(|t| (0..=t.len()).any(|i| t.is_char_boundary(i) && glob_matches(rest, &t[i..]))),
+    }
+}
+
+/// A Cilium (clusterwide) policy whose egressDeny drops the pod's traffic to `host` (an
+/// address outside the cluster, `ip` when known) on `port`: the policy and why.
+pub(super) fn cilium_egress_denied(obs: &Observations<'_>, pod: &Value, host: &str, ip: Option<std::net::IpAddr>, port: u16) -> Option<(String, String)> {
     let ns = s(pod, "/metadata/namespace");
     // Cilium's view of the pod's labels: its own, plus the namespace pseudo-label.
     let mut labels = k8s::labels(pod).clone();
@@ -228,8 +257,7 @@ pub(super) fn cilium_egress_denied(obs: &Observations<'_>, pod: &Value, port: u1
             }
             for rule in spec.get("egressDeny").and_then(Value::as_array).into_iter().flatten() {
                 let entities: Vec<&str> = rule.get("toEntities").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-                let outside = entities.iter().any(|e| matches!(*e, "world" | "all")) || ["toCIDR", "toCIDRSet", "toFQDNs"].iter().any(|k| rule.get(*k).is_some());
-                if !outside {
+                if !cilium_rule_covers(rule, host, ip) {
                     continue;
                 }
                 let ports: Vec<&Value> = rule.get("toPorts").and_then(Value::as_array).into_iter().flatten().flat_map(|tp| tp.get("ports").and_then(Value::as_array).into_iter().flatten()).collect();
@@ -320,12 +348,29 @@ mod tests {
             "egressDeny": [{"toEntities": ["world"], "toPorts": [{"ports": [{"port": "25", "protocol": "TCP"}, {"port": "587", "protocol": "TCP"}]}]}]}});
         let results = [read(vec![p.clone(), ccnp])];
         let obs = Observations::new(&results);
-        let (policy, why) = cilium_egress_denied(&obs, &p, 587).expect("denied");
+        let ip = "203.0.113.7".parse().ok();
+        let (policy, why) = cilium_egress_denied(&obs, &p, "smtp.example.com", ip, 587).expect("denied");
         assert_eq!(policy, "CiliumClusterwideNetworkPolicy/deny-smtp");
         assert!(why.contains("587") && why.contains("world"), "{why}");
-        assert!(cilium_egress_denied(&obs, &p, 443).is_none());
+        assert!(cilium_egress_denied(&obs, &p, "smtp.example.com", ip, 443).is_none());
         let mut relay = p.clone();
         relay["metadata"]["namespace"] = json!("mail-relay");
-        assert!(cilium_egress_denied(&obs, &relay, 587).is_none());
+        assert!(cilium_egress_denied(&obs, &relay, "smtp.example.com", ip, 587).is_none());
+    }
+
+    #[test]
+    fn a_cilium_deny_by_cidr_or_fqdn_covers_only_its_destinations() {
+        let p = pod("notify", "mailer-1", json!({"app": "mailer"}), json!({"containers": [{"name": "mailer"}]}), json!({"phase": "Running"}));
+        // The cloud metadata deny has no port: it must not claim every external connection.
+        let metadata = json!({"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy", "metadata": {"name": "deny-metadata"}, "spec": {
+            "endpointSelector": {}, "egressDeny": [{"toCIDR": ["169.254.169.254/32"]}]}});
+        let fqdn = json!({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy", "metadata": {"namespace": "notify", "name": "no-paste-sites"}, "spec": {
+            "endpointSelector": {}, "egressDeny": [{"toFQDNs": [{"matchPattern": "*.pastebin.com"}]}]}});
+        let results = [read(vec![p.clone(), metadata, fqdn])];
+        let obs = Observations::new(&results);
+        assert!(cilium_egress_denied(&obs, &p, "smtp.example.com", "203.0.113.7".parse().ok(), 587).is_none());
+        assert_eq!(cilium_egress_denied(&obs, &p, "metadata.internal", "169.254.169.254".parse().ok(), 80).map(|d| d.0).as_deref(), Some("CiliumClusterwideNetworkPolicy/deny-metadata"));
+        assert!(cilium_egress_denied(&obs, &p, "metadata.internal", None, 80).is_none(), "no address, no CIDR verdict");
+        assert_eq!(cilium_egress_denied(&obs, &p, "api.pastebin.com", None, 443).map(|d| d.0).as_deref(), Some("notify/CiliumNetworkPolicy/no-paste-sites"));
     }
 }
