@@ -367,6 +367,7 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
     log_chains(cluster, obs, &sc, &mut steps);
     webhook_backend_steps(cluster, obs, &sc, &mut steps);
     node_steps(cluster, obs, &sc, &mut steps);
+    node_pods_by_namespace(cluster, obs, &mut steps);
     metrics_server_steps(cluster, obs, &mut steps);
     quiet_pod_steps(event, &sc, &mut steps);
 
@@ -776,6 +777,30 @@ fn node_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &mut
     for node in nodes.filter_map(|n| obs.get("Node", "", n)) {
         if k8s::condition(node, "Ready").is_some_and(|c| s(c, "/status") != "True" && analyzers::network_plugin_not_ready(s(c, "/message"))) {
             steps.push(1, daemonsets());
+        }
+    }
+}
+
+/// Pods on a node when listing them across namespaces is forbidden (an identity scoped to
+/// some namespaces): the cluster's Evicted events say which namespaces lost pods there, and
+/// those namespaces are listed one by one (at most five).
+fn node_pods_by_namespace(cluster: &str, obs: &Observations<'_>, steps: &mut Steps<'_>) {
+    for node in obs.all("Node") {
+        let name = s(node, "/metadata/name");
+        let mut across = all_namespaces(Command::list(cluster, None, "pods", None));
+        across.flags.insert("field-selector".into(), format!("spec.nodeName={name}"));
+        if !obs.denied.contains(&across.to_string()) {
+            continue;
+        }
+        steps.push(2, step("Evicted events in every namespace (which namespaces lost pods?)", events_with_reason(cluster, "Evicted")));
+        let on_node = |e: &Value| [s(e, "/source/host"), s(e, "/reportingInstance"), s(e, "/deprecatedSource/host")].contains(&name) || s(e, "/reason") == "Evicted";
+        let mut namespaces: Vec<&str> = obs.events.iter().filter(|e| s(e, "/involvedObject/kind") == "Pod" && on_node(e)).map(|e| s(e, "/involvedObject/namespace")).filter(|n| !n.is_empty()).collect();
+        namespaces.sort_unstable();
+        namespaces.dedup();
+        for ns in namespaces.into_iter().take(5) {
+            let mut list = Command::list(cluster, Some(ns), "pods", None);
+            list.flags.insert("field-selector".into(), format!("spec.nodeName={name}"));
+            steps.push(2, step(format!("Pods of {ns} on node {name}"), list));
         }
     }
 }

@@ -393,3 +393,18 @@ fn a_service_without_endpoints_owned_by_an_operator_resource_reads_that_resource
     let rs_owned = crashed_pod();
     assert!(operator_owner(&rs_owned).is_none());
 }
+
+#[test]
+fn pods_on_a_node_are_listed_namespace_by_namespace_when_the_cluster_wide_list_is_forbidden() {
+    let e = alert(json!({"alertname": "KubeNodeEviction", "node": "w5"}));
+    let node = json!({"kind": "Node", "metadata": {"name": "w5"}, "status": {"conditions": [{"type": "DiskPressure", "status": "True"}]}});
+    let mut across = all_namespaces(Command::list("c", None, "pods", None));
+    across.flags.insert("field-selector".into(), "spec.nodeName=w5".into());
+    let denied = aetherius_core::StepResult { command: across, status: aetherius_core::StepStatus::Forbidden, output: String::new(), objects: vec![], error: Some("forbidden".into()), truncated: false, duration_ms: 0 };
+    let evicted = json!({"kind": "Event", "metadata": {"namespace": "web", "name": "a.1"}, "involvedObject": {"kind": "Pod", "namespace": "web", "name": "a"},
+        "type": "Warning", "reason": "Evicted", "message": "The node was low on resource: inodes.", "source": {"component": "kubelet", "host": "w5"}});
+    let steps = next(&e, &[read(vec![node.clone()]), denied.clone()]);
+    assert!(has(&steps, "kubectl events --all-namespaces") && has(&steps, "reason=Evicted"), "{steps:?}");
+    let steps = next(&e, &[read(vec![node, evicted]), denied]);
+    assert!(has(&steps, "kubectl get pods -n web --field-selector=spec.nodeName=w5"), "{steps:?}");
+}
