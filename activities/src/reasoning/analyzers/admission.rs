@@ -78,7 +78,7 @@ fn webhook_unreachable(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Fin
 }
 
 static QUOTA: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:exceeded|failed) quota: ([a-z0-9.-]+)|maximum [a-z ]+ usage per [A-Za-z]+ is|minimum [a-z ]+ usage per [A-Za-z]+ is|must specify limits|must specify requests").expect("regex"));
-static ADMISSION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"admission webhook \\?"[^"\\]+\\?" denied the request|violates PodSecurity|denied by [A-Za-z]+|validation error:|is forbidden: .*(policy|polic(y|ies))|ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request"#).expect("regex"));
+static ADMISSION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"admission webhook \\?"[^"\\]+\\?" denied the request|violates PodSecurity|unable to validate against any security context constraint|PodSecurityPolicy: unable to admit pod|denied by [A-Za-z]+|validation error:|is forbidden: .*(policy|polic(y|ies))|ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request"#).expect("regex"));
 /// The API server's message for a ValidatingAdmissionPolicy (admission.k8s.io) denial.
 static VAP_POLICY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"ValidatingAdmissionPolicy '([^']+)' with binding '([^']+)' denied request").expect("regex"));
 /// The webhook's name, when the message names no policy of its own.
@@ -164,7 +164,10 @@ fn create_failures(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Finding
                 .or_else(|| PSA_POLICY.captures(message))
                 .map(|c| c[1].to_owned())
                 .or_else(|| VAP_POLICY.captures(message).map(|c| format!("ValidatingAdmissionPolicy {} (binding {})", &c[1], &c[2])))
-                .or_else(|| WEBHOOK.captures(message).map(|c| format!("webhook {}", &c[1])));
+                .or_else(|| WEBHOOK.captures(message).map(|c| format!("webhook {}", &c[1])))
+                // OpenShift's SCC admission: no SecurityContextConstraints the ServiceAccount may
+                // use admits the pod template (a fixed runAsUser / fsGroup outside the range).
+                .or_else(|| message.contains("security context constraint").then(|| "SecurityContextConstraints".to_owned()));
             let mut evidence = vec![ev(src, message)];
             if let Some(p) = &policy {
                 evidence.push(ev("admission policy", format!("rejected by policy {p}")));
@@ -203,6 +206,16 @@ mod tests {
         let f = best(&ev, &[read(vec![d, event_on("ReplicaSet", "cat", "web-5b6775655", "Warning", "FailedCreate", psa)])]);
         assert_eq!(f.root_cause, RootCause::AdmissionDenied);
         assert!(text(&f).contains("restricted:latest"));
+    }
+
+    #[test]
+    fn an_openshift_scc_refusal_is_admission_denied() {
+        let d = deployment("cat", "web", json!({"app": "web"}));
+        let ev = alert(json!({"alertname": "KubeDeploymentReplicasMismatch", "namespace": "cat", "deployment": "web"}));
+        let scc = "Error creating: pods \"web-5b6775655-\" is forbidden: unable to validate against any security context constraint: [provider \"anyuid\": Forbidden: not usable by user or serviceaccount, provider restricted-v2: .spec.securityContext.runAsUser: Invalid value: 1001: must be in the ranges: [1000650000, 1000659999]]";
+        let f = best(&ev, &[read(vec![d, event_on("ReplicaSet", "cat", "web-5b6775655", "Warning", "FailedCreate", scc)])]);
+        assert_eq!((f.root_cause, f.resource.as_deref()), (RootCause::AdmissionDenied, Some("cat/Deployment/web")));
+        assert!(text(&f).contains("SecurityContextConstraints") && text(&f).contains("1001"), "{}", text(&f));
     }
 
     #[test]
