@@ -357,8 +357,10 @@ fn unschedulable(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
     let mut resource = workload.to_owned();
     if rc == RootCause::PendingPvcUnbound {
         // The claim says why it stays unbound; without it the finding is not conclusive.
+        // Certain once the claim says why it stays unbound (its warning, a class that does not
+        // exist), not on its phase alone.
         let claims = claim_evidence(obs, pod);
-        tier = if claims.is_empty() { Consistent } else { Decisive };
+        tier = if claims.len() > 1 { Decisive } else { Consistent };
         evidence.extend(claims);
         // What is fixed is the claim (or what it asks for), not the pod's owner.
         if let Some(claim) = unbound_claim(obs, pod) {
