@@ -102,7 +102,10 @@ pub fn looks_healthy(obj: &serde_json::Value) -> Option<String> {
             let want = int("/spec/replicas").unwrap_or(1);
             let all = ["/status/replicas", "/status/readyReplicas", "/status/availableReplicas", "/status/updatedReplicas"].iter().all(|p| int(p).unwrap_or(0) == want);
             let stuck = k8s::condition(obj, "Progressing").is_some_and(|c| s(c, "/reason") == "ProgressDeadlineExceeded");
-            (all && !stuck && is_true("Available")).then(|| format!("{want}/{want} replicas ready, available and up to date"))
+            // The rollout's own verdict, when the controller wrote one ("ReplicaSet \"x\" has
+            // successfully progressed.").
+            let progressed = k8s::condition(obj, "Progressing").filter(|c| s(c, "/reason") == "NewReplicaSetAvailable").map(|c| format!("; Progressing: {}", s(c, "/message"))).unwrap_or_default();
+            (all && !stuck && is_true("Available")).then(|| format!("{want}/{want} replicas ready, available and up to date{progressed}"))
         }
         "StatefulSet" => {
             let want = int("/spec/replicas").unwrap_or(1);
@@ -376,4 +379,15 @@ mod tests {
         assert_eq!(d.root_cause, RootCause::Unknown, "{d:?}");
         assert_eq!(d.resource.as_deref(), Some("shop/Deployment/web"));
     }
+
+    #[test]
+    fn a_healthy_deployment_quotes_the_rollouts_own_verdict() {
+        let d = json!({"kind": "Deployment", "metadata": {"namespace": "ml", "name": "embedder"}, "spec": {"replicas": 1},
+            "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1, "conditions": [
+                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable", "message": "ReplicaSet \"embedder-7d4b9\" has successfully progressed."}]}});
+        let why = looks_healthy(&d).expect("healthy");
+        assert!(why.starts_with("1/1 replicas ready") && why.contains("has successfully progressed"), "{why}");
+    }
+
 }
