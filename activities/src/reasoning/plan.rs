@@ -371,6 +371,25 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
     metrics_server_steps(cluster, obs, &mut steps);
     quiet_pod_steps(event, &sc, &mut steps);
 
+    // A pod whose volume fails to mount: the PersistentVolumes behind its bound claims say
+    // what it mounts and with which credentials.
+    for pod in &sc.pods {
+        let ns = s(pod, "/metadata/namespace");
+        if !obs.events_for("Pod", ns, s(pod, "/metadata/name")).iter().any(|e| s(e, "/reason") == "FailedMount") {
+            continue;
+        }
+        for claim in pod.pointer("/spec/volumes").and_then(Value::as_array).into_iter().flatten().filter_map(|v| v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str)) {
+            match obs.get("PersistentVolumeClaim", ns, claim).map(|c| s(c, "/spec/volumeName")) {
+                Some(pv) if !pv.is_empty() && !obs.known("PersistentVolume", "", pv) => {
+                    steps.push(1, step(format!("PersistentVolume {pv} of claim {claim}"), Command::get(cluster, None, "persistentvolumes", pv)));
+                }
+                None if !obs.known("PersistentVolumeClaim", ns, claim) => {
+                    steps.push(1, step(format!("Claim {claim} the pod mounts"), Command::get(cluster, Some(ns), "persistentvolumeclaims", claim)));
+                }
+                _ => {}
+            }
+        }
+    }
     for pvc in obs.all("PersistentVolumeClaim").filter(|p| s(p, "/status/phase") != "Bound") {
         let (ns, name) = (s(pvc, "/metadata/namespace"), s(pvc, "/metadata/name"));
         steps.push(1, step(format!("Events of claim {name}"), Command::events_for(cluster, Some(ns), "PersistentVolumeClaim", name)));

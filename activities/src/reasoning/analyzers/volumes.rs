@@ -32,6 +32,7 @@ fn volume_mounts(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
     let message = s(e, "/message");
     let pod_ref = format!("{}/Pod/{}", s(pod, "/metadata/namespace"), s(pod, "/metadata/name"));
     let mut evidence = vec![ev(format!("{} on {pod_ref}", s(e, "/reason")), message)];
+    let mut resource = workload.to_owned();
     let (tier, what) = match MOUNT_MISSING.captures(message) {
         Some(c) => {
             let kind = match c[1].to_lowercase().as_str() {
@@ -59,18 +60,60 @@ fn volume_mounts(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
                     }
                     (Decisive, format!("hostPath {} on the node {}", &c[1], &c[2]))
                 }
-                None => (Consistent, "the volume cannot be attached or mounted".to_owned()),
+                None => match MOUNT_AUTH.is_match(message).then(|| credentials_secret(obs, pod)).flatten() {
+                    // The storage refused the credentials the volume mounts with (a rotated
+                    // storage key, an expired token): the Secret the PV names holds them.
+                    Some((secret, via)) => {
+                        evidence.push(ev(via, format!("mounts with the credentials in {secret}")));
+                        resource = secret.clone();
+                        (Decisive, format!("the storage refuses the credentials in {secret}"))
+                    }
+                    None => (Consistent, "the volume cannot be attached or mounted".to_owned()),
+                },
             },
         },
     };
     out.push(finding(
         RootCause::VolumeMountFailed,
-        workload.to_owned(),
+        resource,
         tier,
         format!("Pod {} cannot start: a volume fails to mount ({what}).", s(pod, "/metadata/name")),
         evidence,
         format!("Create the missing object or fix the volume reference in {workload}."),
     ));
+}
+
+/// A mount the storage refused for its credentials: CIFS/SMB `mount error(13): Permission
+/// denied` or `STATUS_LOGON_FAILURE`, CephFS `permission denied`, a CSI driver's 401/403.
+static MOUNT_AUTH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)mount error\(13\)|STATUS_LOGON_FAILURE|NT_STATUS_LOGON_FAILURE|AuthorizationFailure|AuthenticationFailed|\b(401|403) (Unauthorized|Forbidden)|permission denied").expect("regex")
+});
+
+/// The Secret a pod's claim mounts with, as its PersistentVolume names it (CSI
+/// `nodeStageSecretRef` / `nodePublishSecretRef`, in-tree azureFile `secretName`, CephFS and
+/// RBD `secretRef`), with where that was read.
+pub(super) fn credentials_secret(obs: &Observations<'_>, pod: &Value) -> Option<(String, String)> {
+    let ns = s(pod, "/metadata/namespace");
+    let claims = pod.pointer("/spec/volumes").and_then(Value::as_array).into_iter().flatten().filter_map(|v| v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str));
+    for claim in claims {
+        let Some(pv_name) = obs.get("PersistentVolumeClaim", ns, claim).map(|c| s(c, "/spec/volumeName")).filter(|n| !n.is_empty()) else { continue };
+        let Some(pv) = obs.get("PersistentVolume", "", pv_name) else { continue };
+        for (pointer, ns_pointer) in [
+            ("/spec/csi/nodeStageSecretRef/name", Some("/spec/csi/nodeStageSecretRef/namespace")),
+            ("/spec/csi/nodePublishSecretRef/name", Some("/spec/csi/nodePublishSecretRef/namespace")),
+            ("/spec/azureFile/secretName", Some("/spec/azureFile/secretNamespace")),
+            ("/spec/cephfs/secretRef/name", Some("/spec/cephfs/secretRef/namespace")),
+            ("/spec/rbd/secretRef/name", Some("/spec/rbd/secretRef/namespace")),
+        ] {
+            let name = s(pv, pointer);
+            if name.is_empty() {
+                continue;
+            }
+            let secret_ns = ns_pointer.map(|p| s(pv, p)).filter(|n| !n.is_empty()).unwrap_or(ns);
+            return Some((format!("{secret_ns}/Secret/{name}"), format!("PersistentVolume/{pv_name} (bound to claim {claim})")));
+        }
+    }
+    None
 }
 
 /// The kubelet's check of a hostPath volume's `type`: `hostPath type check failed: <path> is
@@ -215,4 +258,20 @@ mod tests {
         let t = text(&f);
         assert!(t.contains("ConfigMap web-nginx has no key nginx.conf") && t.contains("has keys default.conf"), "{t}");
     }
+
+    #[test]
+    fn a_mount_refused_for_its_credentials_names_the_secret_the_pv_mounts_with() {
+        let p = pod("billing", "sync-1", json!({"app": "sync"}), json!({"containers": [{"name": "s"}], "volumes": [{"name": "rates", "persistentVolumeClaim": {"claimName": "rates"}}]}),
+            json!({"phase": "Pending", "containerStatuses": [{"name": "s", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}]}));
+        let msg = "MountVolume.MountDevice failed for volume \"pv-rates\" : rpc error: code = Internal desc = volume(rg#acct#rates) mount //acct.file.core.windows.net/rates on /var/lib/kubelet/plugins/x failed with mount failed: exit status 32\nOutput: mount error(13): Permission denied";
+        let e = event_on("Pod", "billing", "sync-1", "Warning", "FailedMount", msg);
+        let pvc = json!({"kind": "PersistentVolumeClaim", "metadata": {"namespace": "billing", "name": "rates"}, "spec": {"volumeName": "pv-rates"}, "status": {"phase": "Bound"}});
+        let pv = json!({"kind": "PersistentVolume", "metadata": {"name": "pv-rates"}, "spec": {"csi": {"driver": "file.csi.azure.com", "nodeStageSecretRef": {"name": "azure-files-rates", "namespace": "billing"}}}});
+        let f = best(&pod_alert("billing", "sync-1"), &[read(vec![p.clone(), e.clone(), pvc.clone(), pv])]);
+        assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::VolumeMountFailed, Some("billing/Secret/azure-files-rates"), Tier::Decisive));
+        // The PV not read yet: the workload, and not certain.
+        let f = best(&pod_alert("billing", "sync-1"), &[read(vec![p, e, pvc])]);
+        assert_eq!(f.tier, Tier::Consistent);
+    }
+
 }
