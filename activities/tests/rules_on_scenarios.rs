@@ -87,7 +87,10 @@ fn score(d: &Diagnosis, expect: &Expect) -> Option<String> {
     if !expect.resource.is_empty() && !expect.resource.contains(&got) {
         why.push(format!("resource {got:?} not in {:?}", expect.resource));
     }
-    let text = format!("{} {}", d.summary, serde_json::to_string(&d.evidence).unwrap()).to_lowercase();
+    // The report's root-cause and evidence text as a person reads it (the same text `eval`
+    // scores): JSON would escape the quotes an expected string may carry.
+    let evidence: Vec<String> = d.evidence.iter().map(|e| format!("{}: {}", e.source, e.detail)).collect();
+    let text = format!("{} {}", d.summary, evidence.join(" | ")).to_lowercase();
     let lacking: Vec<&String> = expect.evidence.iter().filter(|e| !text.contains(&e.to_lowercase())).collect();
     if !lacking.is_empty() {
         why.push(format!("evidence lacks {lacking:?}"));

@@ -929,6 +929,10 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
                     steps.push(1, step(format!("RoleBindings in {n} (what ServiceAccount {sa_name} may do)"), Command::list(cluster, Some(n), "rolebindings", None)));
                     // A ClusterRoleBinding grants in every namespace too (the usual operator install).
                     steps.push(1, step(format!("ClusterRoleBindings (what ServiceAccount {sa_name} may do)"), Command::list(cluster, None, "clusterrolebindings", None)));
+                    // Its grants at home: the same binding may be what is missing in namespace n.
+                    if !sa_namespace.is_empty() && sa_namespace != n {
+                        steps.push(2, step(format!("RoleBindings in {sa_namespace} (what ServiceAccount {sa_name} may do at home)"), Command::list(cluster, Some(sa_namespace), "rolebindings", None)));
+                    }
                 }
                 None => {
                     // A RoleBinding of the right ClusterRole grants it only in its namespace,

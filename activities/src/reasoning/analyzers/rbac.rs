@@ -103,6 +103,15 @@ fn rbac_finding(c: &Client<'_>, line: &str, sa_ns: &str, sa: &str, verb: &str, r
         (Some(role_ref(role)), if unsettled { Consistent } else { Decisive }, format!("{} has no rule for {resource}", role_ref(role)))
     } else if !bindings.is_empty() {
         (Some(bindings.first().map(|b| role_ref_of_binding(b)).unwrap_or_default()), Consistent, "the bound role was not readable".into())
+    } else if let Some((n, b)) = namespace.and_then(|n| obs.all("RoleBinding").find(|b| s(b, "/metadata/namespace") != n && subject_matches(b)).map(|b| (n, b))) {
+        // Bound, but only in another namespace (the app moved its work to namespace n): the
+        // same binding is missing in n.
+        let (bns, bname) = (s(b, "/metadata/namespace"), s(b, "/metadata/name"));
+        (
+            Some(format!("{n}/RoleBinding/{bname}")),
+            if listed { Decisive } else { Consistent },
+            format!("nothing in namespace {n} binds it; {bns}/RoleBinding/{bname} grants {} {} only in {bns}: create that RoleBinding (and its Role) in {n}", s(b, "/roleRef/kind"), s(b, "/roleRef/name")),
+        )
     } else if listed {
         (Some(format!("{sa_ns}/ServiceAccount/{sa}")), Consistent, format!("no RoleBinding or ClusterRoleBinding gives ServiceAccount {sa_ns}/{sa} any role"))
     } else {
@@ -145,6 +154,23 @@ mod tests {
         assert_eq!(f.root_cause, RootCause::RbacForbidden);
         assert_eq!(f.resource.as_deref(), Some("ci/Role/scaler"));
         assert!(f.confidence >= 0.9 && text(&f).contains("cannot list resource"));
+    }
+
+    #[test]
+    fn work_moved_to_a_namespace_without_the_binding_names_the_binding_to_create_there() {
+        let p = pod("ci", "ctl-0", json!({"app": "ctl"}), json!({"serviceAccountName": "ctl", "containers": [{"name": "m"}]}), json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "m", "ready": true, "restartCount": 0, "state": {"running": {}}}]}));
+        let log_text = r#"Message: pods is forbidden: User "system:serviceaccount:ci:ctl" cannot create resource "pods" in API group "" in the namespace "agents"."#;
+        let rb = json!({"kind": "RoleBinding", "metadata": {"namespace": "ci", "name": "ctl-agents"}, "roleRef": {"kind": "Role", "name": "ctl-agents"}, "subjects": [{"kind": "ServiceAccount", "name": "ctl", "namespace": "ci"}]});
+        let results = [
+            read(vec![p]),
+            listed(Command::list("c", Some("agents"), "rolebindings", None), vec![]),
+            listed(Command::list("c", None, "clusterrolebindings", None), vec![]),
+            listed(Command::list("c", Some("ci"), "rolebindings", None), vec![rb]),
+            log("ci", "ctl-0", "m", false, log_text),
+        ];
+        let f = best(&pod_alert("ci", "ctl-0"), &results);
+        assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::RbacForbidden, Some("agents/RoleBinding/ctl-agents"), Tier::Decisive));
+        assert!(text(&f).contains("only in ci"), "{}", text(&f));
     }
 
     #[test]
