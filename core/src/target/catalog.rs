@@ -267,10 +267,12 @@ impl AlertScope {
     }
 }
 
-/// Whether a healthy status of the alert's object can clear it: stock alerts that measure
-/// that status, and alerts outside the catalogue (their rules are unknown).
+/// Whether a healthy status of the alert's object can clear it: only stock alerts known to
+/// measure that status. An alert outside the catalogue measures something its rule alone
+/// knows (a backup that failed, a queue that grows): the labelled pod being healthy says
+/// nothing about it, so it is never an all-clear.
 pub fn status_can_clear(alert: &str) -> bool {
-    lookup(alert).is_none_or(AlertScope::measures_status)
+    lookup(alert).is_some_and(AlertScope::measures_status)
 }
 
 #[cfg(test)]
@@ -286,6 +288,6 @@ mod tests {
         assert!(!status_can_clear("NodeFilesystemAlmostOutOfSpace"));
         assert!(!status_can_clear("KubeletClientCertificateExpiration"));
         assert!(!status_can_clear("CPUThrottlingHigh"));
-        assert!(status_can_clear("SomeCustomAlert"));
+        assert!(!status_can_clear("SomeCustomAlert"));
     }
 }
