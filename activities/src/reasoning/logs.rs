@@ -72,10 +72,15 @@ pub fn readable_log_line(line: &str) -> String {
         return trimmed.to_owned();
     };
     let field = |names: &[&str]| names.iter().find_map(|n| obj.get(*n).and_then(Value::as_str)).unwrap_or("");
+    // pino / bunyan serialise an Error as an object: `"err": {"type": ..., "message": ...}`.
+    let error_object = ["err", "error", "exception"].iter().find_map(|n| obj.get(*n).and_then(Value::as_object)).map(|e| {
+        let text = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
+        [text("type").max(text("name")), text("message")].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(": ")
+    });
     let parts: Vec<&str> = [
         field(&["level", "lvl", "severity"]),
         field(&["msg", "message", "event"]),
-        field(&["error", "err", "exception", "reason"]),
+        error_object.as_deref().filter(|e| !e.is_empty()).unwrap_or_else(|| field(&["error", "err", "exception", "reason"])),
     ]
     .into_iter()
     .filter(|p| !p.is_empty())
@@ -160,6 +165,7 @@ static QUOTED_HOST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"(?i)\bhost[
 static EXTERNAL_CONNECT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\bconnect(?:ing|ion)?(?: to)? ([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})(?: \(([0-9a-f.:]+)\))?,?(?: port |:)(\d{2,5})\b").expect("regex")
 });
+static IP_PORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b((?:\d{1,3}\.){3}\d{1,3}):(\d{2,5})\b").expect("regex"));
 static LOOKUP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"lookup ([a-z0-9][-a-z0-9.]*[a-z0-9])(?: on |:)").expect("regex"));
 
 const NOT_HOSTS: &[&str] = &["localhost", "java", "kt", "scala", "py", "go", "rs", "js", "ts", "rb", "tcp", "udp", "http", "https", "unix", "dial", "read", "write", "port"];
@@ -225,6 +231,10 @@ pub fn symptoms(log: &str) -> Vec<Symptom> {
         out.push(Symptom::BadConfig { line: line.clone() });
     }
     if let Some(line) = last_match(&lines, &DEPENDENCY).or_else(|| last_match(&lines, &UNAVAILABLE)) {
+        // A generic last word ("failed to connect to MongoDB, exiting") after the specific one
+        // ("connect ECONNREFUSED 10.43.87.14:27017"): the specific line says how it failed.
+        let specific = |l: &String| REFUSED.is_match(l) || TIMEOUT.is_match(l) || UNAVAILABLE.is_match(l);
+        let line = if specific(line) { line } else { lines.iter().rev().filter(|l| DEPENDENCY.is_match(l) || UNAVAILABLE.is_match(l)).find(|l| specific(l)).unwrap_or(line) };
         // The host is often on another line of the same failure; take the nearest one.
         let host = host_in(line).or_else(|| lines.iter().rev().filter(|l| DEPENDENCY.is_match(l) || UNAVAILABLE.is_match(l)).find_map(|l| host_in(l)));
         let failure = if REFUSED.is_match(line) {
@@ -251,6 +261,21 @@ pub fn symptoms(log: &str) -> Vec<Symptom> {
                             ip: c.get(2).and_then(|ip| ip.as_str().parse().ok()),
                         })
                     })
+                })
+                .flatten()
+        });
+        // Nothing named but an address the client dialled (`connect ECONNREFUSED
+        // 10.43.87.14:27017`): a Service's ClusterIP, resolved once the Services are read.
+        let host = host.or_else(|| {
+            matches!(failure, ConnectFailure::Refused | ConnectFailure::Timeout)
+                .then(|| {
+                    let dialled = |l: &String| {
+                        IP_PORT.captures(l).and_then(|c| {
+                            let ip: std::net::IpAddr = c[1].parse().ok()?;
+                            (!ip.is_loopback() && !ip.is_unspecified()).then(|| Host { name: c[1].to_owned(), namespace: None, port: c[2].parse().ok(), ip: Some(ip) })
+                        })
+                    };
+                    dialled(line).or_else(|| lines.iter().rev().filter(|l| DEPENDENCY.is_match(l)).find_map(dialled))
                 })
                 .flatten()
         });
@@ -334,6 +359,19 @@ mod tests {
         }
         // Refused, an outside host is not followed (no egress policy question there).
         assert!(matches!(crash_cause("connecting to smtp.example.com port 587\nConnectionRefusedError: [Errno 111] Connection refused"), Some(Symptom::Dependency { host: None, .. })));
+    }
+
+    #[test]
+    fn an_address_dialled_is_kept_for_its_service_to_be_found() {
+        let log = r#"{"level":50,"msg":"server selection failed","err":{"type":"MongoServerSelectionError","message":"connect ECONNREFUSED 10.43.87.14:27017"}}
+{"level":60,"msg":"failed to connect to MongoDB, exiting"}"#;
+        match crash_cause(log).unwrap() {
+            Symptom::Dependency { host: Some(h), failure, .. } => {
+                assert_eq!((h.name.as_str(), h.port, failure), ("10.43.87.14", Some(27017), ConnectFailure::Refused));
+                assert!(h.ip.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -103,6 +103,13 @@ impl<'a> Observations<'a> {
         self.logs.get(&key(true)).map(|l| (*l, true)).or_else(|| self.logs.get(&key(false)).map(|l| (*l, false)))
     }
 
+    /// The Service whose ClusterIP is `ip` (a client that dialled the address, not the name).
+    pub fn service_by_cluster_ip(&self, ip: &str) -> Option<&'a Value> {
+        self.all("Service").find(|svc| {
+            s(svc, "/spec/clusterIP") == ip || svc.pointer("/spec/clusterIPs").and_then(Value::as_array).into_iter().flatten().any(|i| i.as_str() == Some(ip))
+        })
+    }
+
     /// Every object of a kind.
     pub fn all<'s>(&'s self, kind: &'s str) -> impl Iterator<Item = &'a Value> + 's {
         self.objects.iter().filter(move |((k, _, _), _)| k == kind).map(|(_, v)| *v)

@@ -1026,6 +1026,17 @@ fn chain_steps(cluster: &str, obs: &Observations<'_>, client: &Value, symptom: &
                 steps.push(3, step(format!("Labels of namespace {client_ns} (policy namespaceSelectors match them)"), Command::get(cluster, None, "namespaces", client_ns)));
             }
         }
+        Symptom::Dependency { host: Some(h), failure, .. } if h.ip.is_some_and(|ip| ip.to_string() == h.name) => {
+            // An address dialled: which Service has it as ClusterIP (the client's namespace first).
+            match obs.service_by_cluster_ip(&h.name) {
+                Some(svc) => {
+                    let named = logs::Host { name: s(svc, "/metadata/name").to_owned(), namespace: Some(s(svc, "/metadata/namespace").to_owned()), port: h.port, ip: h.ip };
+                    let resolved = Symptom::Dependency { line: String::new(), host: Some(named), failure: *failure };
+                    chain_steps(cluster, obs, client, &resolved, steps);
+                }
+                None => steps.push(1, step(format!("Services in {client_ns} (which one has ClusterIP {}?)", h.name), limited(Command::list(cluster, Some(client_ns), "services", None)))),
+            }
+        }
         Symptom::Dependency { host: Some(h), failure, .. } => {
             let ns = h.namespace.as_deref().unwrap_or(client_ns);
             let Some(svc) = obs.get("Service", ns, &h.name) else {

@@ -38,6 +38,19 @@ fn dependency_finding(event: &StandardEvent, c: &Client<'_>, line: &str, host: O
     let Some(h) = host else {
         return Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Weak }, format!("{} {verb} a dependency is unreachable: {}", c.container, line.trim()), evidence, "Check the service it connects to, its endpoints and the address configured."));
     };
+    // An address dialled: the Service whose ClusterIP it is, once the Services are read.
+    let resolved;
+    let h = match h.ip.filter(|ip| ip.to_string() == h.name) {
+        Some(ip) => match obs.service_by_cluster_ip(&ip.to_string()) {
+            Some(svc) => {
+                evidence.push(ev(resource_ref(Some(s(svc, "/metadata/namespace")), "Service", s(svc, "/metadata/name")), format!("has ClusterIP {ip}")));
+                resolved = Host { name: s(svc, "/metadata/name").to_owned(), namespace: Some(s(svc, "/metadata/namespace").to_owned()), port: h.port, ip: h.ip };
+                &resolved
+            }
+            None => return Some(finding(rc, c.workload.to_owned(), if c.crashed { Consistent } else { Weak }, format!("{} {verb} {} is unreachable: {}", c.container, h.name, line.trim()), evidence, "Find the Service with that ClusterIP and check its endpoints.")),
+        },
+        None => h,
+    };
     let ns = h.namespace.as_deref().unwrap_or(client_ns);
     let svc_ref = format!("{ns}/Service/{}", h.name);
     // Not a Service of the cluster: an egress deny of the CNI may drop it (timeouts).
