@@ -50,7 +50,8 @@ fn rejected_line(p: &Proposal) -> Option<String> {
 
 /// `analyze` with the LLM: `rules` is the rules' analysis of the alert.
 pub async fn analyze(llm: &Llm, task: &str, event: &StandardEvent, rules: AnalysisResult) -> AnalysisResult {
-    let findings = analyzers::analyze(event, &Observations::new(&[]));
+    let obs = Observations::new(&[]);
+    let findings = analyzers::analyze(event, &obs, &crate::reasoning::scope::scope(event, &obs));
     let ctx = Context { event, hypotheses: &rules.possible_causes, findings: &findings, results: &[], pending: &[] };
     let answer = llm.analyze(task, &ctx).await;
     merge_analysis(task, rules, &findings, answer)
@@ -128,7 +129,7 @@ pub async fn decide(llm: &Llm, task: &str, input: &DecideInput, rules: Decision)
         return rules;
     }
     let obs = Observations::new(&input.results);
-    let findings = analyzers::analyze(&input.event, &obs);
+    let findings = analyzers::analyze(&input.event, &obs, &crate::reasoning::scope::scope(&input.event, &obs));
     let best = findings.first().map_or(0.0, |f| f.confidence);
     if best >= UNSURE {
         return rules;

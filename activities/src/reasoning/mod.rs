@@ -151,9 +151,11 @@ pub fn strategize_plan(input: &StrategizeInput) -> DiagnosticStrategy {
 /// case the decisive fact turns up (possibly for another cause); a weak one is only a lead.
 pub fn decide(input: &DecideInput) -> Decision {
     let obs = Observations::new(&input.results);
-    let findings = analyzers::analyze(&input.event, &obs);
+    // What belongs to the alert, worked out once for the rules, the plan and the conclusion.
+    let sc = scope::scope(&input.event, &obs);
+    let findings = analyzers::analyze(&input.event, &obs, &sc);
     let best = findings.first().filter(|f| f.tier >= Tier::Consistent);
-    let mut follow = plan::follow_ups(&input.event, &obs, &input.pending);
+    let mut follow = plan::follow_ups(&input.event, &obs, &sc, &input.pending);
     follow.truncate(MAX_NEW_STEPS);
     // A pod's events often overturn what its status and logs suggest (a liveness kill looks
     // like a crash): never conclude early while a pod's events are still queued.
@@ -164,7 +166,7 @@ pub fn decide(input: &DecideInput) -> Decision {
     let conclusive = best.is_some_and(|f| f.tier == Tier::Decisive);
     let nothing_left = follow.is_empty() && input.pending.is_empty();
     if (conclusive && !events_pending) || nothing_left || input.steps_left == 0 {
-        return Decision::Conclude { diagnosis: conclude(input, &obs, &findings) };
+        return Decision::Conclude { diagnosis: conclude(input, &obs, &sc, &findings) };
     }
     if conclusive {
         // Only the pod's events stand between us and the conclusion: read them next,
@@ -181,8 +183,8 @@ pub fn decide(input: &DecideInput) -> Decision {
 /// The diagnosis: the best finding when it is at least consistent; `not-an-issue` only with
 /// positive evidence that the alert's object and what it points at are healthy now and no
 /// rule found even a lead; else `unknown`, naming the strongest lead and what to read next.
-fn conclude(input: &DecideInput, obs: &Observations<'_>, findings: &[Finding]) -> Diagnosis {
-    let effective = scope::effective_target(&input.event, obs).or_else(|| input.analysis.target.clone());
+fn conclude(input: &DecideInput, obs: &Observations<'_>, sc: &scope::Scope<'_>, findings: &[Finding]) -> Diagnosis {
+    let effective = sc.target.clone().or_else(|| input.analysis.target.clone());
     let target = effective.as_ref();
     let best = findings.first();
     if let Some(f) = best.filter(|f| f.tier >= Tier::Consistent) {
@@ -195,7 +197,6 @@ fn conclude(input: &DecideInput, obs: &Observations<'_>, findings: &[Finding]) -
             confidence: f.confidence,
         };
     }
-    let sc = scope::scope(&input.event, obs);
     let health = match target {
         // A healthy status clears only alerts that measure it (not disk usage on a Ready node).
         Some(_) if !aetherius_core::target::catalog::status_can_clear(input.event.alertname()) => {
@@ -204,7 +205,7 @@ fn conclude(input: &DecideInput, obs: &Observations<'_>, findings: &[Finding]) -
         // An application known by name (its latency, errors, backlog, leader): a healthy
         // status of its workload says nothing about what the alert measures.
         Some(t) if scope::named(&input.event).is_some() => Err(format!("{} measures how {} behaves, which its status does not show", input.event.alertname(), t.name)),
-        Some(t) => health::all_clear(&input.event, obs, &sc, t),
+        Some(t) => health::all_clear(&input.event, obs, sc, t),
         None => match health::control_plane_work(input.event.alertname()) {
             Some(work) => health::control_plane_clear(&input.event, obs, work),
             None => Err("the alert names no object whose health could be read".into()),

@@ -291,9 +291,8 @@ fn statuses(pod: &Value) -> impl Iterator<Item = &Value> {
 }
 
 /// Steps worth running next, given what has been read. Never repeats a command.
-pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[DiagnosticStep]) -> Vec<DiagnosticStep> {
+pub fn follow_ups<'a>(event: &StandardEvent, obs: &Observations<'a>, sc: &Scope<'a>, pending: &[DiagnosticStep]) -> Vec<DiagnosticStep> {
     let cluster = event.cluster_id.as_str();
-    let sc = scope::scope(event, obs);
     let mut steps = Steps { obs, pending, items: vec![] };
 
     // The pod is gone: the workload that replaced it.
@@ -320,9 +319,9 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
             steps.push(2, st);
         }
     }
-    workload_steps(cluster, obs, &sc, &mut steps);
-    service_steps(cluster, obs, &sc, &mut steps);
-    ingress_steps(cluster, obs, &sc, &mut steps);
+    workload_steps(cluster, obs, sc, &mut steps);
+    service_steps(cluster, obs, sc, &mut steps);
+    ingress_steps(cluster, obs, sc, &mut steps);
 
     // The pods the alert is about: follow the worst ones in depth. With nothing named, the
     // sweep's ranking (trouble nearest the alert's start) decides which.
@@ -361,15 +360,15 @@ pub fn follow_ups(event: &StandardEvent, obs: &Observations<'_>, pending: &[Diag
         steps.push(1, step("Scheduling failures (pods refused: Too many pods?)", events_with_reason(cluster, "FailedScheduling")));
     }
 
-    quiet_app_steps(event, obs, &sc, &mut steps);
+    quiet_app_steps(event, obs, sc, &mut steps);
     metrics_api_steps(cluster, obs, &mut steps);
     operator_owner_steps(cluster, obs, &mut steps);
-    log_chains(cluster, obs, &sc, &mut steps);
-    webhook_backend_steps(cluster, obs, &sc, &mut steps);
-    node_steps(cluster, obs, &sc, &mut steps);
+    log_chains(cluster, obs, sc, &mut steps);
+    webhook_backend_steps(cluster, obs, sc, &mut steps);
+    node_steps(cluster, obs, sc, &mut steps);
     node_pods_by_namespace(cluster, obs, &mut steps);
     metrics_server_steps(cluster, obs, &mut steps);
-    quiet_pod_steps(event, &sc, &mut steps);
+    quiet_pod_steps(event, sc, &mut steps);
 
     // A pod whose volume fails to mount: the PersistentVolumes behind its bound claims say
     // what it mounts and with which credentials.
@@ -438,16 +437,19 @@ fn quiet_app_steps(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>
     }
 }
 
-/// The aggregated metrics APIs an HPA reads, by the group its conditions name: Resource
-/// metrics from metrics-server, Pods/Object metrics from a custom-metrics adapter, External
-/// metrics from an external-metrics adapter (prometheus-adapter, KEDA, a cloud's adapter).
-const METRICS_APIS: &[(&str, &str)] =
-    &[("external.metrics.k8s.io", "v1beta1.external.metrics.k8s.io"), ("custom.metrics.k8s.io", "v1beta1.custom.metrics.k8s.io"), ("metrics.k8s.io", "v1beta1.metrics.k8s.io")];
-
+/// The aggregated metrics APIs an HPA reads: Resource metrics from metrics-server,
+/// Pods/Object metrics from a custom-metrics adapter, External metrics from an
+/// external-metrics adapter (prometheus-adapter, KEDA, a cloud's adapter).
+///
 /// The metrics APIService an HPA condition says it cannot read (`... from external metrics
-/// API: ... (get rabbitmq_queue_messages_ready.external.metrics.k8s.io)`).
+/// API: ... (get rabbitmq_queue_messages_ready.external.metrics.k8s.io)`): the group as the
+/// autoscaling rule reads it, served by `v1beta1.<group>`.
 pub fn metrics_api_of(message: &str) -> Option<&'static str> {
-    METRICS_APIS.iter().find(|(group, _)| message.contains(group)).map(|(_, api)| *api)
+    analyzers::metrics_api_group(message).map(|group| match group {
+        "external.metrics.k8s.io" => "v1beta1.external.metrics.k8s.io",
+        "custom.metrics.k8s.io" => "v1beta1.custom.metrics.k8s.io",
+        _ => "v1beta1.metrics.k8s.io",
+    })
 }
 
 /// Kinds whose owner a workload's own controller manages (a Deployment's ReplicaSet, a

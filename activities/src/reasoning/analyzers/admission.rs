@@ -43,9 +43,7 @@ fn webhook_unreachable(obs: &Observations<'_>, sc: &Scope<'_>, out: &mut Vec<Fin
     let svc = obs.get("Service", ns, svc_name);
     let backend = svc.and_then(|svc| {
         let selector = svc.pointer("/spec/selector").and_then(Value::as_object).filter(|m| !m.is_empty())?;
-        obs.all("Deployment").chain(obs.all("StatefulSet")).find(|d| {
-            s(d, "/metadata/namespace") == ns && selector.iter().all(|(k, v)| d.pointer(&format!("/spec/template/metadata/labels/{}", k.replace('~', "~0").replace('/', "~1"))) == Some(v))
-        })
+        workloads_selected(obs, ns, selector).into_iter().find(|w| matches!(s(w, "/kind"), "Deployment" | "StatefulSet"))
     });
     if let Some(svc) = svc {
         evidence.push(ev(format!("{ns}/Service/{svc_name}"), format!("selector {}", svc.pointer("/spec/selector").map(Value::to_string).unwrap_or_default())));

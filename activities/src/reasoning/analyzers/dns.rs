@@ -189,7 +189,8 @@ fn node_local_dns_missing(obs: &Observations<'_>, c: &Client<'_>, ip: &str, host
         let (k, op, v, e) = (s(t, "/key"), s(t, "/operator"), s(t, "/value"), s(t, "/effect"));
         format!("{}{}{}", if k.is_empty() { "*".to_owned() } else { k.to_owned() }, if op == "Exists" { " Exists".to_owned() } else { format!("={v}") }, if e.is_empty() { String::new() } else { format!(":{e}") })
     }).collect();
-    let untolerated = obs.get("Node", "", node_name).map(|n| k8s::untolerated_taints(template, n));
+    // Judged as the controller places daemon pods (with the tolerations it adds to them).
+    let untolerated = obs.get("Node", "", node_name).map(|n| k8s::untolerated_taints(&super::nodes::daemon_pod_template(ds), n));
     let (tier, why) = match untolerated {
         Some(t) if !t.is_empty() => {
             evidence.push(ev(format!("Node/{node_name} spec.taints"), format!("{} not tolerated by {ds_ref} (tolerations: {})", t.join(", "), if tol_txt.is_empty() { "none".into() } else { tol_txt.join(", ") })));

@@ -142,9 +142,8 @@ pub static RULES: &[&dyn Rule] = &[
 ];
 
 /// Every finding the observations support, best first (see [`rank`]).
-pub fn analyze(event: &StandardEvent, obs: &Observations<'_>) -> Vec<Finding> {
-    let sc = scope::scope(event, obs);
-    let cx = Ctx { event, obs, scope: &sc };
+pub fn analyze<'a>(event: &StandardEvent, obs: &Observations<'a>, sc: &Scope<'a>) -> Vec<Finding> {
+    let cx = Ctx { event, obs, scope: sc };
     let mut out = vec![];
     for rule in RULES {
         rule.check(&cx, &mut out);

@@ -312,6 +312,16 @@ struct CniVerdict {
     evidence: Vec<Evidence>,
 }
 
+/// A DaemonSet's pod template as its controller creates the pods: with the tolerations it
+/// adds to every daemon pod.
+pub(super) fn daemon_pod_template(ds: &Value) -> Value {
+    let mut template = ds.pointer("/spec/template").cloned().unwrap_or_default();
+    let mut tolerations = template.pointer("/spec/tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
+    tolerations.extend(DAEMON_TOLERATIONS.iter().map(|(k, e)| serde_json::json!({"key": k, "operator": "Exists", "effect": e})));
+    template["spec"]["tolerations"] = Value::Array(tolerations);
+    template
+}
+
 /// Tolerations the DaemonSet controller adds to every daemon pod.
 const DAEMON_TOLERATIONS: &[(&str, &str)] = &[
     ("node.kubernetes.io/not-ready", "NoExecute"),
@@ -330,10 +340,7 @@ fn cni_on_node(obs: &Observations<'_>, node: &Value) -> Option<CniVerdict> {
     let cnis: Vec<&Value> = obs.all("DaemonSet").filter(|d| is_cni_daemonset(d)).collect();
     let ds = cnis.first()?;
     let ds_ref = resource_ref(Some(s(ds, "/metadata/namespace")), "DaemonSet", s(ds, "/metadata/name"));
-    let mut template = ds.pointer("/spec/template").cloned().unwrap_or_default();
-    let mut tolerations = template.pointer("/spec/tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
-    tolerations.extend(DAEMON_TOLERATIONS.iter().map(|(k, e)| serde_json::json!({"key": k, "operator": "Exists", "effect": e})));
-    template["spec"]["tolerations"] = Value::Array(tolerations);
+    let template = daemon_pod_template(ds);
     let mut misses = k8s::node_selection_misses(&template, node);
     misses.extend(k8s::untolerated_taints(&template, node).into_iter().map(|t| format!("taint {t} not tolerated")));
     if misses.is_empty() {

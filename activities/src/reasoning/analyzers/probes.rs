@@ -244,12 +244,7 @@ fn cpu_throttling(event: &StandardEvent, obs: &Observations<'_>, sc: &Scope<'_>,
             for e in timeouts.iter().rev().take(2) {
                 evidence.push(ev(format!("events of {pod_ref}"), s(e, "/message")));
             }
-            let tier = match (saturated, named || !timeouts.is_empty()) {
-                (true, true) => Decisive,
-                (true, false) => Consistent,
-                (false, _) if usage.is_none() => Consistent,
-                _ => Consistent,
-            };
+            let tier = if saturated && (named || !timeouts.is_empty()) { Decisive } else { Consistent };
             out.push(finding(
                 RootCause::CpuThrottling,
                 workload.clone(),

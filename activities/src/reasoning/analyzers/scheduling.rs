@@ -55,7 +55,7 @@ fn node_full_of_pods(obs: &Observations<'_>, node: &Value, out: &mut Vec<Finding
     let mut stranded = vec![];
     for e in &refused {
         let (ns, pod) = (s(e, "/involvedObject/namespace"), s(e, "/involvedObject/name"));
-        let pinned = obs.get("Pod", ns, pod).is_none_or(|p| serde_json::to_string(p.pointer("/spec/affinity").unwrap_or(&Value::Null)).unwrap_or_default().contains(name));
+        let pinned = obs.get("Pod", ns, pod).is_none_or(|p| scope::wants_node(p, name));
         if pinned && !stranded.iter().any(|(n, p, _): &(&str, &str, &str)| (*n, *p) == (ns, pod)) {
             stranded.push((ns, pod, s(e, "/message")));
         }

@@ -40,7 +40,8 @@ pub(crate) fn not_found(ns: Option<&str>, resource: &str, name: &str) -> StepRes
 }
 
 pub(crate) fn findings(event: &StandardEvent, results: &[StepResult]) -> Vec<Finding> {
-    analyze(event, &Observations::new(results))
+    let obs = Observations::new(results);
+    analyze(event, &obs, &crate::reasoning::scope::scope(event, &obs))
 }
 
 pub(crate) fn best(event: &StandardEvent, results: &[StepResult]) -> Finding {

@@ -10,7 +10,8 @@ fn lines(steps: &[DiagnosticStep]) -> Vec<String> {
 }
 
 fn next(event: &StandardEvent, results: &[StepResult]) -> Vec<String> {
-    lines(&follow_ups(event, &Observations::new(results), &[]))
+    let obs = Observations::new(results);
+    lines(&follow_ups(event, &obs, &scope::scope(event, &obs), &[]))
 }
 
 fn has(steps: &[String], want: &str) -> bool {
@@ -214,7 +215,8 @@ fn a_quota_alert_reads_the_namespace_whose_pods_it_blocks() {
         "involvedObject": {"kind": "ReplicaSet", "namespace": "analytics", "name": "report-builder-6f9c"},
         "message": "Error creating: pods \"report-builder-6f9c-x\" is forbidden: exceeded quota: team-quota, requested: requests.cpu=2, used: requests.cpu=8, limited: requests.cpu=8"});
     let results = [read(vec![deploy, failed])];
-    let findings = crate::reasoning::analyzers::analyze(&e, &Observations::new(&results));
+    let obs = Observations::new(&results);
+    let findings = crate::reasoning::analyzers::analyze(&e, &obs, &scope::scope(&e, &obs));
     let best = findings.first().expect("a finding");
     assert_eq!(best.root_cause, aetherius_core::RootCause::QuotaExceeded);
     assert_eq!(best.resource.as_deref(), Some("analytics/ResourceQuota/team-quota"));
