@@ -22,6 +22,17 @@ pub enum ApiError {
     /// No such task.
     #[error("{0}")]
     NotFound(String),
+    /// A filter of a list is invalid.
+    #[error("{0}")]
+    InvalidFilter(String),
+    /// The request conflicts with the task's state (not running, nothing waiting, decided).
+    #[error("{message}")]
+    Conflict {
+        /// Stable code.
+        code: &'static str,
+        /// What conflicts.
+        message: String,
+    },
     /// Temporal or PostgreSQL failed; the client may retry.
     #[error("{0}")]
     Unavailable(String),
@@ -29,11 +40,13 @@ pub enum ApiError {
 
 impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str) {
-        match self {
+        match *self {
             ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
             ApiError::InvalidPayload(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::InvalidFilter(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_filter"),
+            ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         }
     }

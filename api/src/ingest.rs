@@ -3,7 +3,7 @@
 
 use crate::{ApiError, AppState};
 use aetherius_core::{
-    AlertStatus, AlertmanagerPayload, DiagnosisRequest, StandardEvent, priority,
+    AlertStatus, approval::AlertResolved, AlertmanagerPayload, DiagnosisRequest, StandardEvent, priority,
     queues::{self, search_attributes as sa},
 };
 use aetherius_workflows::DiagnosisWorkflow;
@@ -27,7 +27,8 @@ pub struct Ingest {
     pub workflow_id: String,
     /// Alert name.
     pub alertname: String,
-    /// `started`, `duplicate` (already diagnosed or running) or `resolved` (nothing to do).
+    /// `started`, `duplicate` (already diagnosed or running), `resolved` (its running
+    /// diagnosis was told and concludes now) or `resolved_idle` (nothing ran: nothing to do).
     pub status: &'static str,
     /// Where the Temporal UI shows it.
     pub ui_url: String,
@@ -82,7 +83,10 @@ pub(crate) async fn ingest_one(state: &AppState, event: StandardEvent) -> Result
     let ui_url = ui_url(state, &event.id);
     let mut result = Ingest { workflow_id: event.id.clone(), alertname: event.alertname().to_owned(), status: "started", ui_url };
     if event.status == AlertStatus::Resolved {
-        result.status = "resolved";
+        // The diagnosis of this alert (same fingerprint and start) concludes now, if it runs.
+        let notice = AlertResolved { ends_at: None, source: event.source.clone() };
+        let running = crate::tasks::signal_resolved(state, &event.id, notice).await?;
+        result.status = if running { "resolved" } else { "resolved_idle" };
         return Ok(result);
     }
     if state.dedup.contains(&event.id) {
@@ -100,25 +104,37 @@ pub(crate) async fn ingest_one(state: &AppState, event: StandardEvent) -> Result
 
 async fn start(state: &AppState, event: StandardEvent) -> Result<(), WorkflowStartError> {
     let score = priority::score(&event.severity, &event.cluster_id, event.namespace.as_deref(), 0, &state.options.priority);
+    let approval = state.options.approval.policy_for(&event.cluster_id);
+    let id = event.id.clone();
+    let request = DiagnosisRequest { event, max_steps: state.options.max_steps, priority: score, approval, retry_of: None };
+    start_request(state, id, request).await
+}
+
+/// Starts a diagnosis of `request` under `id`: search attributes for the UI's filters,
+/// Temporal priority from the score, and room in the execution timeout for approvals.
+pub(crate) async fn start_request(state: &AppState, id: String, request: DiagnosisRequest) -> Result<(), WorkflowStartError> {
+    let event = &request.event;
     let mut attrs = vec![
         SearchAttributeKey::<String>::keyword(sa::CLUSTER_ID).value_set(event.cluster_id.clone()),
         SearchAttributeKey::<String>::keyword(sa::SEVERITY).value_set(event.severity.clone()),
         SearchAttributeKey::<String>::keyword(sa::ALERT_NAME).value_set(event.alertname().to_owned()),
-        SearchAttributeKey::<i64>::int(sa::PRIORITY).value_set(score),
+        SearchAttributeKey::<i64>::int(sa::PRIORITY).value_set(request.priority),
     ];
     if let Some(ns) = &event.namespace {
         attrs.push(SearchAttributeKey::<String>::keyword(sa::NAMESPACE).value_set(ns.clone()));
     }
-    let summary = format!("{} on {}", event.alertname(), event.cluster_id);
-    let options = WorkflowStartOptions::new(queues::REASONING, event.id.clone())
+    let summary = match &request.retry_of {
+        Some(old) => format!("{} on {} (retry of {old})", event.alertname(), event.cluster_id),
+        None => format!("{} on {}", event.alertname(), event.cluster_id),
+    };
+    let options = WorkflowStartOptions::new(queues::REASONING, id)
         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
         .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
         .search_attributes(SearchAttributes::new(attrs))
-        .priority(Priority::builder().priority_key(priority::temporal_priority_key(score)).build())
-        .execution_timeout(std::time::Duration::from_secs(600))
+        .priority(Priority::builder().priority_key(priority::temporal_priority_key(request.priority)).build())
+        .execution_timeout(request.execution_timeout())
         .static_summary(summary)
         .build();
-    let request = DiagnosisRequest { event, max_steps: state.options.max_steps, priority: score };
     state.temporal.start_workflow(DiagnosisWorkflow::run, request, options).await.map(|_| ())
 }
 

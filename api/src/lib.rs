@@ -18,7 +18,7 @@ pub use ingest::Ingest;
 use aetherius_core::priority::PriorityWeights;
 use axum::{
     Router,
-    routing::{get, post},
+    routing::{get, post, put},
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -43,6 +43,9 @@ pub struct ApiOptions {
     pub temporal_ui_url: String,
     /// Temporal namespace, for links.
     pub temporal_namespace: String,
+    /// Which diagnosis steps wait for a human (`[api.approval]`).
+    #[serde(default)]
+    pub approval: aetherius_core::approval::ApprovalConfig,
 }
 
 impl Default for ApiOptions {
@@ -56,8 +59,16 @@ impl Default for ApiOptions {
             priority: PriorityWeights::default(),
             temporal_ui_url: "http://127.0.0.1:8233".into(),
             temporal_namespace: "default".into(),
+            approval: Default::default(),
         }
     }
+}
+
+/// Who calls (set by authentication): approvals and cancellations record it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Token name or JWT subject.
+    pub name: String,
 }
 
 /// Shared state of the handlers (cheap to clone).
@@ -83,8 +94,13 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
         .route("/webhook/alertmanager", post(ingest::alertmanager))
-        .route("/tasks", post(manual::create_task))
+        .route("/tasks", post(manual::create_task).get(tasks::list_tasks))
         .route("/tasks/{id}", get(tasks::get_task))
+        .route("/tasks/{id}/cancel", put(tasks::cancel))
+        .route("/tasks/{id}/retry", post(tasks::retry))
+        .route("/tasks/{id}/approve", post(tasks::approve))
+        .route("/tasks/{id}/reject", post(tasks::reject))
+        .route("/queue/status", get(tasks::queue_status))
         .route("/tools", get(commands::tools))
         .route("/commands/validate", post(commands::validate))
         .route("/knowledge", post(knowledge::create).get(knowledge::list))

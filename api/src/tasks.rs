@@ -1,31 +1,77 @@
-//! `GET /tasks/:id`: where a diagnosis stands and, when done, its report.
+//! Diagnoses as tasks: list, read, cancel, retry, approve and reject, and the queues'
+//! backlog. Everything goes through Temporal; PostgreSQL holds reports and retry links.
 
 use crate::{ApiError, AppState, ingest::ui_url};
+use aetherius_core::{
+    DiagnosisRequest, RootCause,
+    approval::{AlertResolved, ApprovalAck, ApprovalRequest},
+    queues::{self, search_attributes as sa},
+};
 use aetherius_workflows::DiagnosisWorkflow;
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::{Path, Query, State, rejection::QueryRejection},
+    http::StatusCode,
 };
+use base64::Engine;
+use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use temporalio_client::{
-    WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowQueryOptions,
-    errors::{WorkflowInteractionError, WorkflowQueryError},
+    WorkflowCancelOptions, WorkflowDescribeOptions, WorkflowExecuteUpdateOptions, WorkflowExecutionStatus,
+    WorkflowFetchHistoryOptions, WorkflowQueryOptions, WorkflowSignalOptions,
+    errors::{WorkflowInteractionError, WorkflowQueryError, WorkflowUpdateError},
+    tonic,
+};
+use temporalio_common::protos::temporal::api::{
+    common::v1::Payload,
+    enums::v1::TaskQueueType,
+    history::v1::history_event::Attributes,
+    taskqueue::v1::TaskQueue,
+    workflowservice::v1::{DescribeTaskQueueRequest, ListWorkflowExecutionsRequest},
 };
 
-pub(crate) async fn get_task(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    if id.len() > 512 || id.chars().any(char::is_control) {
+/// Rejects ids no diagnosis can have before asking Temporal.
+pub(crate) fn check_id(id: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.len() > 512 || id.chars().any(char::is_control) {
         return Err(ApiError::InvalidPayload("task id is not a valid workflow id".into()));
     }
-    let handle = state.temporal.get_workflow_handle::<DiagnosisWorkflow>(id.clone());
+    Ok(())
+}
+
+type Handle = temporalio_client::WorkflowHandle<temporalio_client::Client, DiagnosisWorkflow>;
+
+/// The handle and current status of a diagnosis; 404 when Temporal does not know it.
+async fn describe(state: &AppState, id: &str) -> Result<(Handle, WorkflowExecutionStatus), ApiError> {
+    check_id(id)?;
+    let handle = state.temporal.get_workflow_handle::<DiagnosisWorkflow>(id.to_owned());
     let description = handle.describe(WorkflowDescribeOptions::default()).await.map_err(|e| match e {
         WorkflowInteractionError::NotFound(_) => ApiError::NotFound(format!("no diagnosis with id {id:?}")),
         other => ApiError::Unavailable(format!("Temporal: {other}")),
     })?;
-    let status = status_name(description.status());
-    let mut body = json!({"id": id, "status": status, "ui_url": ui_url(&state, &id)});
-    if description.status() == WorkflowExecutionStatus::Running {
+    Ok((handle, description.status()))
+}
+
+fn must_be_running(id: &str, status: WorkflowExecutionStatus, what: &str) -> Result<(), ApiError> {
+    if status == WorkflowExecutionStatus::Running {
+        return Ok(());
+    }
+    Err(ApiError::Conflict {
+        code: "not_running",
+        message: format!("cannot {what} diagnosis {id:?}: it is already {}", status_name(status)),
+    })
+}
+
+/// `GET /tasks/{id}`: status, plan, steps done, findings, pending approval, report, links.
+pub(crate) async fn get_task(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let (handle, status) = describe(&state, &id).await?;
+    let mut body = json!({"id": id, "status": status_name(status), "ui_url": ui_url(&state, &id)});
+    if status == WorkflowExecutionStatus::Running {
         match handle.query(DiagnosisWorkflow::status, (), WorkflowQueryOptions::default()).await {
-            Ok(progress) => body["progress"] = json!(progress),
+            Ok(progress) => {
+                body["pending_approval"] = json!(progress.pending_approval);
+                body["progress"] = json!(progress);
+            }
             Err(WorkflowQueryError::NotFound(_)) => {}
             Err(e) => tracing::warn!(error = %e, "status query failed"),
         }
@@ -39,10 +85,382 @@ pub(crate) async fn get_task(State(state): State<AppState>, Path(id): Path<Strin
         body["report"] = report;
         body["markdown"] = Value::String(markdown);
     }
+    let (retry_of, retries) = links(&state, &id).await?;
+    body["retry_of"] = json!(retry_of);
+    body["retries"] = json!(retries);
     Ok(Json(body))
 }
 
-fn status_name(s: WorkflowExecutionStatus) -> &'static str {
+/// The diagnosis `id` retries, and the retries of `id`, oldest first.
+async fn links(state: &AppState, id: &str) -> Result<(Option<String>, Vec<String>), ApiError> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT original_id, retry_id FROM task_retries WHERE original_id = $1 OR retry_id = $1 ORDER BY created_at")
+            .bind(id)
+            .fetch_all(&state.pool)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("PostgreSQL: {e}")))?;
+    let retry_of = rows.iter().find(|(_, r)| r == id).map(|(o, _)| o.clone());
+    let retries = rows.into_iter().filter(|(o, _)| o == id).map(|(_, r)| r).collect();
+    Ok((retry_of, retries))
+}
+
+/// Body of `PUT /tasks/{id}/cancel` (optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CancelBody {
+    #[serde(default)]
+    reason: String,
+}
+
+/// `PUT /tasks/{id}/cancel`: asks Temporal to cancel; the diagnosis stops its step and
+/// writes a report that says it was cancelled.
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Option<axum::Extension<crate::Caller>>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body: CancelBody = if body.iter().all(u8::is_ascii_whitespace) { CancelBody::default() } else { crate::ingest::parse(&body)? };
+    let (handle, status) = describe(&state, &id).await?;
+    must_be_running(&id, status, "cancel")?;
+    let who = caller.map(|c| c.0.name);
+    let reason = match (who.as_deref(), body.reason.trim()) {
+        (Some(w), "") => format!("cancelled by {w}"),
+        (Some(w), r) => format!("cancelled by {w}: {r}"),
+        (None, r) => r.to_owned(),
+    };
+    handle
+        .cancel(WorkflowCancelOptions::builder().reason(reason.clone()).build())
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("Temporal: {e}")))?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"id": id, "status": "cancelling", "reason": reason}))))
+}
+
+/// `POST /tasks/{id}/retry`: a new diagnosis with the same input, linked to the old one
+/// (its report says which it retries; both tasks list the link).
+pub(crate) async fn retry(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Option<axum::Extension<crate::Caller>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (handle, _) = describe(&state, &id).await?;
+    let mut request = original_request(&handle, &id).await?;
+    let original = request.retry_of.clone().unwrap_or_else(|| id.clone());
+    request.retry_of = Some(id.clone());
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let base = id.split("-retry-").next().unwrap_or(&id);
+    let new_id = format!("{base}-retry-{}", &suffix[..8]);
+    crate::ingest::start_request(&state, new_id.clone(), request).await.map_err(|e| {
+        ApiError::Unavailable(format!("could not start the retry of {id}: {e}"))
+    })?;
+    sqlx::query("INSERT INTO task_retries (retry_id, original_id, requested_by) VALUES ($1, $2, $3)")
+        .bind(&new_id)
+        .bind(&id)
+        .bind(caller.map(|c| c.0.name))
+        .execute(&state.pool)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("PostgreSQL: {e}")))?;
+    let ui = ui_url(&state, &new_id);
+    Ok((StatusCode::ACCEPTED, Json(json!({"workflow_id": new_id, "retry_of": id, "first_of_chain": original, "status": "started", "ui_url": ui}))))
+}
+
+/// The input the diagnosis was started with, from its history's first event.
+async fn original_request(handle: &Handle, id: &str) -> Result<DiagnosisRequest, ApiError> {
+    let events = handle
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("Temporal: history of {id}: {e}")))?;
+    let input = events
+        .into_iter()
+        .find_map(|e| match e.attributes {
+            Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) => a.input,
+            _ => None,
+        })
+        .and_then(|p| p.payloads.into_iter().next())
+        .ok_or_else(|| ApiError::Unavailable(format!("the history of {id} has no input")))?;
+    serde_json::from_slice(&input.data).map_err(|e| ApiError::Unavailable(format!("the input of {id} does not decode: {e}")))
+}
+
+/// Body of `POST /tasks/{id}/approve` and `/reject`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DecisionBody {
+    /// The waiting step; the one waiting now when absent.
+    step_id: Option<String>,
+    /// Why.
+    #[serde(default)]
+    comment: String,
+    /// Who decides, only when authentication is off (otherwise the caller's identity).
+    by: Option<String>,
+}
+
+pub(crate) async fn approve(
+    state: State<AppState>,
+    id: Path<String>,
+    caller: Option<axum::Extension<crate::Caller>>,
+    body: axum::body::Bytes,
+) -> Result<Json<ApprovalAck>, ApiError> {
+    decide(state, id, caller, body, true).await
+}
+
+pub(crate) async fn reject(
+    state: State<AppState>,
+    id: Path<String>,
+    caller: Option<axum::Extension<crate::Caller>>,
+    body: axum::body::Bytes,
+) -> Result<Json<ApprovalAck>, ApiError> {
+    decide(state, id, caller, body, false).await
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    caller: Option<axum::Extension<crate::Caller>>,
+    body: axum::body::Bytes,
+    approve: bool,
+) -> Result<Json<ApprovalAck>, ApiError> {
+    let body: DecisionBody = if body.iter().all(u8::is_ascii_whitespace) { DecisionBody::default() } else { crate::ingest::parse(&body)? };
+    let by = match (caller, body.by) {
+        (Some(c), _) => c.0.name,
+        (None, Some(by)) if !by.trim().is_empty() => by,
+        (None, _) => return Err(ApiError::InvalidPayload("by: say who decides (authentication is off, so the API cannot tell)".into())),
+    };
+    let (handle, status) = describe(&state, &id).await?;
+    must_be_running(&id, status, if approve { "approve a step of" } else { "reject a step of" })?;
+    let step_id = match body.step_id {
+        Some(s) => s,
+        None => {
+            let waiting = handle
+                .query(DiagnosisWorkflow::pending_approval, (), WorkflowQueryOptions::default())
+                .await
+                .map_err(|e| ApiError::Unavailable(format!("Temporal: pending_approval query: {e}")))?;
+            waiting
+                .map(|p| p.step_id)
+                .ok_or_else(|| ApiError::Conflict { code: "not_waiting", message: format!("diagnosis {id:?} has no step waiting for approval") })?
+        }
+    };
+    let request = ApprovalRequest { step_id, by, comment: body.comment };
+    let sent = if approve {
+        handle.execute_update(DiagnosisWorkflow::approve, request, WorkflowExecuteUpdateOptions::default()).await
+    } else {
+        handle.execute_update(DiagnosisWorkflow::reject, request, WorkflowExecuteUpdateOptions::default()).await
+    };
+    sent.map(Json).map_err(|e| match e {
+        WorkflowUpdateError::Failed(failure) => {
+            // The workflow's validator answers "<code>: <message>".
+            let message = failure.message.clone();
+            match message.split_once(": ") {
+                Some(("invalid_decision", m)) => ApiError::InvalidPayload(m.to_owned()),
+                Some((code @ ("not_waiting" | "already_decided"), m)) => ApiError::Conflict {
+                    code: if code == "not_waiting" { "not_waiting" } else { "already_decided" },
+                    message: m.to_owned(),
+                },
+                _ => ApiError::Conflict { code: "update_rejected", message },
+            }
+        }
+        WorkflowUpdateError::NotFound(_) => ApiError::NotFound(format!("no diagnosis with id {id:?}")),
+        other => ApiError::Unavailable(format!("Temporal: {other}")),
+    })
+}
+
+/// Tells the running diagnosis `id` that its alert resolved. `Ok(false)`: nothing runs.
+pub(crate) async fn signal_resolved(state: &AppState, id: &str, notice: AlertResolved) -> Result<bool, ApiError> {
+    let handle = state.temporal.get_workflow_handle::<DiagnosisWorkflow>(id.to_owned());
+    match handle.signal(DiagnosisWorkflow::alert_resolved, notice, WorkflowSignalOptions::default()).await {
+        Ok(()) => Ok(true),
+        Err(WorkflowInteractionError::NotFound(_)) => Ok(false),
+        Err(e) if e.to_string().contains("already completed") => Ok(false),
+        Err(e) => Err(ApiError::Unavailable(format!("Temporal: signalling {id}: {e}"))),
+    }
+}
+
+/// Filters of `GET /tasks`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListParams {
+    status: Option<String>,
+    cluster: Option<String>,
+    namespace: Option<String>,
+    severity: Option<String>,
+    alertname: Option<String>,
+    root_cause: Option<String>,
+    /// RFC 3339; diagnoses started at or after.
+    since: Option<String>,
+    /// RFC 3339; diagnoses started before.
+    until: Option<String>,
+    /// 1-100, default 20.
+    page_size: Option<u32>,
+    /// `next_page_token` of the previous page.
+    page_token: Option<String>,
+}
+
+fn invalid_filter(message: String) -> ApiError {
+    ApiError::InvalidFilter(message)
+}
+
+/// A value safe to put in a visibility query: no quotes, no operators.
+fn filter_value(name: &str, v: &str) -> Result<String, ApiError> {
+    let ok = !v.is_empty() && v.len() <= 253 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:/@".contains(c));
+    if !ok {
+        return Err(invalid_filter(format!("{name}: {v:?} is not a valid value (letters, digits and - _ . : / @, at most 253)")));
+    }
+    Ok(format!("'{v}'"))
+}
+
+fn timestamp(name: &str, v: &str) -> Result<String, ApiError> {
+    let t = chrono::DateTime::parse_from_rfc3339(v)
+        .map_err(|e| invalid_filter(format!("{name}: {v:?} is not an RFC 3339 time ({e})")))?;
+    Ok(format!("'{}'", t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+}
+
+/// The visibility query of a filter set.
+pub(crate) fn visibility_query(p: &ListParams) -> Result<String, ApiError> {
+    let mut clauses = vec![format!("WorkflowType = '{}'", queues::DIAGNOSIS_WORKFLOW)];
+    if let Some(s) = &p.status {
+        let temporal = match s.as_str() {
+            "running" => "Running",
+            "completed" => "Completed",
+            "failed" => "Failed",
+            "cancelled" | "canceled" => "Canceled",
+            "terminated" => "Terminated",
+            "timeout" | "timed_out" => "TimedOut",
+            other => {
+                return Err(invalid_filter(format!(
+                    "status: {other:?} is not one of running, completed, failed, cancelled, terminated, timeout"
+                )));
+            }
+        };
+        clauses.push(format!("ExecutionStatus = '{temporal}'"));
+    }
+    for (name, attr, value) in [
+        ("cluster", sa::CLUSTER_ID, &p.cluster),
+        ("namespace", sa::NAMESPACE, &p.namespace),
+        ("severity", sa::SEVERITY, &p.severity),
+        ("alertname", sa::ALERT_NAME, &p.alertname),
+    ] {
+        if let Some(v) = value {
+            clauses.push(format!("{attr} = {}", filter_value(name, v)?));
+        }
+    }
+    if let Some(rc) = &p.root_cause {
+        let parsed: RootCause = serde_json::from_value(Value::String(rc.clone()))
+            .map_err(|_| invalid_filter(format!("root_cause: {rc:?} is not a taxonomy id (see SCENARIOS.md)")))?;
+        clauses.push(format!("{} = '{}'", sa::ROOT_CAUSE, parsed.as_str()));
+    }
+    if let Some(t) = &p.since {
+        clauses.push(format!("StartTime >= {}", timestamp("since", t)?));
+    }
+    if let Some(t) = &p.until {
+        clauses.push(format!("StartTime < {}", timestamp("until", t)?));
+    }
+    Ok(clauses.join(" AND "))
+}
+
+fn decode(p: &Payload) -> Value {
+    serde_json::from_slice(&p.data).unwrap_or(Value::Null)
+}
+
+/// `GET /tasks`: diagnoses from Temporal's visibility store, newest first, one page.
+pub(crate) async fn list_tasks(
+    State(state): State<AppState>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(params) = params.map_err(|e| invalid_filter(e.body_text()))?;
+    let page_size = params.page_size.unwrap_or(20);
+    if !(1..=100).contains(&page_size) {
+        return Err(invalid_filter(format!("page_size: {page_size} is not between 1 and 100")));
+    }
+    let token = match &params.page_token {
+        Some(t) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(t)
+            .map_err(|_| invalid_filter("page_token: not a token this API returned".into()))?,
+        None => vec![],
+    };
+    let query = visibility_query(&params)?;
+    let request = ListWorkflowExecutionsRequest {
+        namespace: state.options.temporal_namespace.clone(),
+        page_size: page_size as i32,
+        next_page_token: token,
+        query,
+    };
+    let mut service = state.temporal.connection().workflow_service();
+    let answer = service.list_workflow_executions(tonic::Request::new(request)).await.map_err(|e| match e.code() {
+        tonic::Code::InvalidArgument => invalid_filter("page_token: not a token this API returned, or it expired".into()),
+        _ => ApiError::Unavailable(format!("Temporal: listing workflows: {e}")),
+    })?;
+    let answer = answer.into_inner();
+    let tasks: Vec<Value> = answer
+        .executions
+        .iter()
+        .map(|w| {
+            let id = w.execution.as_ref().map(|e| e.workflow_id.clone()).unwrap_or_default();
+            let attrs: BTreeMap<&str, Value> = w
+                .search_attributes
+                .as_ref()
+                .map(|s| s.indexed_fields.iter().map(|(k, v)| (k.as_str(), decode(v))).collect())
+                .unwrap_or_default();
+            let time = |t: Option<(i64, i32)>| {
+                t.and_then(|(s, n)| chrono::DateTime::from_timestamp(s, n.max(0) as u32)).map(|t| t.to_rfc3339())
+            };
+            let status = WorkflowExecutionStatus::from(w.status());
+            json!({
+                "id": id,
+                "status": status_name(status),
+                "cluster": attrs.get(sa::CLUSTER_ID),
+                "namespace": attrs.get(sa::NAMESPACE),
+                "severity": attrs.get(sa::SEVERITY),
+                "alertname": attrs.get(sa::ALERT_NAME),
+                "root_cause": attrs.get(sa::ROOT_CAUSE),
+                "priority": attrs.get(sa::PRIORITY),
+                "started_at": time(w.start_time.as_ref().map(|t| (t.seconds, t.nanos))),
+                "closed_at": time(w.close_time.as_ref().map(|t| (t.seconds, t.nanos))),
+                "ui_url": ui_url(&state, &id),
+            })
+        })
+        .collect();
+    let next = (!answer.next_page_token.is_empty())
+        .then(|| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&answer.next_page_token));
+    Ok(Json(json!({"tasks": tasks, "next_page_token": next})))
+}
+
+/// `GET /queue/status`: backlog and pollers of every task queue, from DescribeTaskQueue.
+pub(crate) async fn queue_status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let mut out = vec![];
+    for (queue, kind) in [
+        (queues::REASONING, TaskQueueType::Workflow),
+        (queues::REASONING, TaskQueueType::Activity),
+        (queues::EXECUTION, TaskQueueType::Activity),
+        (queues::REPORT, TaskQueueType::Activity),
+    ] {
+        let request = DescribeTaskQueueRequest {
+            namespace: state.options.temporal_namespace.clone(),
+            task_queue: Some(TaskQueue { name: queue.to_owned(), kind: 1, ..Default::default() }),
+            task_queue_type: kind as i32,
+            report_stats: true,
+            ..Default::default()
+        };
+        let mut service = state.temporal.connection().workflow_service();
+        let answer = service
+            .describe_task_queue(tonic::Request::new(request))
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("Temporal: describing {queue}: {e}")))?
+            .into_inner();
+        let stats = answer.stats.unwrap_or_default();
+        out.push(json!({
+            "queue": queue,
+            "type": if kind == TaskQueueType::Workflow { "workflow" } else { "activity" },
+            "backlog": stats.approximate_backlog_count,
+            "backlog_age_secs": stats.approximate_backlog_age.map(|d| d.seconds as f64 + f64::from(d.nanos) / 1e9).unwrap_or(0.0),
+            "tasks_add_rate": stats.tasks_add_rate,
+            "tasks_dispatch_rate": stats.tasks_dispatch_rate,
+            "pollers": answer.pollers.iter().map(|p| p.identity.clone()).collect::<Vec<_>>(),
+        }));
+    }
+    Ok(Json(json!({"queues": out})))
+}
+
+pub(crate) fn status_name(s: WorkflowExecutionStatus) -> &'static str {
     match s {
         WorkflowExecutionStatus::Running => "running",
         WorkflowExecutionStatus::Completed => "completed",
@@ -53,5 +471,34 @@ fn status_name(s: WorkflowExecutionStatus) -> &'static str {
         WorkflowExecutionStatus::ContinuedAsNew => "continued_as_new",
         WorkflowExecutionStatus::Paused => "paused",
         _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_become_a_visibility_query_and_bad_ones_are_refused() {
+        let p = ListParams {
+            status: Some("running".into()),
+            cluster: Some("prod-eu".into()),
+            root_cause: Some("oom-killed".into()),
+            since: Some("2026-12-07T10:00:00+01:00".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            visibility_query(&p).unwrap(),
+            "WorkflowType = 'DiagnosisWorkflow' AND ExecutionStatus = 'Running' AND ClusterId = 'prod-eu' AND RootCause = 'oom-killed' AND StartTime >= '2026-12-07T09:00:00Z'"
+        );
+        for bad in [
+            ListParams { cluster: Some("x' OR 1=1".into()), ..Default::default() },
+            ListParams { status: Some("sleeping".into()), ..Default::default() },
+            ListParams { root_cause: Some("cosmic-rays".into()), ..Default::default() },
+            ListParams { until: Some("yesterday".into()), ..Default::default() },
+        ] {
+            let err = visibility_query(&bad).unwrap_err();
+            assert!(matches!(err, ApiError::InvalidFilter(_)), "{err:?}");
+        }
     }
 }

@@ -1,7 +1,11 @@
 //! Inputs and outputs of the diagnosis workflow and its activities. These types travel
 //! through Temporal history, so changing their shape needs a replay-compatible plan.
 
-use crate::{RootCause, StandardEvent, Target, command::Command};
+use crate::{
+    RootCause, StandardEvent, Target,
+    approval::{ApprovalPolicy, ApprovalRecord, PendingApproval},
+    command::Command,
+};
 use serde::{Deserialize, Serialize};
 
 /// Input of `DiagnosisWorkflow`.
@@ -13,6 +17,23 @@ pub struct DiagnosisRequest {
     pub max_steps: u32,
     /// Priority score (seed formula).
     pub priority: i64,
+    /// Which steps wait for a human (default: none).
+    #[serde(default)]
+    pub approval: ApprovalPolicy,
+    /// Workflow id of the diagnosis this one retries, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<String>,
+}
+
+impl DiagnosisRequest {
+    /// Bound of the whole diagnosis: ten minutes of work, plus the longest every step could
+    /// wait for a human when its policy asks for approvals.
+    pub fn execution_timeout(&self) -> std::time::Duration {
+        let a = &self.approval;
+        let may_wait = a.always || a.configmaps || a.llm_proposed || !a.sensitive_namespaces.is_empty();
+        let waits = if may_wait { u64::from(self.max_steps).saturating_mul(a.timeout_secs) } else { 0 };
+        std::time::Duration::from_secs(600u64.saturating_add(waits))
+    }
 }
 
 /// Default step budget of one diagnosis.
@@ -51,6 +72,17 @@ pub struct AnalysisResult {
     pub model: Option<String>,
 }
 
+/// Who put a step in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StepOrigin {
+    /// The rules (or a knowledge entry) planned it.
+    #[default]
+    Plan,
+    /// An LLM proposed it.
+    Llm,
+}
+
 /// One read-only step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiagnosticStep {
@@ -58,6 +90,9 @@ pub struct DiagnosticStep {
     pub purpose: String,
     /// What to run.
     pub command: Command,
+    /// Who proposed it.
+    #[serde(default)]
+    pub origin: StepOrigin,
 }
 
 /// Output of `strategize` (the seed's `DiagnosticStrategy`).
@@ -88,6 +123,8 @@ pub enum StepStatus {
     Rejected,
     /// Any other error (400 from the API, e.g. a container that never started).
     Failed,
+    /// It needed a human and did not run (rejected, timed out, alert resolved, cancelled).
+    Skipped,
 }
 
 /// Output of `execute_step` (the seed's `StepResult`).
@@ -182,6 +219,39 @@ pub struct ReportInput {
     pub steps: Vec<StepSummary>,
     /// The conclusion.
     pub diagnosis: Diagnosis,
+    /// Steps that needed a human, and what became of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<ApprovalRecord>,
+    /// How the diagnosis ended (concluded, alert resolved, cancelled).
+    #[serde(default)]
+    pub ending: Ending,
+    /// Things the reader must know about how the diagnosis ran (a resolved alert, skipped steps).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Workflow id of the diagnosis this one retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<String>,
+}
+
+/// How a diagnosis ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Ending {
+    /// It reached its conclusion.
+    #[default]
+    Concluded,
+    /// The alert resolved while it ran.
+    AlertResolved {
+        /// When the resolution arrived (workflow time).
+        at: chrono::DateTime<chrono::Utc>,
+        /// Who said so.
+        source: String,
+    },
+    /// Someone cancelled it.
+    Cancelled {
+        /// The reason given, if any.
+        reason: Option<String>,
+    },
 }
 
 /// A step as the report shows it.
@@ -230,10 +300,14 @@ pub enum Phase {
     Analyzing,
     /// Running steps.
     Investigating,
+    /// A step waits for a human.
+    AwaitingApproval,
     /// Writing the report.
     Reporting,
     /// Done.
     Completed,
+    /// Cancelled (a report is still written).
+    Cancelled,
 }
 
 /// Answer of the `status` query.
@@ -251,6 +325,27 @@ pub struct DiagnosisStatus {
     pub root_cause: Option<RootCause>,
     /// Summary, once concluded.
     pub summary: Option<String>,
+    /// Hypotheses of the first analysis, most likely first.
+    #[serde(default)]
+    pub possible_causes: Vec<String>,
+    /// Steps queued (kubectl lines), next first.
+    #[serde(default)]
+    pub plan: Vec<String>,
+    /// Steps done, with their outcome.
+    #[serde(default)]
+    pub steps: Vec<StepSummary>,
+    /// Why the last decision continued (the leading hypothesis, if any).
+    #[serde(default)]
+    pub last_reason: Option<String>,
+    /// The step waiting for a human, if any.
+    #[serde(default)]
+    pub pending_approval: Option<PendingApproval>,
+    /// Approvals decided so far.
+    #[serde(default)]
+    pub approvals: Vec<ApprovalRecord>,
+    /// Set when the alert resolved while the diagnosis ran.
+    #[serde(default)]
+    pub resolved: Option<crate::approval::AlertResolved>,
 }
 
 /// Input of `strategize`.

@@ -4,6 +4,7 @@
 //! these types, so anything in this crate must be deterministic.
 
 pub mod alert;
+pub mod approval;
 pub mod command;
 pub mod contracts;
 pub mod fingerprint;

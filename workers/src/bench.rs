@@ -162,7 +162,7 @@ pub async fn ingest(config: Config, scenario_dir: &Path, count: usize, concurren
             async move {
                 let alert: AlertmanagerAlert = serde_json::from_value(alert_of(scenario, cluster, base + count + i)?)?;
                 let event = StandardEvent::from_alertmanager(&alert, "default");
-                let request = DiagnosisRequest { event, max_steps: 1, priority: 0 };
+                let request = DiagnosisRequest { event, max_steps: 1, priority: 0, approval: Default::default(), retry_of: None };
                 let options = WorkflowStartOptions::new(queues::REASONING, id.clone()).build();
                 state.temporal.start_workflow(DiagnosisWorkflow::run, request, options).await?;
                 Ok(())

@@ -144,6 +144,9 @@ mod tests {
             assert_eq!(k8s.role, "from-env");
             assert!(matches!(k8s.vault.unwrap().auth, VaultAuth::Token { .. }));
             assert!(matches!(c.execution.vault.unwrap().auth, VaultAuth::Approle { .. }));
+            let (prod, staging) = (c.api.approval.policy_for("prod"), c.api.approval.policy_for("staging"));
+            assert!(prod.always && !staging.always && staging.llm_proposed, "{:?}", c.api.approval);
+            assert_eq!(staging.sensitive_namespaces, vec!["payments".to_owned()]);
             Ok(())
         });
     }

@@ -102,7 +102,7 @@ pub async fn run(mut config: Config, dir: &Path, json: Option<&Path>) -> anyhow:
                 let opts = WorkflowStartOptions::new(queues::REASONING, event.id.clone())
                     .execution_timeout(Duration::from_secs(300))
                     .build();
-                let handle = client.start_workflow(DiagnosisWorkflow::run, DiagnosisRequest { event, max_steps, priority: 0 }, opts).await?;
+                let handle = client.start_workflow(DiagnosisWorkflow::run, DiagnosisRequest { event, max_steps, priority: 0, approval: Default::default(), retry_of: None }, opts).await?;
                 let outcome = handle.get_result(WorkflowGetResultOptions::default()).await?;
                 anyhow::Ok((outcome, started.elapsed()))
             }

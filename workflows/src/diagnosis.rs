@@ -1,15 +1,24 @@
-//! `DiagnosisWorkflow`: analyze → strategize → loop { execute_step → decide_next } → report.
+//! `DiagnosisWorkflow`: analyze → strategize → loop { [approval] → execute_step →
+//! decide_next } → report.
+//!
+//! People steer it: the `approve` / `reject` updates decide a step that waits for a human,
+//! the `alert_resolved` signal ends it early, and a cancel request ends it with a report.
 
 use crate::activities::{Analyze, DecideNext, ExecuteStep, Report, RouteExecution, Strategize};
 use aetherius_core::{
-    DecideInput, Decision, DiagnosisOutcome, DiagnosisRequest, DiagnosisStatus, DiagnosticStep, Phase, ReportInput,
-    StepResult, StepSummary, StrategizeInput, queues,
+    AnalysisResult, DecideInput, Decision, Diagnosis, DiagnosisOutcome, DiagnosisRequest, DiagnosisStatus, DiagnosticStep,
+    Ending, Evidence, Method, Phase, ReportInput, RootCause, StepResult, StepStatus, StepSummary, StrategizeInput,
+    approval::{AlertResolved, ApprovalAck, ApprovalRecord, ApprovalRequest, PendingApproval, Verdict},
+    queues,
 };
-use std::{collections::VecDeque, time::Duration};
+use std::{collections::VecDeque, error::Error, time::Duration};
 use temporalio_common::{ActivityCloseTimeouts, search_attributes::SearchAttributeKey};
 use temporalio_macros::{workflow, workflow_methods};
-use temporalio_sdk::{ActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult};
-use temporalio_workflow::{MemoValue, RetryPolicy};
+use temporalio_sdk::{
+    ActivityExecutionError, ActivityOptions, SyncWorkflowContext, WorkflowCancellationToken, WorkflowContext,
+    WorkflowContextView, WorkflowResult, WorkflowTermination, workflows::select,
+};
+use temporalio_workflow::{CancellableFuture, MemoValue, RetryPolicy};
 
 /// Search attribute set when the diagnosis concludes.
 pub const ROOT_CAUSE: SearchAttributeKey<String> = SearchAttributeKey::keyword(queues::search_attributes::ROOT_CAUSE);
@@ -22,6 +31,33 @@ pub const AGENT_ROUTING_PATCH: &str = "agent-routing";
 #[derive(Default)]
 pub struct DiagnosisWorkflow {
     status: DiagnosisStatus,
+    /// The first analysis, once made (the report needs it even when cancelled).
+    analysis: Option<AnalysisResult>,
+    /// A person's decision on the waiting step, until the run loop takes it.
+    decision: Option<(Verdict, ApprovalRequest)>,
+}
+
+/// Why the investigation stopped before its conclusion.
+enum Stop {
+    /// The workflow was cancelled.
+    Cancelled,
+    /// An activity failed for good.
+    Failed(WorkflowTermination),
+}
+
+impl From<ActivityExecutionError> for Stop {
+    fn from(e: ActivityExecutionError) -> Self {
+        match e {
+            ActivityExecutionError::Cancelled(_) => Stop::Cancelled,
+            other => Stop::Failed(other.into()),
+        }
+    }
+}
+
+impl From<temporalio_workflow::WorkflowCancellationError> for Stop {
+    fn from(_: temporalio_workflow::WorkflowCancellationError) -> Self {
+        Stop::Cancelled
+    }
 }
 
 fn retry(max_attempts: u32) -> RetryPolicy {
@@ -42,6 +78,10 @@ fn timeouts(start_to_close: u64, schedule_to_close: u64) -> ActivityCloseTimeout
     }
 }
 
+/// A step's worker heartbeats every few seconds: a lost worker or a cancelled diagnosis is
+/// noticed within this.
+pub const HEARTBEAT_TIMEOUT_SECS: u64 = 10;
+
 /// Reasoning activities are CPU-only and quick.
 fn reasoning_opts() -> ActivityOptions {
     ActivityOptions::with_close_timeouts(timeouts(60, 300))
@@ -55,14 +95,17 @@ fn reasoning_opts() -> ActivityOptions {
 fn execution_opts(queue: &str) -> ActivityOptions {
     ActivityOptions::with_close_timeouts(timeouts(310, 600))
         .task_queue(queue.to_owned())
+        .heartbeat_timeout(Duration::from_secs(HEARTBEAT_TIMEOUT_SECS))
         .retry_policy(retry(3))
         .build()
 }
 
-/// Storing the report must not be lost: more attempts, longer backoff.
+/// Storing the report must not be lost: more attempts, longer backoff. Its own cancellation
+/// token, so a cancelled diagnosis still stores its report.
 fn report_opts() -> ActivityOptions {
     ActivityOptions::with_close_timeouts(timeouts(30, 1800))
         .task_queue(queues::REPORT)
+        .cancellation_token(WorkflowCancellationToken::new())
         .retry_policy(
             RetryPolicy::builder()
                 .initial_interval(Duration::from_secs(1))
@@ -73,14 +116,162 @@ fn report_opts() -> ActivityOptions {
         .build()
 }
 
+fn now(ctx: &WorkflowContext<DiagnosisWorkflow>) -> chrono::DateTime<chrono::Utc> {
+    ctx.workflow_time().map(chrono::DateTime::<chrono::Utc>::from).unwrap_or_default()
+}
+
+/// A step that needed a human and did not run.
+fn skipped(command: aetherius_core::Command, record: &ApprovalRecord) -> StepResult {
+    let why = match record.verdict {
+        Verdict::Rejected => format!(
+            "rejected by {}{}",
+            record.by.as_deref().unwrap_or("someone"),
+            record.comment.as_deref().filter(|c| !c.is_empty()).map(|c| format!(": {c}")).unwrap_or_default()
+        ),
+        Verdict::TimedOut => "nobody approved it in time".to_owned(),
+        Verdict::AlertResolved => "the alert resolved while it waited for approval".to_owned(),
+        Verdict::Cancelled => "the diagnosis was cancelled while it waited for approval".to_owned(),
+        Verdict::Approved => "approved".to_owned(),
+    };
+    StepResult {
+        command,
+        status: StepStatus::Skipped,
+        output: String::new(),
+        objects: vec![],
+        error: Some(format!("not run: {why} (it needed approval because {})", record.reason)),
+        truncated: false,
+        duration_ms: 0,
+    }
+}
+
+/// Whether a conclusion names a cause a human must act on.
+fn names_a_cause(d: &Diagnosis) -> bool {
+    !matches!(d.root_cause, RootCause::Unknown | RootCause::NotAnIssue)
+}
+
+fn resolved_at(r: &AlertResolved, fallback: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    r.ends_at.unwrap_or(fallback)
+}
+
 #[workflow_methods]
 impl DiagnosisWorkflow {
     /// Runs the diagnosis.
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>, req: DiagnosisRequest) -> WorkflowResult<DiagnosisOutcome> {
-        let event = req.event;
         ctx.state_mut(|w| w.status.phase = Phase::Analyzing);
+        let (mut diagnosis, mut ending) = match Self::investigate(ctx, &req).await {
+            Ok(d) => (d, Ending::Concluded),
+            Err(Stop::Failed(e)) => return Err(e),
+            Err(Stop::Cancelled) => {
+                let reason = ctx.cancellation_token().reason().filter(|r| !r.is_empty());
+                let steps = ctx.state(|w| w.status.steps.iter().filter(|s| s.status != StepStatus::Skipped).count());
+                let diagnosis = Diagnosis {
+                    root_cause: RootCause::Unknown,
+                    resource: None,
+                    summary: format!(
+                        "The diagnosis was cancelled{} after {steps} step(s), before it reached a conclusion.",
+                        reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                    ),
+                    evidence: vec![],
+                    recommendations: vec!["If the alert still fires, retry the diagnosis (POST /tasks/{id}/retry).".into()],
+                    confidence: 0.0,
+                };
+                (diagnosis, Ending::Cancelled { reason })
+            }
+        };
+        let mut notes = vec![];
+        if let (Ending::Concluded, Some(resolved)) = (&ending, ctx.state(|w| w.status.resolved.clone())) {
+            let at = resolved_at(&resolved, now(ctx));
+            if names_a_cause(&diagnosis) {
+                notes.push(format!(
+                    "The alert resolved at {at} while the diagnosis ran; the cause below was found before that. Check it is really gone: it may come back."
+                ));
+            } else {
+                notes.push(format!("The alert resolved at {at} before any cause was found."));
+                diagnosis = Diagnosis {
+                    root_cause: RootCause::NotAnIssue,
+                    resource: diagnosis.resource,
+                    summary: format!(
+                        "{} resolved itself at {at} before the diagnosis found a cause. Nothing to do unless it fires again.",
+                        req.event.alertname()
+                    ),
+                    evidence: {
+                        let mut e = vec![Evidence {
+                            source: if resolved.source.is_empty() { "alert".into() } else { resolved.source.clone() },
+                            detail: format!("the alert stopped firing at {at}"),
+                        }];
+                        e.extend(diagnosis.evidence);
+                        e
+                    },
+                    recommendations: vec![format!(
+                        "If {} fires again, let the diagnosis run to its end; a recurring short alert may need a longer `for:` in its rule.",
+                        req.event.alertname()
+                    )],
+                    confidence: diagnosis.confidence.max(0.5),
+                };
+            }
+            ending = Ending::AlertResolved { at, source: resolved.source };
+        }
+        let approvals = ctx.state(|w| w.status.approvals.clone());
+        let skipped = approvals.iter().filter(|a| !a.verdict.runs()).count();
+        if skipped > 0 {
+            notes.push(format!("{skipped} step(s) that needed approval did not run; see Approvals."));
+        }
+
+        let cancelled = matches!(ending, Ending::Cancelled { .. });
+        if !cancelled {
+            ctx.upsert_search_attributes([ROOT_CAUSE.value_set(diagnosis.root_cause.as_str().to_owned())]);
+        }
+        let _ = ctx.upsert_memo([("summary", Some(MemoValue::new(diagnosis.summary.clone())))]);
+        let steps = ctx.state(|w| w.status.steps.clone());
+        let steps_executed = steps.iter().filter(|s| s.status != StepStatus::Skipped).count() as u32;
+        let (rc, summary) = (diagnosis.root_cause, diagnosis.summary.clone());
+        ctx.state_mut(|w| {
+            w.status.phase = Phase::Reporting;
+            w.status.steps_executed = steps_executed;
+            w.status.steps_pending = 0;
+            w.status.plan.clear();
+            w.status.root_cause = Some(rc);
+            w.status.summary = Some(summary);
+        });
+        let analysis = ctx.state(|w| w.analysis.clone()).unwrap_or_else(|| AnalysisResult {
+            summary: "The diagnosis stopped before its first analysis.".into(),
+            possible_causes: vec![],
+            suggested_steps: vec![],
+            confidence: 0.0,
+            target: None,
+            method: Method::RuleBased,
+            tokens_used: 0,
+            model: None,
+        });
+        let report_input = ReportInput {
+            workflow_id: ctx.workflow_id().to_owned(),
+            event: req.event.clone(),
+            analysis,
+            steps,
+            diagnosis: diagnosis.clone(),
+            approvals,
+            ending,
+            notes,
+            retry_of: req.retry_of.clone(),
+        };
+        let stored = ctx.execute_activity(Report, report_input, report_opts()).await?;
+        if cancelled {
+            ctx.state_mut(|w| w.status.phase = Phase::Cancelled);
+            return Err(WorkflowTermination::cancelled());
+        }
+        ctx.state_mut(|w| w.status.phase = Phase::Completed);
+        Ok(DiagnosisOutcome { report_id: stored.report_id, diagnosis, steps_executed })
+    }
+
+    /// analyze → strategize → steps until a conclusion, the budget, or the alert resolving.
+    async fn investigate(ctx: &mut WorkflowContext<Self>, req: &DiagnosisRequest) -> Result<Diagnosis, Stop> {
+        let event = &req.event;
         let analysis = ctx.execute_activity(Analyze, event.clone(), reasoning_opts()).await?;
+        ctx.state_mut(|w| {
+            w.analysis = Some(analysis.clone());
+            w.status.possible_causes = analysis.possible_causes.clone();
+        });
         let strategy = ctx
             .execute_activity(Strategize, StrategizeInput { event: event.clone(), analysis: analysis.clone() }, reasoning_opts())
             .await?;
@@ -98,64 +289,191 @@ impl DiagnosisWorkflow {
         ctx.state_mut(|w| {
             w.status.phase = Phase::Investigating;
             w.status.steps_pending = pending.len() as u32;
+            w.status.plan = pending.iter().map(|s| s.command.to_string()).collect();
         });
-        let diagnosis = loop {
-            let steps_left = req.max_steps.saturating_sub(results.len() as u32);
+        loop {
+            let resolved = ctx.state(|w| w.status.resolved.is_some());
+            let steps_left = if resolved { 0 } else { req.max_steps.saturating_sub(results.len() as u32) };
             let next = if steps_left > 0 { pending.pop_front() } else { None };
             if let Some(step) = next {
                 let line = step.command.to_string();
                 ctx.state_mut(|w| w.status.current_step = Some(line));
-                let result = ctx.execute_activity(ExecuteStep, step.command, execution_opts(&execution_queue)).await?;
+                let result = match req.approval.requires(&step) {
+                    None => ctx.execute_activity(ExecuteStep, step.command, execution_opts(&execution_queue)).await?,
+                    Some(reason) => {
+                        // Steps are numbered in the order they run: what an approval names.
+                        let step_id = format!("step-{}", results.len() + 1);
+                        let record = Self::await_approval(ctx, &step, step_id, reason, req.approval.timeout_secs).await?;
+                        if record.verdict.runs() {
+                            ctx.execute_activity(ExecuteStep, step.command, execution_opts(&execution_queue)).await?
+                        } else {
+                            skipped(step.command, &record)
+                        }
+                    }
+                };
+                let summary = StepSummary::from(&result);
                 results.push(result);
+                ctx.state_mut(|w| w.status.steps.push(summary));
             }
+            // Once the alert resolved, no more steps: conclude on what was read.
+            let resolved = ctx.state(|w| w.status.resolved.is_some());
+            let executed = results.iter().filter(|r| r.status != StepStatus::Skipped).count() as u32;
             let input = DecideInput {
                 event: event.clone(),
                 analysis: analysis.clone(),
                 results: results.clone(),
                 pending: pending.iter().cloned().collect(),
-                steps_left: req.max_steps.saturating_sub(results.len() as u32),
+                steps_left: if resolved { 0 } else { req.max_steps.saturating_sub(results.len() as u32) },
             };
             match ctx.execute_activity(DecideNext, input, reasoning_opts()).await? {
-                Decision::Conclude { diagnosis } => break diagnosis,
-                Decision::Continue { add_steps, .. } => {
+                Decision::Conclude { diagnosis } => return Ok(diagnosis),
+                Decision::Continue { add_steps, reason } => {
                     for s in add_steps.into_iter().rev() {
                         pending.push_front(s);
                     }
+                    ctx.state_mut(|w| w.status.last_reason = Some(reason));
                 }
             }
-            let (executed, queued) = (results.len() as u32, pending.len() as u32);
+            let plan: Vec<String> = pending.iter().map(|s| s.command.to_string()).collect();
             ctx.state_mut(|w| {
                 w.status.steps_executed = executed;
-                w.status.steps_pending = queued;
+                w.status.steps_pending = plan.len() as u32;
+                w.status.plan = plan;
             });
-        };
+        }
+    }
 
-        ctx.upsert_search_attributes([ROOT_CAUSE.value_set(diagnosis.root_cause.as_str().to_owned())]);
-        let _ = ctx.upsert_memo([("summary", Some(MemoValue::new(diagnosis.summary.clone())))]);
-        let steps_executed = results.len() as u32;
-        let (rc, summary) = (diagnosis.root_cause, diagnosis.summary.clone());
-        ctx.state_mut(|w| {
-            w.status.phase = Phase::Reporting;
-            w.status.steps_executed = steps_executed;
-            w.status.steps_pending = 0;
-            w.status.root_cause = Some(rc);
-            w.status.summary = Some(summary);
-        });
-        let report_input = ReportInput {
-            workflow_id: ctx.workflow_id().to_owned(),
-            event,
-            analysis,
-            steps: results.iter().map(StepSummary::from).collect(),
-            diagnosis: diagnosis.clone(),
+    /// Waits for a person's decision on `step`, the timeout, the alert resolving or a cancel.
+    async fn await_approval(
+        ctx: &mut WorkflowContext<Self>,
+        step: &DiagnosticStep,
+        step_id: String,
+        reason: String,
+        timeout_secs: u64,
+    ) -> Result<ApprovalRecord, Stop> {
+        let since = now(ctx);
+        let pending = PendingApproval {
+            step_id: step_id.clone(),
+            command: step.command.to_string(),
+            purpose: step.purpose.clone(),
+            reason: reason.clone(),
+            since,
+            expires_at: since + chrono::Duration::seconds(timeout_secs.min(i64::MAX as u64) as i64),
         };
-        let stored = ctx.execute_activity(Report, report_input, report_opts()).await?;
-        ctx.state_mut(|w| w.status.phase = Phase::Completed);
-        Ok(DiagnosisOutcome { report_id: stored.report_id, diagnosis, steps_executed })
+        ctx.state_mut(|w| {
+            w.decision = None;
+            w.status.pending_approval = Some(pending);
+            w.status.phase = Phase::AwaitingApproval;
+        });
+        let mut timer = std::pin::pin!(ctx.timer(Duration::from_secs(timeout_secs)));
+        let woke = select! {
+            r = ctx.wait_condition(|w: &Self| w.decision.is_some() || w.status.resolved.is_some()) => r.map(|()| false),
+            _ = timer.as_mut() => Ok(true),
+        };
+        let timed_out = matches!(woke, Ok(true));
+        if !timed_out {
+            timer.cancel();
+        }
+        let decision = ctx.state_mut(|w| w.decision.take());
+        let (verdict, by, comment) = match (woke, decision) {
+            (_, Some((verdict, r))) => (verdict, Some(r.by), Some(r.comment).filter(|c| !c.is_empty())),
+            (Err(_), None) => (Verdict::Cancelled, None, None),
+            (Ok(true), None) => (Verdict::TimedOut, None, None),
+            (Ok(false), None) => (Verdict::AlertResolved, None, None),
+        };
+        let record = ApprovalRecord {
+            step_id,
+            command: step.command.to_string(),
+            reason,
+            verdict,
+            by,
+            comment,
+            requested_at: since,
+            decided_at: now(ctx),
+        };
+        ctx.state_mut(|w| {
+            w.status.pending_approval = None;
+            w.status.approvals.push(record.clone());
+            w.status.phase = Phase::Investigating;
+        });
+        if verdict == Verdict::Cancelled || (ctx.cancellation_token().is_cancelled() && !verdict.runs()) {
+            return Err(Stop::Cancelled);
+        }
+        Ok(record)
+    }
+
+    /// Checks an approval or rejection before it is accepted into history: the step must be
+    /// the one waiting, and undecided. Errors start with a stable code.
+    fn check_decision(&self, req: &ApprovalRequest) -> Result<(), Box<dyn Error + Send + Sync>> {
+        if req.by.trim().is_empty() {
+            return Err("invalid_decision: `by` must name who decides".into());
+        }
+        if let Some(done) = self.status.approvals.iter().rev().find(|a| a.step_id == req.step_id) {
+            return Err(format!(
+                "already_decided: step {} was already decided ({:?}{})",
+                req.step_id,
+                done.verdict,
+                done.by.as_deref().map(|b| format!(" by {b}")).unwrap_or_default()
+            )
+            .into());
+        }
+        match &self.status.pending_approval {
+            None => Err(format!("not_waiting: no step is waiting for approval (asked about step {})", req.step_id).into()),
+            Some(p) if p.step_id != req.step_id => {
+                Err(format!("not_waiting: step {} is not waiting for approval; step {} is", req.step_id, p.step_id).into())
+            }
+            Some(_) if self.decision.is_some() => {
+                Err(format!("already_decided: step {} was already decided", req.step_id).into())
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn take_decision(&mut self, verdict: Verdict, req: ApprovalRequest) -> ApprovalAck {
+        let ack = ApprovalAck { step_id: req.step_id.clone(), verdict, by: req.by.clone() };
+        self.decision = Some((verdict, req));
+        ack
+    }
+
+    #[update_validator(approve)]
+    fn validate_approve(&self, _ctx: &WorkflowContextView, req: &ApprovalRequest) -> Result<(), Box<dyn Error + Send + Sync>> {
+        self.check_decision(req)
+    }
+
+    /// A person approves the waiting step: it runs.
+    #[update]
+    pub fn approve(&mut self, _ctx: &mut SyncWorkflowContext<Self>, req: ApprovalRequest) -> ApprovalAck {
+        self.take_decision(Verdict::Approved, req)
+    }
+
+    #[update_validator(reject)]
+    fn validate_reject(&self, _ctx: &WorkflowContextView, req: &ApprovalRequest) -> Result<(), Box<dyn Error + Send + Sync>> {
+        self.check_decision(req)
+    }
+
+    /// A person rejects the waiting step: it is skipped, and the report says so.
+    #[update]
+    pub fn reject(&mut self, _ctx: &mut SyncWorkflowContext<Self>, req: ApprovalRequest) -> ApprovalAck {
+        self.take_decision(Verdict::Rejected, req)
+    }
+
+    /// The alert stopped firing: no more steps; conclude on what was read.
+    #[signal]
+    pub fn alert_resolved(&mut self, _ctx: &mut SyncWorkflowContext<Self>, notice: AlertResolved) {
+        if self.status.resolved.is_none() {
+            self.status.resolved = Some(notice);
+        }
     }
 
     /// Where the diagnosis stands.
     #[query]
     pub fn status(&self, _ctx: &WorkflowContextView) -> DiagnosisStatus {
         self.status.clone()
+    }
+
+    /// The step waiting for a human, if any: what, why, and since when.
+    #[query]
+    pub fn pending_approval(&self, _ctx: &WorkflowContextView) -> Option<PendingApproval> {
+        self.status.pending_approval.clone()
     }
 }

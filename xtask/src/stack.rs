@@ -24,7 +24,10 @@ pub(crate) const VAULT_PORT: u16 = 8200;
 pub(crate) const DEMO_SCENARIO: &str = "scenarios/crashloop-missing-env";
 pub(crate) const DEMO_CLUSTER: &str = "demo";
 const PG_USER: &str = "aetherius";
-const NAMESPACES: &[&str] = &["default", "aetherius-test", "aetherius-eval"];
+/// `aetherius-test-hitl`: the human-in-the-loop tests run their own workers there, so no
+/// other test's worker takes their tasks.
+const NAMESPACES: &[&str] = &["default", "aetherius-test", "aetherius-eval", HITL_NAMESPACE];
+const HITL_NAMESPACE: &str = "aetherius-test-hitl";
 
 /// Which parts to start.
 #[derive(Clone, Copy)]
@@ -69,6 +72,11 @@ pub(crate) fn test_env(root: &Path) -> Result<Vec<(String, String)>> {
             format!("http://127.0.0.1:{TEMPORAL_PORT}"),
         ),
         ("AETHERIUS_TEST_NAMESPACE".into(), "aetherius-test".into()),
+        ("AETHERIUS_TEST_HITL_NAMESPACE".into(), HITL_NAMESPACE.into()),
+        (
+            "AETHERIUS_TEST_TEMPORAL_CLI".into(),
+            venv(root).join("bin/temporal").display().to_string(),
+        ),
         (
             "AETHERIUS_TEST_DATABASE_URL".into(),
             format!("postgres://{PG_USER}@127.0.0.1:{PG_PORT}/aetherius_test"),

@@ -17,6 +17,9 @@ use std::{sync::Arc, time::Instant};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
+/// How often a running step heartbeats (the SDK throttles to its heartbeat timeout too).
+const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Activities of the execution pool.
 pub struct ExecutionActivities {
     clusters: Clusters,
@@ -100,14 +103,32 @@ fn rejected(command: Command, rejection: Rejection) -> StepResult {
 impl ExecutionActivities {
     /// Runs one read-only diagnostic step.
     #[activity(name = activity::EXECUTE_STEP)]
+    /// Heartbeats while the read runs, so a lost worker is noticed within the workflow's
+    /// heartbeat timeout, and stops when the diagnosis is cancelled.
     pub async fn execute_step(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         cmd: Command,
     ) -> Result<StepResult, ActivityError> {
-        self.run(cmd).await.map_err(|e| {
-            tracing::warn!(error = %e, "step failed, Temporal will retry");
-            ActivityError::from(e)
-        })
+        let line = cmd.to_string();
+        let heartbeats = async {
+            loop {
+                if let Err(e) = ctx.record_heartbeat(()).await {
+                    tracing::warn!(error = %e, "heartbeat not recorded");
+                }
+                tokio::time::sleep(HEARTBEAT_EVERY).await;
+            }
+        };
+        tokio::select! {
+            result = self.run(cmd) => result.map_err(|e| {
+                tracing::warn!(error = %e, "step failed, Temporal will retry");
+                ActivityError::from(e)
+            }),
+            () = ctx.cancelled() => {
+                tracing::info!(command = %line, "step stopped: the diagnosis was cancelled");
+                Err(ActivityError::cancelled())
+            }
+            () = heartbeats => unreachable!("the heartbeat loop never ends"),
+        }
     }
 }

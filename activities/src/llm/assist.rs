@@ -17,7 +17,7 @@ use crate::reasoning::{
 };
 use aetherius_core::{
     AnalysisResult, DecideInput, Decision, Diagnosis, DiagnosticStep, DiagnosticStrategy, Evidence, Method, RootCause, StandardEvent,
-    StrategizeInput,
+    StepOrigin, StrategizeInput,
 };
 use std::collections::HashSet;
 
@@ -111,7 +111,7 @@ pub fn extend_plan(llm: &Llm, input: &StrategizeInput, mut strategy: DiagnosticS
             && known.insert(command.key())
         {
             let model = input.analysis.model.as_deref().unwrap_or("the LLM");
-            strategy.steps.push(DiagnosticStep { purpose: format!("Proposed by {model}"), command });
+            strategy.steps.push(DiagnosticStep { purpose: format!("Proposed by {model}"), command, origin: StepOrigin::Llm });
             added += 1;
         }
     }
@@ -194,7 +194,7 @@ fn new_steps(proposals: &[Proposal], known: &mut HashSet<String>, room: usize, m
     for p in proposals {
         match p {
             Proposal::Accepted { command, .. } if steps.len() < room && known.insert(command.key()) => {
-                steps.push(DiagnosticStep { purpose: format!("Proposed by {model}"), command: command.clone() });
+                steps.push(DiagnosticStep { purpose: format!("Proposed by {model}"), command: command.clone(), origin: StepOrigin::Llm });
             }
             Proposal::Accepted { .. } => {}
             Proposal::Rejected { .. } => rejected.extend(rejected_line(p)),

@@ -13,7 +13,7 @@ use super::{
     scope::{self, Scope},
 };
 use aetherius_core::{
-    Command, DiagnosticStep, StandardEvent, Target,
+    Command, DiagnosticStep, StandardEvent, StepOrigin, Target,
     command::ResourceKind,
     target::{Subject, catalog},
 };
@@ -25,7 +25,7 @@ const LOG_TAIL: u32 = 200;
 const PODS_FOLLOWED: usize = 2;
 
 fn step(purpose: impl Into<String>, command: Command) -> DiagnosticStep {
-    DiagnosticStep { purpose: purpose.into(), command }
+    DiagnosticStep { purpose: purpose.into(), command, origin: StepOrigin::Plan }
 }
 
 /// `kubectl events -n <ns> --field-selector type=Warning`: every warning of a namespace at once.

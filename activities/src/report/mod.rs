@@ -54,7 +54,11 @@ impl ReportActivities {
             let detail = serde_json::json!({"seq": i, "command": step.command, "status": step.status});
             audit(&mut tx, &input.workflow_id, "command", detail).await?;
         }
-        let conclusion = serde_json::json!({"root_cause": d.root_cause, "resource": d.resource, "confidence": d.confidence});
+        for a in &input.approvals {
+            let detail = serde_json::json!({"step_id": a.step_id, "command": a.command, "verdict": a.verdict, "by": a.by, "comment": a.comment, "reason": a.reason, "decided_at": a.decided_at});
+            audit(&mut tx, &input.workflow_id, "approval", detail).await?;
+        }
+        let conclusion = serde_json::json!({"root_cause": d.root_cause, "resource": d.resource, "confidence": d.confidence, "ending": input.ending});
         audit(&mut tx, &input.workflow_id, "conclusion", conclusion).await?;
         tx.commit().await?;
         Ok(StoredReport { report_id: id.to_string() })

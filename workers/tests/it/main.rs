@@ -7,4 +7,5 @@ mod agent;
 mod commands;
 mod eval;
 mod knowledge;
+mod hitl;
 mod webhook;

@@ -396,7 +396,12 @@ fn crashloop(obs: &Observations<'_>, pod: &Value, workload: &str, cs: &Value, sp
                 134 => (RootCause::CrashloopAppError, Consistent, "exit code 134: the process aborted"),
                 _ => (RootCause::CrashloopAppError, Weak, "the container exits without saying why"),
             };
-            let detail = if log.trim().is_empty() { format!("{why}; the log is empty") } else { format!("{why}; no error line in the log") };
+            let read = obs.log(s(pod, "/metadata/namespace"), s(pod, "/metadata/name"), container).is_some();
+            let detail = match (read, log.trim().is_empty()) {
+                (false, _) => format!("{why}; its log was not read"),
+                (true, true) => format!("{why}; the log is empty"),
+                (true, false) => format!("{why}; no error line in the log"),
+            };
             out.push(finding(
                 rc,
                 workload.to_owned(),
