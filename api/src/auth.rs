@@ -490,6 +490,11 @@ pub fn authorize(caller: &Caller, needed: Role) -> Result<(), ApiError> {
     }
 }
 
+/// The hex SHA-256 of a token: what `[[api.auth.tokens]] sha256` holds.
+pub fn token_sha256(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
 /// The `X-Aetherius-Signature` value for `body` at `t` (what a sender computes).
 pub fn sign(secret: &[u8], t: u64, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
@@ -512,7 +517,7 @@ mod tests {
     }
 
     fn token(name: &str, role: Role, token: &str) -> TokenOptions {
-        TokenOptions { name: name.into(), role, sha256: hex::encode(Sha256::digest(token.as_bytes())), expires: None }
+        TokenOptions { name: name.into(), role, sha256: token_sha256(token), expires: None }
     }
 
     fn env(name: &str) -> Option<String> {

@@ -97,7 +97,7 @@ fn request_id_of(req: &Request) -> String {
 
 /// Outer middleware: a request id (`X-Request-Id`, taken from the request when sane),
 /// the request counter and the latency histogram.
-pub(crate) async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let id = request_id_of(&req);
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
     let method = req.method().as_str().to_owned();
@@ -121,7 +121,7 @@ fn client_key(req: &Request) -> String {
 
 /// Inner middleware: the route's [`Access`] from [`auth::ROUTES`] (none: refused), the
 /// caller's credential, the rate limit, the role; then [`Caller`] as a request extension.
-pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(path) = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()) else {
         return next.run(req).await; // no route: the fallback answers 404
     };
