@@ -706,6 +706,15 @@ mod tests {
     }
 
     #[test]
+    fn the_signature_is_the_documented_openssl_one() {
+        // { printf '%s.' 1700000000; printf '{"a":1}\n'; } | openssl dgst -sha256 -hmac abcdefghijklmnopqrstuvwxyz
+        assert_eq!(
+            sign(b"abcdefghijklmnopqrstuvwxyz", 1_700_000_000, b"{\"a\":1}\n"),
+            "t=1700000000,v1=6ddf801237a1871058b0696a775a9e1dcf01b95fb75277b5660fb211f2cfe7c3"
+        );
+    }
+
+    #[test]
     fn a_full_replay_memory_refuses_new_signatures_until_old_ones_expire() {
         let a = signing(); // capacity 3
         let now = 1_733_479_200;

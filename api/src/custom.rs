@@ -7,7 +7,7 @@ use crate::{
     ApiError, AppState,
     ingest::{body_or_error, ingest_one, parse},
 };
-use aetherius_core::{AlertStatus, AlertmanagerAlert, StandardEvent};
+use aetherius_core::{AlertStatus, AlertmanagerAlert, StandardEvent, fingerprint};
 use axum::{
     Json,
     body::Bytes,
@@ -80,6 +80,11 @@ pub struct CustomSource {
     /// What identifies the alert (hex is kept, anything else hashed); absent: the labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// A value that stays the same from trigger to resolution (Datadog `$ALERT_CYCLE_KEY`):
+    /// when set, the workflow id uses it instead of `starts_at`, so renotifications and the
+    /// resolution reach the same diagnosis. Required in the body when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episode: Option<String>,
 }
 
 fn default_severity() -> String {
@@ -102,6 +107,7 @@ impl CustomSource {
             ("summary", &self.summary),
             ("starts_at", &self.starts_at),
             ("fingerprint", &self.fingerprint),
+            ("episode", &self.episode),
         ] {
             if let Some(p) = p {
                 pointers.push((field, p));
@@ -119,9 +125,32 @@ impl CustomSource {
         Ok(())
     }
 
-    /// The alerts of `body`, validated, as Alertmanager alerts.
-    pub fn map(&self, source: &str, body: &Value, now: DateTime<Utc>) -> Result<Vec<AlertmanagerAlert>, ApiError> {
-        let items: Vec<(String, &Value)> = match &self.alerts {
+    /// The standardized events of `body` (all of them, or an error naming the field).
+    pub fn events(&self, source: &str, body: &Value, now: DateTime<Utc>, default_cluster: &str) -> Result<Vec<StandardEvent>, ApiError> {
+        let alerts = self.map(source, body, now)?;
+        let items = self.items(body)?;
+        alerts
+            .iter()
+            .zip(items)
+            .map(|(alert, (at, item))| {
+                let mut event = StandardEvent::from_alertmanager(alert, default_cluster);
+                event.source = source.to_owned();
+                if let Some(p) = &self.episode {
+                    let episode = read(item, p).filter(|e| !e.is_empty()).ok_or_else(|| {
+                        ApiError::InvalidPayload(format!("{at}{p}: the episode is missing or not a string/number"))
+                    })?;
+                    let digest = Sha256::digest(format!("{source}\u{0}{episode}").as_bytes());
+                    let base = fingerprint::workflow_id(&event.cluster_id, &event.fingerprint, event.timestamp);
+                    let base = base.rsplit_once('-').map_or(base.as_str(), |(b, _)| b);
+                    event.id = format!("{base}-e{}", hex::encode(&digest[..6]));
+                }
+                Ok(event)
+            })
+            .collect()
+    }
+
+    fn items<'a>(&self, body: &'a Value) -> Result<Vec<(String, &'a Value)>, ApiError> {
+        Ok(match &self.alerts {
             None => vec![(String::new(), body)],
             Some(p) => {
                 let list = body
@@ -133,8 +162,12 @@ impl CustomSource {
                 }
                 list.iter().enumerate().map(|(i, v)| (format!("{p}/{i}"), v)).collect()
             }
-        };
-        items.into_iter().map(|(at, item)| self.map_one(source, &at, item, now)).collect()
+        })
+    }
+
+    /// The alerts of `body`, validated, as Alertmanager alerts.
+    pub fn map(&self, source: &str, body: &Value, now: DateTime<Utc>) -> Result<Vec<AlertmanagerAlert>, ApiError> {
+        self.items(body)?.into_iter().map(|(at, item)| self.map_one(source, &at, item, now)).collect()
     }
 
     fn map_one(&self, source: &str, at: &str, item: &Value, now: DateTime<Utc>) -> Result<AlertmanagerAlert, ApiError> {
@@ -270,18 +303,16 @@ pub(crate) async fn webhook(
     };
     let mapped = body_or_error(body, state.options.max_payload_bytes)
         .and_then(|b| parse::<Value>(&b))
-        .and_then(|v| mapping.map(&source, &v, Utc::now()));
-    let alerts = match mapped {
+        .and_then(|v| mapping.events(&source, &v, Utc::now(), &state.options.default_cluster));
+    let events = match mapped {
         Ok(a) => a,
         Err(e) => {
             state.metrics.alert(&source, "rejected");
             return Err(e);
         }
     };
-    let mut out = Vec::with_capacity(alerts.len());
-    for alert in &alerts {
-        let mut event = StandardEvent::from_alertmanager(alert, &state.options.default_cluster);
-        event.source = source.clone();
+    let mut out = Vec::with_capacity(events.len());
+    for event in events {
         let ingest = ingest_one(&state, event).await?;
         state.metrics.alert(&source, ingest.status);
         out.push(ingest);
@@ -357,10 +388,22 @@ mod tests {
         assert!(label(a, "alertname").contains("Checkout pods are restarting"));
         assert_eq!(a.starts_at, "2024-12-06T10:00:00Z".parse::<DateTime<Utc>>().unwrap());
         assert_eq!(a.fingerprint.as_deref(), Some("d7b9c1f3a2e04c5f8b6e1a9d3c7f2b40"));
+        let trigger = datadog.events("datadog", &b, now(), "default").unwrap().remove(0);
+        assert!(trigger.id.starts_with("diag-prod-eu-d7b9c1f3a2e04c5f8b6e1a9d3c7f2b40-e"), "{}", trigger.id);
         b["alert_transition"] = json!("Recovered");
         b["alert_priority"] = json!("P4");
+        b["date"] = json!("1733480400000");
         let r = &datadog.map("datadog", &b, now()).unwrap()[0];
         assert_eq!((r.status, label(r, "severity")), (AlertStatus::Resolved, "info"));
+        // The recovery comes 20 min later, same alert cycle: the same diagnosis.
+        let recovery = datadog.events("datadog", &b, now(), "default").unwrap().remove(0);
+        assert_eq!((recovery.id, recovery.source.as_str()), (trigger.id.clone(), "datadog"));
+        b["alert_cycle_key"] = json!("7734193421903999999");
+        assert_ne!(datadog.events("datadog", &b, now(), "default").unwrap()[0].id, trigger.id);
+        b.as_object_mut().unwrap().remove("alert_cycle_key");
+        let m = invalid(datadog.events("datadog", &b, now(), "default").unwrap_err());
+        assert!(m.contains("/alert_cycle_key"), "{m}");
+        b["alert_cycle_key"] = json!("7734193421903876544");
         b["alert_transition"] = json!("Muted");
         let m = invalid(datadog.map("datadog", &b, now()).unwrap_err());
         assert!(m.contains("/alert_transition") && m.contains("Muted"), "{m}");
