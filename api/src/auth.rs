@@ -281,6 +281,9 @@ impl Auth {
             if t.name.is_empty() {
                 return Err(err("tokens: a token has an empty name".into()));
             }
+            if let Some((other, _)) = tokens.iter().find(|(_, h): &&(TokenOptions, [u8; 32])| *h == hash) {
+                return Err(err(format!("tokens: {:?} and {:?} have the same sha256: one token, one name", other.name, t.name)));
+            }
             tokens.push((t.clone(), hash));
         }
         let jwt = options.jwt.as_ref().map(|j| jwt_verifier(j, &env)).transpose()?;
@@ -594,6 +597,8 @@ mod tests {
         let mut plain = token("a", Role::Viewer, "t");
         plain.sha256 = "my-token".into();
         assert!(err(AuthOptions { tokens: vec![plain], ..Default::default() }).contains("64 hex digits"));
+        let twice = vec![token("a", Role::Viewer, "same"), token("b", Role::Admin, "same")];
+        assert!(err(AuthOptions { tokens: twice, ..Default::default() }).contains("same sha256"));
         let hook = WebhookSecret { name: "g".into(), secret_env: "NOT_SET_ANYWHERE".into() };
         assert!(err(AuthOptions { webhook_secrets: vec![hook], ..Default::default() }).contains("NOT_SET_ANYWHERE"));
         let jwt = JwtOptions {

@@ -100,12 +100,22 @@ fn request_id_of(req: &Request) -> String {
 pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let id = request_id_of(&req);
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
-    let method = req.method().as_str().to_owned();
+    // Bounded label values: any other method is `other`.
+    let method: &'static str = match req.method().as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    };
     let started = Instant::now();
     let mut response = REQUEST_ID.scope(id.clone(), next.run(req)).await;
     let m = &state.metrics;
-    m.requests.with_label_values(&[&route, &method, response.status().as_str()]).inc();
-    m.latency.with_label_values(&[&route, &method]).observe(started.elapsed().as_secs_f64());
+    m.requests.with_label_values(&[&route, method, response.status().as_str()]).inc();
+    m.latency.with_label_values(&[&route, method]).observe(started.elapsed().as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", v);
     }

@@ -24,8 +24,9 @@ pub(crate) fn config(clusters: &[(&str, PathBuf)]) -> Config {
     c.temporal.namespace = env("AETHERIUS_TEST_NAMESPACE");
     c.database.url = env("AETHERIUS_TEST_DATABASE_URL");
     c.api.temporal_namespace = c.temporal.namespace.clone();
-    // Suites that test diagnoses, not access: no credentials (auth.rs tests those).
+    // Suites that test diagnoses, not access: no credentials, no rate limit (auth.rs tests those).
     c.api.auth.disabled = true;
+    c.api.auth.rate_limit_per_minute = 0;
     for (id, kubeconfig) in clusters {
         c.execution.clusters.insert(
             (*id).to_owned(),
