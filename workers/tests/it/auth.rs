@@ -148,6 +148,14 @@ async fn each_route_answers_only_the_roles_the_table_gives_it() {
     let (status, _, body) = send(&app, "GET", "/nowhere", &[], vec![]).await;
     assert_eq!((status, code(&body)), (404, "not_found"), "{body}");
 
+    // Each registered route is served with the method it is listed under, and the table
+    // lets an admin through (empty bodies: refused by the handler, nothing started).
+    for (method, path, _) in aetherius_api::routes() {
+        let uri = path.replace("{id}", "00000000-0000-0000-0000-000000000000").replace("{source}", "grafana");
+        let (status, _, body) = send(&app, method.as_str(), &uri, &[("authorization", &bearer("admin"))], vec![]).await;
+        assert!(![401, 403, 405].contains(&status), "{method} {path}: {status} {body}");
+    }
+
     // Every failure was counted, by code.
     let (_, headers, text) = send(&app, "GET", "/metrics", &[], vec![]).await;
     assert!(headers["content-type"].to_str().unwrap().starts_with("text/plain"));
@@ -155,7 +163,7 @@ async fn each_route_answers_only_the_roles_the_table_gives_it() {
     assert_eq!(sample(text, "aetherius_auth_failures_total", &["code=\"missing_token\""]), 1.0, "{text}");
     assert_eq!(sample(text, "aetherius_auth_failures_total", &["code=\"invalid_token\""]), 2.0);
     assert_eq!(sample(text, "aetherius_auth_failures_total", &["code=\"forbidden\""]), 4.0);
-    assert_eq!(sample(text, "aetherius_http_requests_total", &["route=\"/tools\"", "status=\"200\"", "method=\"GET\""]), 1.0);
+    assert_eq!(sample(text, "aetherius_http_requests_total", &["route=\"/tools\"", "status=\"200\"", "method=\"GET\""]), 2.0);
     assert_eq!(sample(text, "aetherius_http_requests_total", &["route=\"/tasks\"", "status=\"422\""]), 3.0);
     assert!(sample(text, "aetherius_http_request_duration_seconds_count", &["route=\"/tools\"", "method=\"GET\""]) >= 3.0, "{text}");
 }
