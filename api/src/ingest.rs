@@ -61,9 +61,11 @@ pub(crate) async fn alertmanager(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let body = body_or_error(body, state.options.max_payload_bytes)?;
-    let payload: AlertmanagerPayload = parse(&body)?;
-    payload.validate().map_err(|e| ApiError::InvalidPayload(e.to_string()))?;
+    let payload = body_or_error(body, state.options.max_payload_bytes).and_then(|b| parse::<AlertmanagerPayload>(&b)).and_then(|p| {
+        p.validate().map_err(|e| ApiError::InvalidPayload(e.to_string()))?;
+        Ok(p)
+    });
+    let payload = payload.inspect_err(|_| state.metrics.alert("alertmanager", "rejected"))?;
 
     let events: Vec<StandardEvent> = payload
         .alerts
@@ -72,7 +74,9 @@ pub(crate) async fn alertmanager(
         .collect();
     let mut out = Vec::with_capacity(events.len());
     for event in events {
-        out.push(ingest_one(&state, event).await?);
+        let ingest = ingest_one(&state, event).await?;
+        state.metrics.alert("alertmanager", ingest.status);
+        out.push(ingest);
     }
     let started = out.iter().filter(|o| o.status == "started").count();
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"accepted": out.len(), "started": started, "workflows": out}))))
@@ -96,7 +100,7 @@ pub(crate) async fn ingest_one(state: &AppState, event: StandardEvent) -> Result
     match start(state, event.clone()).await {
         Ok(()) => {}
         Err(WorkflowStartError::AlreadyStarted { .. }) => result.status = "duplicate",
-        Err(e) => return Err(ApiError::Unavailable(format!("could not start the diagnosis of {}: {e}", event.id))),
+        Err(e) => return Err(ApiError::temporal(format!("could not start the diagnosis of {}: {e}", event.id))),
     }
     state.dedup.record(&event.id);
     Ok(result)

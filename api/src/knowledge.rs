@@ -23,8 +23,9 @@ impl From<knowledge::Error> for ApiError {
         match e {
             knowledge::Error::Invalid { .. } => ApiError::InvalidPayload(e.to_string()),
             knowledge::Error::NotFound(_) => ApiError::NotFound(e.to_string()),
-            knowledge::Error::Embedding(_) | knowledge::Error::Database(_) | knowledge::Error::Runbook { .. } => {
-                ApiError::Unavailable(e.to_string())
+            knowledge::Error::Database(_) => ApiError::postgres(e),
+            knowledge::Error::Embedding(_) | knowledge::Error::Runbook { .. } => {
+                ApiError::Dependency { name: "the knowledge base", detail: e.to_string() }
             }
         }
     }
@@ -34,7 +35,7 @@ fn kb(state: &AppState) -> Result<&Arc<KnowledgeBase>, ApiError> {
     state
         .knowledge
         .as_ref()
-        .ok_or_else(|| ApiError::Unavailable("the knowledge base is not configured on this server (see [knowledge])".into()))
+        .ok_or_else(|| ApiError::NotConfigured("the knowledge base is not configured on this server (see [knowledge])".into()))
 }
 
 fn entry_id(id: &str) -> Result<Uuid, ApiError> {

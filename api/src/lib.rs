@@ -1,27 +1,35 @@
 //! The HTTP API: Alertmanager webhook in, diagnoses out.
 //!
-//! `fn app(state) -> Router` is the whole surface; it is tested in-process.
+//! `fn app(state) -> Router` is the whole surface; it is tested in-process. Every route is
+//! listed in [`routes`] and its access in [`auth::ROUTES`].
 
+pub mod auth;
 mod commands;
+pub mod custom;
 mod dedup;
 mod error;
 mod ingest;
 mod knowledge;
 mod manual;
+pub mod ops;
 mod tasks;
 
+pub use auth::{Auth, Caller, Role};
 pub use commands::verdict;
 pub use dedup::DedupWindow;
 pub use error::ApiError;
 pub use ingest::Ingest;
+pub use ops::Metrics;
 
 use aetherius_core::priority::PriorityWeights;
 use axum::{
     Router,
-    routing::{get, post, put},
+    http::{HeaderName, HeaderValue, Method, header},
+    routing::{MethodRouter, delete, get, post, put},
 };
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Options of the API (seed defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +54,22 @@ pub struct ApiOptions {
     /// Which diagnosis steps wait for a human (`[api.approval]`).
     #[serde(default)]
     pub approval: aetherius_core::approval::ApprovalConfig,
+    /// Authentication, roles, webhook signatures, rate limit (`[api.auth]`).
+    #[serde(default)]
+    pub auth: auth::AuthOptions,
+    /// Origins browsers may call the API from (`*`: any); empty: no CORS headers.
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
+    /// Time each dependency gets to answer `GET /health/ready`, milliseconds.
+    #[serde(default = "default_ready_timeout_ms")]
+    pub ready_timeout_ms: u64,
+    /// Field mappings of `POST /webhook/custom/{source}`, by source name.
+    #[serde(default)]
+    pub custom_sources: BTreeMap<String, custom::CustomSource>,
+}
+
+fn default_ready_timeout_ms() -> u64 {
+    2000
 }
 
 impl Default for ApiOptions {
@@ -60,15 +84,23 @@ impl Default for ApiOptions {
             temporal_ui_url: "http://127.0.0.1:8233".into(),
             temporal_namespace: "default".into(),
             approval: Default::default(),
+            auth: auth::AuthOptions::default(),
+            cors_allowed_origins: vec![],
+            ready_timeout_ms: default_ready_timeout_ms(),
+            custom_sources: BTreeMap::new(),
         }
     }
 }
 
-/// Who calls (set by authentication): approvals and cancellations record it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    /// Token name or JWT subject.
-    pub name: String,
+/// Options that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `[api.auth]`.
+    #[error(transparent)]
+    Auth(#[from] auth::AuthConfigError),
+    /// Anything else of `[api]`.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Shared state of the handlers (cheap to clone).
@@ -86,28 +118,105 @@ pub struct AppState {
     pub knowledge: Option<Arc<aetherius_activities::knowledge::KnowledgeBase>>,
     /// Clusters and namespace allowlists (safety layer 5), for `POST /commands/validate`.
     pub access: Arc<aetherius_core::safety::ClusterAccess>,
+    /// Credentials, webhook replay memory, rate limits (from `options.auth`).
+    pub auth: Arc<Auth>,
+    /// This API's Prometheus registry.
+    pub metrics: Metrics,
 }
 
-/// The router.
+impl AppState {
+    /// The state over these services, options checked; no knowledge base.
+    pub fn new(
+        options: ApiOptions,
+        temporal: temporalio_client::Client,
+        pool: sqlx::PgPool,
+        access: Arc<aetherius_core::safety::ClusterAccess>,
+    ) -> Result<AppState, ConfigError> {
+        for (name, source) in &options.custom_sources {
+            source.check(name).map_err(ConfigError::Invalid)?;
+        }
+        for origin in &options.cors_allowed_origins {
+            if origin != "*" && HeaderValue::from_str(origin).is_err() {
+                return Err(ConfigError::Invalid(format!("api.cors_allowed_origins: {origin:?} is not a valid origin")));
+            }
+        }
+        Ok(AppState {
+            auth: Arc::new(Auth::new(&options.auth)?),
+            dedup: DedupWindow::new(std::time::Duration::from_secs(options.dedup_ttl_secs)),
+            options: Arc::new(options),
+            temporal,
+            pool,
+            knowledge: None,
+            access,
+            metrics: Metrics::new(),
+        })
+    }
+}
+
+/// Every route: method, path (as axum matches it), handler. Each needs an entry in
+/// [`auth::ROUTES`] (a test checks), else it is refused.
+pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (Method::GET, "/health", get(ops::live)),
+        (Method::GET, "/health/live", get(ops::live)),
+        (Method::GET, "/health/ready", get(ops::ready)),
+        (Method::GET, "/metrics", get(ops::metrics)),
+        (Method::POST, "/webhook/alertmanager", post(ingest::alertmanager)),
+        (Method::POST, "/webhook/custom/{source}", post(custom::webhook)),
+        (Method::POST, "/tasks", post(manual::create_task)),
+        (Method::GET, "/tasks", get(tasks::list_tasks)),
+        (Method::GET, "/tasks/{id}", get(tasks::get_task)),
+        (Method::PUT, "/tasks/{id}/cancel", put(tasks::cancel)),
+        (Method::POST, "/tasks/{id}/retry", post(tasks::retry)),
+        (Method::POST, "/tasks/{id}/approve", post(tasks::approve)),
+        (Method::POST, "/tasks/{id}/reject", post(tasks::reject)),
+        (Method::GET, "/queue/status", get(tasks::queue_status)),
+        (Method::GET, "/tools", get(commands::tools)),
+        (Method::POST, "/commands/validate", post(commands::validate)),
+        (Method::POST, "/knowledge", post(knowledge::create)),
+        (Method::GET, "/knowledge", get(knowledge::list)),
+        (Method::GET, "/knowledge/{id}", get(knowledge::get)),
+        (Method::PUT, "/knowledge/{id}", put(knowledge::update)),
+        (Method::DELETE, "/knowledge/{id}", delete(knowledge::delete)),
+        (Method::POST, "/search", post(knowledge::search)),
+        (Method::POST, "/feedback", post(knowledge::feedback)),
+    ]
+}
+
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-request-id")])
+            .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER]),
+    )
+}
+
+/// The router: [`routes`] behind authentication and rate limits ([`auth::ROUTES`]),
+/// request ids and metrics, and CORS when configured.
 pub fn app(state: AppState) -> Router {
     let limit = state.options.max_payload_bytes;
-    Router::new()
-        .route("/health", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
-        .route("/webhook/alertmanager", post(ingest::alertmanager))
-        .route("/tasks", post(manual::create_task).get(tasks::list_tasks))
-        .route("/tasks/{id}", get(tasks::get_task))
-        .route("/tasks/{id}/cancel", put(tasks::cancel))
-        .route("/tasks/{id}/retry", post(tasks::retry))
-        .route("/tasks/{id}/approve", post(tasks::approve))
-        .route("/tasks/{id}/reject", post(tasks::reject))
-        .route("/queue/status", get(tasks::queue_status))
-        .route("/tools", get(commands::tools))
-        .route("/commands/validate", post(commands::validate))
-        .route("/knowledge", post(knowledge::create).get(knowledge::list))
-        .route("/knowledge/{id}", get(knowledge::get).put(knowledge::update).delete(knowledge::delete))
-        .route("/search", post(knowledge::search))
-        .route("/feedback", post(knowledge::feedback))
+    let mut router = Router::new();
+    for (_, path, handler) in routes() {
+        router = router.route(path, handler);
+    }
+    let router = router
         .fallback(error::not_found)
-        .layer(axum::extract::DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::guard))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::observe))
+        .layer(axum::extract::DefaultBodyLimit::max(limit));
+    let router = match cors(&state.options.cors_allowed_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.with_state(state)
 }

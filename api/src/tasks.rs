@@ -47,7 +47,7 @@ async fn describe(state: &AppState, id: &str) -> Result<(Handle, WorkflowExecuti
     let handle = state.temporal.get_workflow_handle::<DiagnosisWorkflow>(id.to_owned());
     let description = handle.describe(WorkflowDescribeOptions::default()).await.map_err(|e| match e {
         WorkflowInteractionError::NotFound(_) => ApiError::NotFound(format!("no diagnosis with id {id:?}")),
-        other => ApiError::Unavailable(format!("Temporal: {other}")),
+        other => ApiError::temporal(format!("{other}")),
     })?;
     Ok((handle, description.status()))
 }
@@ -80,7 +80,7 @@ pub(crate) async fn get_task(State(state): State<AppState>, Path(id): Path<Strin
         .bind(&id)
         .fetch_optional(&state.pool)
         .await
-        .map_err(|e| ApiError::Unavailable(format!("PostgreSQL: {e}")))?;
+        .map_err(|e| ApiError::postgres(format!("{e}")))?;
     if let Some((report, markdown)) = row {
         body["report"] = report;
         body["markdown"] = Value::String(markdown);
@@ -98,7 +98,7 @@ async fn links(state: &AppState, id: &str) -> Result<(Option<String>, Vec<String
             .bind(id)
             .fetch_all(&state.pool)
             .await
-            .map_err(|e| ApiError::Unavailable(format!("PostgreSQL: {e}")))?;
+            .map_err(|e| ApiError::postgres(format!("{e}")))?;
     let retry_of = rows.iter().find(|(_, r)| r == id).map(|(o, _)| o.clone());
     let retries = rows.into_iter().filter(|(o, _)| o == id).map(|(_, r)| r).collect();
     Ok((retry_of, retries))
@@ -123,7 +123,7 @@ pub(crate) async fn cancel(
     let body: CancelBody = if body.iter().all(u8::is_ascii_whitespace) { CancelBody::default() } else { crate::ingest::parse(&body)? };
     let (handle, status) = describe(&state, &id).await?;
     must_be_running(&id, status, "cancel")?;
-    let who = caller.map(|c| c.0.name);
+    let who = caller.filter(|c| !c.0.is_anonymous()).map(|c| c.0.name);
     let reason = match (who.as_deref(), body.reason.trim()) {
         (Some(w), "") => format!("cancelled by {w}"),
         (Some(w), r) => format!("cancelled by {w}: {r}"),
@@ -132,7 +132,7 @@ pub(crate) async fn cancel(
     handle
         .cancel(WorkflowCancelOptions::builder().reason(reason.clone()).build())
         .await
-        .map_err(|e| ApiError::Unavailable(format!("Temporal: {e}")))?;
+        .map_err(|e| ApiError::temporal(format!("{e}")))?;
     Ok((StatusCode::ACCEPTED, Json(json!({"id": id, "status": "cancelling", "reason": reason}))))
 }
 
@@ -151,15 +151,15 @@ pub(crate) async fn retry(
     let base = id.split("-retry-").next().unwrap_or(&id);
     let new_id = format!("{base}-retry-{}", &suffix[..8]);
     crate::ingest::start_request(&state, new_id.clone(), request).await.map_err(|e| {
-        ApiError::Unavailable(format!("could not start the retry of {id}: {e}"))
+        ApiError::temporal(format!("could not start the retry of {id}: {e}"))
     })?;
     sqlx::query("INSERT INTO task_retries (retry_id, original_id, requested_by) VALUES ($1, $2, $3)")
         .bind(&new_id)
         .bind(&id)
-        .bind(caller.map(|c| c.0.name))
+        .bind(caller.filter(|c| !c.0.is_anonymous()).map(|c| c.0.name))
         .execute(&state.pool)
         .await
-        .map_err(|e| ApiError::Unavailable(format!("PostgreSQL: {e}")))?;
+        .map_err(|e| ApiError::postgres(format!("{e}")))?;
     let ui = ui_url(&state, &new_id);
     Ok((StatusCode::ACCEPTED, Json(json!({"workflow_id": new_id, "retry_of": id, "first_of_chain": original, "status": "started", "ui_url": ui}))))
 }
@@ -170,7 +170,7 @@ async fn original_request(handle: &Handle, id: &str) -> Result<DiagnosisRequest,
         .fetch_history(WorkflowFetchHistoryOptions::default())
         .into_events()
         .await
-        .map_err(|e| ApiError::Unavailable(format!("Temporal: history of {id}: {e}")))?;
+        .map_err(|e| ApiError::temporal(format!("history of {id}: {e}")))?;
     let input = events
         .into_iter()
         .find_map(|e| match e.attributes {
@@ -221,7 +221,8 @@ async fn decide(
     approve: bool,
 ) -> Result<Json<ApprovalAck>, ApiError> {
     let body: DecisionBody = if body.iter().all(u8::is_ascii_whitespace) { DecisionBody::default() } else { crate::ingest::parse(&body)? };
-    let by = match (caller, body.by) {
+    // Authenticated: the caller decides. Authentication off: the body must say who.
+    let by = match (caller.filter(|c| !c.0.is_anonymous()), body.by) {
         (Some(c), _) => c.0.name,
         (None, Some(by)) if !by.trim().is_empty() => by,
         (None, _) => return Err(ApiError::InvalidPayload("by: say who decides (authentication is off, so the API cannot tell)".into())),
@@ -234,7 +235,7 @@ async fn decide(
             let waiting = handle
                 .query(DiagnosisWorkflow::pending_approval, (), WorkflowQueryOptions::default())
                 .await
-                .map_err(|e| ApiError::Unavailable(format!("Temporal: pending_approval query: {e}")))?;
+                .map_err(|e| ApiError::temporal(format!("pending_approval query: {e}")))?;
             waiting
                 .map(|p| p.step_id)
                 .ok_or_else(|| ApiError::Conflict { code: "not_waiting", message: format!("diagnosis {id:?} has no step waiting for approval") })?
@@ -260,7 +261,7 @@ async fn decide(
             }
         }
         WorkflowUpdateError::NotFound(_) => ApiError::NotFound(format!("no diagnosis with id {id:?}")),
-        other => ApiError::Unavailable(format!("Temporal: {other}")),
+        other => ApiError::temporal(format!("{other}")),
     })
 }
 
@@ -271,7 +272,7 @@ pub(crate) async fn signal_resolved(state: &AppState, id: &str, notice: AlertRes
         Ok(()) => Ok(true),
         Err(WorkflowInteractionError::NotFound(_)) => Ok(false),
         Err(e) if e.to_string().contains("already completed") => Ok(false),
-        Err(e) => Err(ApiError::Unavailable(format!("Temporal: signalling {id}: {e}"))),
+        Err(e) => Err(ApiError::temporal(format!("signalling {id}: {e}"))),
     }
 }
 
@@ -387,7 +388,7 @@ pub(crate) async fn list_tasks(
     let mut service = state.temporal.connection().workflow_service();
     let answer = service.list_workflow_executions(tonic::Request::new(request)).await.map_err(|e| match e.code() {
         tonic::Code::InvalidArgument => invalid_filter("page_token: not a token this API returned, or it expired".into()),
-        _ => ApiError::Unavailable(format!("Temporal: listing workflows: {e}")),
+        _ => ApiError::temporal(format!("listing workflows: {e}")),
     })?;
     let answer = answer.into_inner();
     let tasks: Vec<Value> = answer
@@ -444,7 +445,7 @@ pub(crate) async fn queue_status(State(state): State<AppState>) -> Result<Json<V
         let answer = service
             .describe_task_queue(tonic::Request::new(request))
             .await
-            .map_err(|e| ApiError::Unavailable(format!("Temporal: describing {queue}: {e}")))?
+            .map_err(|e| ApiError::temporal(format!("describing {queue}: {e}")))?
             .into_inner();
         let stats = answer.stats.unwrap_or_default();
         out.push(json!({

@@ -78,9 +78,16 @@ fn webhook(alerts: Vec<Value>) -> Value {
            "alerts": alerts})
 }
 
+/// The benchmarks drive the router in-process and measure diagnoses, not access control:
+/// no authentication, no rate limit.
+fn open_api(config: &mut Config) {
+    config.api.auth = aetherius_api::auth::AuthOptions { disabled: true, rate_limit_per_minute: 0, ..Default::default() };
+}
+
 /// End to end, no LLM: webhook accepted → report stored in PostgreSQL, one diagnosis at a
 /// time, against the fixture cluster of `scenario_dir`, with every pool in this process.
 pub async fn e2e(mut config: Config, scenario_dir: &Path, runs: usize) -> anyhow::Result<String> {
+    open_api(&mut config);
     let scenario = Scenario::load(scenario_dir).with_context(|| format!("loading {}", scenario_dir.display()))?;
     let cluster = format!("bench{}-{}", std::process::id(), scenario.cluster_id());
     let (addr, _server) = server::serve(scenario.cluster.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await?;
@@ -143,7 +150,8 @@ pub async fn e2e(mut config: Config, scenario_dir: &Path, runs: usize) -> anyhow
 /// Ingest: unique alerts through the webhook vs the raw Temporal client start rate, and
 /// duplicates answered from the dedup window. Nothing polls the started workflows; they
 /// are terminated at the end.
-pub async fn ingest(config: Config, scenario_dir: &Path, count: usize, concurrency: usize) -> anyhow::Result<String> {
+pub async fn ingest(mut config: Config, scenario_dir: &Path, count: usize, concurrency: usize) -> anyhow::Result<String> {
+    open_api(&mut config);
     let scenario = Scenario::load(scenario_dir).with_context(|| format!("loading {}", scenario_dir.display()))?;
     let state = pools::app_state(&config).await?;
     aetherius_activities::MIGRATOR.run(&state.pool).await.context("running migrations")?;

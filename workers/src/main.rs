@@ -318,6 +318,7 @@ async fn serve_api(config: &Config) -> anyhow::Result<()> {
     let options = state.options.clone();
     let listener = tokio::net::TcpListener::bind(&options.listen).await.with_context(|| format!("binding {}", options.listen))?;
     tracing::info!(listen = %options.listen, "API listening");
-    axum::serve(listener, aetherius_api::app(state)).with_graceful_shutdown(pools::shutdown_signal()).await?;
+    let app = aetherius_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(pools::shutdown_signal()).await?;
     Ok(())
 }

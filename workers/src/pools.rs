@@ -77,14 +77,10 @@ pub fn knowledge(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Option<
 /// and the clusters' allowlists.
 pub async fn app_state(config: &Config) -> anyhow::Result<aetherius_api::AppState> {
     let pool = database(config).await?;
-    Ok(aetherius_api::AppState {
-        knowledge: knowledge(config, &pool)?,
-        dedup: aetherius_api::DedupWindow::new(std::time::Duration::from_secs(config.api.dedup_ttl_secs)),
-        options: Arc::new(config.api.clone()),
-        temporal: temporal_client(config).await?,
-        pool,
-        access: Arc::new(aetherius_activities::execution::cluster_access(&config.execution)),
-    })
+    let access = Arc::new(aetherius_activities::execution::cluster_access(&config.execution));
+    let mut state = aetherius_api::AppState::new(config.api.clone(), temporal_client(config).await?, pool.clone(), access)?;
+    state.knowledge = knowledge(config, &pool)?;
+    Ok(state)
 }
 
 /// The knowledge base of the reasoning pool (`None` when disabled or without a model).

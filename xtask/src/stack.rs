@@ -602,6 +602,7 @@ fn write_config(root: &Path) -> Result<PathBuf> {
          log = \"info\"\n\n[temporal]\naddress = \"http://127.0.0.1:{TEMPORAL_PORT}\"\nnamespace = \"default\"\n\n\
          [database]\nurl = \"postgres://{PG_USER}@127.0.0.1:{PG_PORT}/aetherius\"\nmax_connections = 10\n\n\
          [api]\nlisten = \"127.0.0.1:{API_PORT}\"\ntemporal_ui_url = \"http://127.0.0.1:{TEMPORAL_UI_PORT}\"\n\n\
+         # The local dev stack: no credentials (never in production).\n[api.auth]\ndisabled = true\n\n\
          [execution.clusters.{DEMO_CLUSTER}]\nkubeconfig = \"{}\"\n",
         kubeconfig_path(root).display()
     );

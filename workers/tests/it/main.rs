@@ -4,6 +4,7 @@
 
 mod support;
 mod agent;
+mod auth;
 mod commands;
 mod eval;
 mod knowledge;

@@ -1,10 +1,10 @@
 //! Test harness: real services from the environment, a fixture cluster, workers in-process.
 
-use aetherius_api::{AppState, DedupWindow};
+use aetherius_api::AppState;
 use aetherius_workers::{config::Config, pools};
 use axum::{body::Body, http::Request};
 use serde_json::Value;
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use tower::ServiceExt;
 
 fn env(name: &str) -> String {
@@ -24,6 +24,9 @@ pub(crate) fn config(clusters: &[(&str, PathBuf)]) -> Config {
     c.temporal.namespace = env("AETHERIUS_TEST_NAMESPACE");
     c.database.url = env("AETHERIUS_TEST_DATABASE_URL");
     c.api.temporal_namespace = c.temporal.namespace.clone();
+    // Suites that test diagnoses, not access: no credentials, no rate limit (auth.rs tests those).
+    c.api.auth.disabled = true;
+    c.api.auth.rate_limit_per_minute = 0;
     for (id, kubeconfig) in clusters {
         c.execution.clusters.insert(
             (*id).to_owned(),
@@ -49,15 +52,10 @@ pub(crate) async fn fixture_cluster(id: &str, dir: &std::path::Path) -> (String,
 pub(crate) async fn api(config: &Config) -> (axum::Router, AppState) {
     let pool = pools::database(config).await.expect("PostgreSQL");
     aetherius_activities::MIGRATOR.run(&pool).await.expect("migrations");
-    let state = AppState {
-        options: Arc::new(config.api.clone()),
-        temporal: pools::temporal_client(config).await.expect("Temporal"),
-        pool,
-        dedup: DedupWindow::new(Duration::from_secs(config.api.dedup_ttl_secs)),
-        access: Arc::new(aetherius_activities::execution::cluster_access(&config.execution)),
-        // Knowledge tests put their own, isolated knowledge base here.
-        knowledge: None,
-    };
+    let temporal = pools::temporal_client(config).await.expect("Temporal");
+    let access = Arc::new(aetherius_activities::execution::cluster_access(&config.execution));
+    // Knowledge tests put their own, isolated knowledge base in `state.knowledge`.
+    let state = AppState::new(config.api.clone(), temporal, pool, access).expect("API options");
     (aetherius_api::app(state.clone()), state)
 }
 
