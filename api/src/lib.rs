@@ -77,6 +77,13 @@ pub struct AppState {
     pub access: Arc<aetherius_core::safety::ClusterAccess>,
 }
 
+/// Starts (or finds) the diagnosis of one standardized event exactly as the webhook does
+/// (dedup window, Temporal's duplicate check, priority); for sources outside HTTP, such as
+/// the Kubernetes Warning event watcher.
+pub async fn ingest_event(state: &AppState, event: aetherius_core::StandardEvent) -> Result<Ingest, ApiError> {
+    ingest::ingest_one(state, event).await
+}
+
 /// The router.
 pub fn app(state: AppState) -> Router {
     let limit = state.options.max_payload_bytes;

@@ -315,9 +315,16 @@ async fn knowledge_command(command: KnowledgeCmd, config: &Config) -> anyhow::Re
 
 async fn serve_api(config: &Config) -> anyhow::Result<()> {
     let state = pools::app_state(config).await?;
+    let watchers = aetherius_workers::events::spawn(
+        config.events.clone(),
+        aetherius_activities::execution::Clusters::new(config.execution.clone()),
+        state.clone(),
+    );
     let options = state.options.clone();
     let listener = tokio::net::TcpListener::bind(&options.listen).await.with_context(|| format!("binding {}", options.listen))?;
     tracing::info!(listen = %options.listen, "API listening");
-    axum::serve(listener, aetherius_api::app(state)).with_graceful_shutdown(pools::shutdown_signal()).await?;
+    let served = axum::serve(listener, aetherius_api::app(state)).with_graceful_shutdown(pools::shutdown_signal()).await;
+    watchers.iter().for_each(tokio::task::JoinHandle::abort);
+    served?;
     Ok(())
 }

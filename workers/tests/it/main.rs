@@ -6,5 +6,6 @@ mod support;
 mod agent;
 mod commands;
 mod eval;
+mod events;
 mod knowledge;
 mod webhook;
