@@ -99,7 +99,8 @@ pub(crate) async fn ingest_one(state: &AppState, event: StandardEvent) -> Result
 }
 
 async fn start(state: &AppState, event: StandardEvent) -> Result<(), WorkflowStartError> {
-    let score = priority::score(&event.severity, &event.cluster_id, event.namespace.as_deref(), 0, &state.options.priority);
+    let recent = crate::history::recent_occurrences(state, &event).await;
+    let score = priority::score(&event.severity, &event.cluster_id, event.namespace.as_deref(), recent, &state.options.priority);
     let mut attrs = vec![
         SearchAttributeKey::<String>::keyword(sa::CLUSTER_ID).value_set(event.cluster_id.clone()),
         SearchAttributeKey::<String>::keyword(sa::SEVERITY).value_set(event.severity.clone()),

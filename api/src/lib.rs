@@ -5,6 +5,7 @@
 mod commands;
 mod dedup;
 mod error;
+mod history;
 mod ingest;
 mod knowledge;
 mod manual;

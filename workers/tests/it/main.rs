@@ -8,4 +8,5 @@ mod commands;
 mod eval;
 mod events;
 mod knowledge;
+mod priority;
 mod webhook;
