@@ -107,7 +107,8 @@ pub(crate) async fn ingest_one(state: &AppState, event: StandardEvent) -> Result
 }
 
 async fn start(state: &AppState, event: StandardEvent) -> Result<(), WorkflowStartError> {
-    let score = priority::score(&event.severity, &event.cluster_id, event.namespace.as_deref(), 0, &state.options.priority);
+    let recent = crate::history::recent_occurrences(state, &event).await;
+    let score = priority::score(&event.severity, &event.cluster_id, event.namespace.as_deref(), recent, &state.options.priority);
     let approval = state.options.approval.policy_for(&event.cluster_id);
     let id = event.id.clone();
     let request = DiagnosisRequest { event, max_steps: state.options.max_steps, priority: score, approval, retry_of: None };

@@ -8,6 +8,7 @@ mod commands;
 pub mod custom;
 mod dedup;
 mod error;
+mod history;
 mod ingest;
 mod knowledge;
 mod manual;
@@ -200,6 +201,14 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER]),
     )
 }
+
+/// Starts (or finds) the diagnosis of one standardized event exactly as the webhook does
+/// (dedup window, Temporal's duplicate check, priority); for sources outside HTTP, such as
+/// the Kubernetes Warning event watcher.
+pub async fn ingest_event(state: &AppState, event: aetherius_core::StandardEvent) -> Result<Ingest, ApiError> {
+    ingest::ingest_one(state, event).await
+}
+
 
 /// The router: [`routes`] behind authentication and rate limits ([`auth::ROUTES`]),
 /// request ids and metrics, and CORS when configured.

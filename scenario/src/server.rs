@@ -239,8 +239,70 @@ impl Api<'_> {
             (Some(name), Some("log")) if target.plural == "pods" => self.pod_log(target.namespace.unwrap_or("default"), name),
             (Some(_), Some(_)) => not_found_path(),
             (Some(name), None) => self.get(group, version, &kind, target.plural, target.namespace, name),
+            (None, _) if self.query.get("watch").is_some_and(|w| w == "true" || w == "1") => {
+                self.watch(group, version, &kind, target.namespace)
+            }
             (None, _) => self.list(group, version, &kind, target.namespace),
         }
+    }
+
+    /// The cluster's resourceVersion, as etcd's revision: the largest any object carries.
+    fn resource_version(&self) -> u64 {
+        self.cluster
+            .objects
+            .iter()
+            .filter_map(|o| o.pointer("/metadata/resourceVersion")?.as_str()?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(1)
+    }
+
+    /// `?watch=true` on a collection, as the API server streams it (chunked JSON lines of
+    /// `{"type","object"}`, objects carrying `kind` and `apiVersion`): without a
+    /// resourceVersion, with `0` or with `sendInitialEvents=true`, one `ADDED` per object (then
+    /// the `k8s.io/initial-events-end` BOOKMARK when bookmarks are allowed on a streaming
+    /// list); from resourceVersion N, the objects newer than N (none in a still fixture,
+    /// since lists answer the newest). The stream stays open until `timeoutSeconds` (else
+    /// 1800 s, the API server's minimum request timeout), then ends.
+    fn watch(&self, group: &str, version: &str, kind: &str, namespace: Option<&str>) -> Response {
+        let pool = self.pool(group, kind);
+        let items = match self.matching(group, kind, namespace, &pool) {
+            Ok(items) => items,
+            Err(message) => return status(StatusCode::BAD_REQUEST, "BadRequest", message),
+        };
+        let initial = self.query.get("sendInitialEvents").is_some_and(|v| v == "true");
+        let since = match self.query.get("resourceVersion").map(String::as_str).unwrap_or("") {
+            // A streaming list starts from a snapshot at least that new: the fixture's only one.
+            "" | "0" => None,
+            _ if initial => None,
+            v => match v.parse::<u64>() {
+                Ok(n) => Some(n),
+                Err(_) => return status(StatusCode::BAD_REQUEST, "BadRequest", format!("invalid resource version: {v:?}")),
+            },
+        };
+        let timeout = self.query.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).unwrap_or(1800);
+        let api_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
+        let rv_of = |o: &Value| o.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let mut lines: Vec<String> = items
+            .into_iter()
+            .filter(|o| since.is_none_or(|n| rv_of(o) > n))
+            .map(|o| {
+                let mut object = o.clone();
+                object["kind"] = json!(kind);
+                object["apiVersion"] = json!(api_version);
+                format!("{}\n", json!({"type": "ADDED", "object": object}))
+            })
+            .collect();
+        if initial && self.query.get("allowWatchBookmarks").is_some_and(|v| v == "true") {
+            let bookmark = json!({"kind": kind, "apiVersion": api_version, "metadata": {
+                "resourceVersion": self.resource_version().to_string(),
+                "annotations": {"k8s.io/initial-events-end": "true"}}});
+            lines.push(format!("{}\n", json!({"type": "BOOKMARK", "object": bookmark})));
+        }
+        use futures::StreamExt;
+        let head = futures::stream::iter(lines.into_iter().map(|l| Ok::<_, std::convert::Infallible>(Bytes::from(l))));
+        let hold = futures::stream::once(tokio::time::sleep(std::time::Duration::from_secs(timeout)))
+            .filter_map(|()| std::future::ready(None::<Result<Bytes, std::convert::Infallible>>));
+        ([(header::CONTENT_TYPE, "application/json")], axum::body::Body::from_stream(head.chain(hold))).into_response()
     }
 
     fn source(&self, group: &str) -> &[Value] {
@@ -395,7 +457,7 @@ impl Api<'_> {
         let limit = self.query.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
         let end = limit.map_or(items.len(), |l| start.saturating_add(l).min(items.len()));
         let page = &items[start..end];
-        let mut metadata = json!({"resourceVersion": "1"});
+        let mut metadata = json!({"resourceVersion": self.resource_version().to_string()});
         if end < items.len() {
             metadata["continue"] = json!(end.to_string());
             metadata["remainingItemCount"] = json!(items.len() - end);

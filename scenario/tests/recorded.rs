@@ -164,3 +164,51 @@ async fn tables_have_the_real_columns_and_rows() {
     assert_eq!(row["cells"].as_array().unwrap().len(), real_row["cells"].as_array().unwrap().len());
     assert!(keys(&table["metadata"]).is_subset(&["resourceVersion".to_owned(), "continue".to_owned(), "remainingItemCount".to_owned()].into()));
 }
+
+/// The lines of a watch body, each a `{"type","object"}` JSON object.
+fn watch_lines(body: &str) -> Vec<Value> {
+    assert!(body.ends_with('\n'), "a watch body is newline-terminated JSON lines");
+    body.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+}
+
+/// A watch line's shape: its keys, its type, and which keys its object's metadata has when
+/// it is a BOOKMARK (only the version and the annotation).
+fn watch_shape(line: &Value) -> (BTreeSet<String>, bool, bool) {
+    let object = &line["object"];
+    assert!(object["metadata"]["resourceVersion"].is_string(), "resourceVersion on every watched object: {line}");
+    (keys(line), object.get("kind").is_some(), object.get("apiVersion").is_some())
+}
+
+#[tokio::test]
+async fn watches_stream_typed_objects_as_a_real_server_does() {
+    let real = watch_lines(&recorded("pod-watch.jsonl"));
+    let real_streaming = watch_lines(&recorded("pod-watch-initial-events.jsonl"));
+    let (code, ct, body) = get("/api/v1/namespaces/shop/events?watch=true&timeoutSeconds=0", "application/json").await;
+    assert_eq!((code, ct.as_str()), (StatusCode::OK, "application/json"));
+    let fixture = watch_lines(&body);
+    assert!(!fixture.is_empty());
+    let real_shapes: BTreeSet<_> = real.iter().map(watch_shape).collect();
+    assert_eq!(fixture.iter().map(watch_shape).collect::<BTreeSet<_>>(), real_shapes, "a plain watch: ADDED lines of typed objects");
+    assert!(fixture.iter().all(|l| l["type"] == "ADDED" && l["object"]["kind"] == "Event" && l["object"]["apiVersion"] == "v1"));
+
+    // kube-rs' streaming list (InitialListStrategy::StreamingList) asks exactly as the recording did.
+    let query = "allowWatchBookmarks=true&resourceVersion=0&resourceVersionMatch=NotOlderThan&sendInitialEvents=true&watch=true&timeoutSeconds=0";
+    let (_, _, body) = get(&format!("/apis/events.k8s.io/v1/namespaces/shop/events?{query}"), "application/json").await;
+    let fixture = watch_lines(&body);
+    let (real_last, fixture_last) = (real_streaming.last().unwrap(), fixture.last().unwrap());
+    assert_eq!((real_last["type"].as_str(), fixture_last["type"].as_str()), (Some("BOOKMARK"), Some("BOOKMARK")));
+    assert_eq!(keys(&real_last["object"]["metadata"]), keys(&fixture_last["object"]["metadata"]), "bookmark metadata");
+    assert_eq!(real_last["object"]["metadata"]["annotations"], fixture_last["object"]["metadata"]["annotations"]);
+    assert_eq!(fixture_last["object"]["apiVersion"], "events.k8s.io/v1");
+    assert!(fixture[..fixture.len() - 1].iter().all(|l| l["type"] == "ADDED" && l["object"].get("regarding").is_some()));
+
+    // From the version a list answered, nothing is newer in a still cluster: the stream ends
+    // empty at its timeout, as a real one does.
+    let (_, list) = get_json("/api/v1/namespaces/shop/events", "application/json").await;
+    let rv = list["metadata"]["resourceVersion"].as_str().unwrap();
+    let (code, _, body) = get(&format!("/api/v1/namespaces/shop/events?watch=true&resourceVersion={rv}&timeoutSeconds=1"), "application/json").await;
+    assert_eq!((code, body.as_str()), (StatusCode::OK, ""));
+    let older: u64 = rv.parse::<u64>().unwrap() - 1;
+    let (_, _, body) = get(&format!("/api/v1/namespaces/shop/events?watch=true&resourceVersion={older}&timeoutSeconds=0"), "application/json").await;
+    assert_eq!(watch_lines(&body).len(), 1, "only the newest event is newer than the version before it");
+}

@@ -44,6 +44,9 @@ pub struct Config {
     /// Knowledge base: embedding model, search defaults (seed: top_k 5, threshold 0.7).
     #[serde(default)]
     pub knowledge: KnowledgeOptions,
+    /// Kubernetes Warning events as a source (off by default).
+    #[serde(default)]
+    pub events: crate::events::EventsOptions,
     /// LLM (OpenAI-compatible); absent: the rules alone diagnose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<LlmOptions>,
@@ -59,6 +62,7 @@ impl Default for Config {
             api: ApiOptions::default(),
             execution: ExecutionOptions::default(),
             knowledge: KnowledgeOptions::default(),
+            events: crate::events::EventsOptions::default(),
             llm: None,
             log: "info".into(),
         }

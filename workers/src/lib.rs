@@ -4,5 +4,6 @@
 pub mod bench;
 pub mod config;
 pub mod eval;
+pub mod events;
 pub mod pools;
 pub mod routing;

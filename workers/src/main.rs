@@ -315,10 +315,17 @@ async fn knowledge_command(command: KnowledgeCmd, config: &Config) -> anyhow::Re
 
 async fn serve_api(config: &Config) -> anyhow::Result<()> {
     let state = pools::app_state(config).await?;
+    let watchers = aetherius_workers::events::spawn(
+        config.events.clone(),
+        aetherius_activities::execution::Clusters::new(config.execution.clone()),
+        state.clone(),
+    );
     let options = state.options.clone();
     let listener = tokio::net::TcpListener::bind(&options.listen).await.with_context(|| format!("binding {}", options.listen))?;
     tracing::info!(listen = %options.listen, "API listening");
     let app = aetherius_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(pools::shutdown_signal()).await?;
+    let served = axum::serve(listener, app).with_graceful_shutdown(pools::shutdown_signal()).await;
+    watchers.iter().for_each(tokio::task::JoinHandle::abort);
+    served?;
     Ok(())
 }

@@ -24,10 +24,11 @@ pub(crate) const VAULT_PORT: u16 = 8200;
 pub(crate) const DEMO_SCENARIO: &str = "scenarios/crashloop-missing-env";
 pub(crate) const DEMO_CLUSTER: &str = "demo";
 const PG_USER: &str = "aetherius";
-/// `aetherius-test-hitl`: the human-in-the-loop tests run their own workers there, so no
-/// other test's worker takes their tasks.
-const NAMESPACES: &[&str] = &["default", "aetherius-test", "aetherius-eval", HITL_NAMESPACE];
+/// `aetherius-test-hitl` and `aetherius-priority`: tests that run their own workers there,
+/// so no other test's worker takes their tasks.
+const NAMESPACES: &[&str] = &["default", "aetherius-test", "aetherius-eval", HITL_NAMESPACE, PRIORITY_NAMESPACE];
 const HITL_NAMESPACE: &str = "aetherius-test-hitl";
+const PRIORITY_NAMESPACE: &str = "aetherius-priority";
 
 /// Which parts to start.
 #[derive(Clone, Copy)]
@@ -77,6 +78,8 @@ pub(crate) fn test_env(root: &Path) -> Result<Vec<(String, String)>> {
             "AETHERIUS_TEST_TEMPORAL_CLI".into(),
             venv(root).join("bin/temporal").display().to_string(),
         ),
+        // The priority test's own namespace: its backlog must not meet other tests' workers.
+        ("AETHERIUS_TEST_PRIORITY_NAMESPACE".into(), PRIORITY_NAMESPACE.into()),
         (
             "AETHERIUS_TEST_DATABASE_URL".into(),
             format!("postgres://{PG_USER}@127.0.0.1:{PG_PORT}/aetherius_test"),
@@ -219,6 +222,12 @@ fn temporal(root: &Path) -> Result<()> {
     ]);
     for ns in NAMESPACES {
         cmd.args(["--namespace", ns]);
+    }
+    // Task priority (the diagnosis' priority key) needs the priority-aware matcher, and one
+    // partition per task queue: a poller takes from one partition at a time, so with the
+    // default 4 a backlog's order holds only within each.
+    for value in ["matching.useNewMatcher=true", "matching.numTaskqueueReadPartitions=1", "matching.numTaskqueueWritePartitions=1"] {
+        cmd.args(["--dynamic-config-value", value]);
     }
     for (name, ty) in SEARCH_ATTRIBUTES {
         cmd.args(["--search-attribute", &format!("{name}={ty}")]);

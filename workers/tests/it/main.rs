@@ -7,6 +7,8 @@ mod agent;
 mod auth;
 mod commands;
 mod eval;
+mod events;
 mod knowledge;
 mod hitl;
+mod priority;
 mod webhook;
