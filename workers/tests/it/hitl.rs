@@ -62,7 +62,25 @@ async fn post(app: &axum::Router, uri: &str, body: Value) -> (u16, Value) {
 async fn people_approve_reject_cancel_retry_and_resolve_diagnoses() {
     let tmp = tempfile::tempdir().unwrap();
     let (cluster, kubeconfig) = fixture_cluster(SCENARIO, tmp.path()).await;
-    let mut config = config(&[(cluster.as_str(), kubeconfig)]);
+    // A cluster that accepts connections and never answers: a step against it hangs until
+    // it is cancelled. Each connection reports when its client hangs up.
+    let (hung_up_tx, mut hung_up) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut conn, _)) = silent.accept().await else { return };
+            let tx = hung_up_tx.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while tokio::io::AsyncReadExt::read(&mut conn, &mut buf).await.is_ok_and(|n| n > 0) {}
+                let _ = tx.send(Instant::now());
+            });
+        }
+    });
+    let silent_kubeconfig = tmp.path().join("silent.kubeconfig");
+    std::fs::write(&silent_kubeconfig, aetherius_scenario::server::kubeconfig("silent", silent_addr)).unwrap();
+    let mut config = config(&[(cluster.as_str(), kubeconfig), ("silent", silent_kubeconfig)]);
     config.temporal.namespace = env("AETHERIUS_TEST_HITL_NAMESPACE");
     config.api.temporal_namespace = config.temporal.namespace.clone();
     // Logs in `shop` need a human; five seconds to decide.
@@ -190,6 +208,27 @@ async fn people_approve_reject_cancel_retry_and_resolve_diagnoses() {
         assert_eq!(done["report"]["approvals"][0]["verdict"], "cancelled", "{done}");
         let (status, again) = call(&app, "PUT", &format!("/tasks/{cancel_id}/cancel"), vec![]).await;
         assert_eq!((status, again["error"]["code"].as_str()), (409, Some("not_running")), "{again}");
+
+        // 5b. Cancel while a step runs: the step learns it through its heartbeat and stops
+        //     (its connection to the cluster closes), and the report still lands.
+        let manual = json!({"cluster": "silent", "namespace": "shop", "kind": "Deployment", "name": "checkout"});
+        let (status, started) = post(&app, "/tasks", manual).await;
+        assert_eq!(status, 202, "{started}");
+        let hung_id = started["workflow_id"].as_str().unwrap().to_owned();
+        until(&app, &hung_id, "a step running against the silent cluster", |b| {
+            b["progress"]["phase"] == "investigating" && b["progress"]["current_step"].is_string()
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        while hung_up.try_recv().is_ok() {}
+        let cancelled_at = Instant::now();
+        let (status, answer) = call(&app, "PUT", &format!("/tasks/{hung_id}/cancel"), vec![]).await;
+        assert_eq!(status, 202, "{answer}");
+        let done = reported(&app, &hung_id).await;
+        assert_eq!((done["status"].as_str(), done["report"]["ending"]["kind"].as_str()), (Some("cancelled"), Some("cancelled")), "{done}");
+        let closed = tokio::time::timeout(Duration::from_secs(20), hung_up.recv()).await;
+        let closed = closed.expect("the cancelled step kept its connection open for 20 s").unwrap();
+        assert!(closed.duration_since(cancelled_at) < Duration::from_secs(20));
 
         // 6. Retry the cancelled one: a new diagnosis with the same input, linked both ways.
         let (status, retried) = post(&app, &format!("/tasks/{cancel_id}/retry"), json!({})).await;
