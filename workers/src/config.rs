@@ -1,5 +1,6 @@
 //! Configuration: one TOML file plus `AETHERIUS_*` environment overrides
 //! (`AETHERIUS_DATABASE__URL`, `AETHERIUS_API__LISTEN`, ...), on top of the seed's defaults.
+#![allow(clippy::result_large_err, reason = "figment::Error is what figment and its test Jail return; the configuration is loaded once, at start")]
 
 use aetherius_activities::execution::ExecutionOptions;
 use aetherius_activities::knowledge::KnowledgeOptions;
