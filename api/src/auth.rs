@@ -176,6 +176,24 @@ pub struct TokenOptions {
     pub expires: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl TokenOptions {
+    /// A new random bearer token for `name` with `role`: the token (shown once, never stored)
+    /// and the entry that goes in `[[api.auth.tokens]]`. 256 bits from the operating
+    /// system's random source (uuid v4 draws from getrandom).
+    pub fn generate(name: &str, role: Role) -> (String, TokenOptions) {
+        let token = format!("aeth_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let sha256 = hex::encode(Sha256::digest(token.as_bytes()));
+        (token, TokenOptions { name: name.to_owned(), role, sha256, expires: None })
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: expected viewer, operator, approver or admin"))
+    }
+}
+
 /// JWT verification: HS256 with a secret from the environment, or RS256 with a public key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

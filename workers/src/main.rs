@@ -66,10 +66,29 @@ enum Cmd {
         #[command(subcommand)]
         command: LlmCmd,
     },
+    /// Access tokens of the API.
+    Token {
+        #[command(subcommand)]
+        command: TokenCmd,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
         command: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Make a random bearer token: prints it once, and the `[[api.auth.tokens]]` entry
+    /// (its SHA-256 only) for the configuration.
+    New {
+        /// Who holds it (the caller's name in approvals and the audit log).
+        #[arg(long)]
+        name: String,
+        /// viewer | operator | approver | admin
+        #[arg(long)]
+        role: aetherius_api::Role,
     },
 }
 
@@ -230,6 +249,15 @@ async fn run(command: Cmd, config: Config) -> anyhow::Result<()> {
             std::process::exit(validate_command(&config, &line, cluster.as_deref(), json))
         }
         Cmd::Knowledge { command } => knowledge_command(command, &config).await,
+        Cmd::Token { command: TokenCmd::New { name, role } } => {
+            if name.trim().is_empty() {
+                anyhow::bail!("--name must not be empty");
+            }
+            let (token, entry) = aetherius_api::auth::TokenOptions::generate(&name, role);
+            println!("token (shown once; give it to {name}, store it nowhere else):\n{token}\n");
+            println!("add to the configuration:\n[[api.auth.tokens]]\nname = {:?}\nrole = {:?}\nsha256 = {:?}", entry.name, role.name(), entry.sha256);
+            Ok(())
+        }
         Cmd::Llm { command: LlmCmd::TestServer { port, mode } } => {
             let server = aetherius_activities::llm::test_server::TestServer::start(SocketAddr::from(([127, 0, 0, 1], port)), mode).await?;
             println!("OpenAI-compatible test server on {}", server.base_url());

@@ -1,6 +1,7 @@
 //! `aetherius command validate`: exit 0 for an allowed line, 1 with the layer and reason
 //! for a rejected one.
 
+use sha2::Digest;
 use std::process::Command;
 
 fn validate(config: &std::path::Path, line: &str) -> (i32, String) {
@@ -32,4 +33,35 @@ fn command_validate_exit_codes_and_reasons() {
         assert_eq!(code, 1, "{line}: {out}");
         assert!(out.contains(expected), "{line}: {out}");
     }
+}
+
+#[test]
+fn token_new_prints_a_token_once_and_a_config_entry_holding_only_its_hash() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_aetherius")).args(args).env("RUST_LOG", "off").output().expect("aetherius runs");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, out, err) = run(&["token", "new", "--name", "ci-bot", "--role", "operator"]);
+    assert!(ok, "{err}");
+    let token = out.lines().nth(1).expect("the token on the second line").trim().to_owned();
+    assert!(token.starts_with("aeth_") && token.len() == 69, "{out}");
+    let entry = &out[out.find("[[api.auth.tokens]]").expect("a config entry")..];
+    assert!(!entry.contains(&token), "the entry must not hold the token: {out}");
+    let sha = sha2::Sha256::digest(token.as_bytes());
+    assert!(entry.contains(&format!("sha256 = \"{}\"", hex::encode(sha))), "{out}");
+
+    // The entry is a working configuration.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("aetherius.toml");
+    std::fs::write(&config, entry).unwrap();
+    let loaded = aetherius_workers::config::Config::load(Some(&config)).expect("the printed entry parses");
+    assert_eq!(loaded.api.auth.tokens.len(), 1);
+    assert_eq!(loaded.api.auth.tokens[0].name, "ci-bot");
+    aetherius_api::Auth::new(&loaded.api.auth).expect("the printed entry is accepted");
+    // A second token differs.
+    let (_, again, _) = run(&["token", "new", "--name", "ci-bot", "--role", "operator"]);
+    assert_ne!(again.lines().nth(1), out.lines().nth(1));
+
+    let (ok, _, err) = run(&["token", "new", "--name", "x", "--role", "root"]);
+    assert!(!ok && err.contains("unknown role"), "{err}");
 }
