@@ -83,9 +83,9 @@ async fn people_approve_reject_cancel_retry_and_resolve_diagnoses() {
     let mut config = config(&[(cluster.as_str(), kubeconfig), ("silent", silent_kubeconfig)]);
     config.temporal.namespace = env("AETHERIUS_TEST_HITL_NAMESPACE");
     config.api.temporal_namespace = config.temporal.namespace.clone();
-    // Logs in `shop` need a human; five seconds to decide.
+    // Logs in `shop` need a human; twelve seconds to decide (room for a loaded CI machine).
     config.api.approval.sensitive_namespaces = vec!["shop".into()];
-    config.api.approval.timeout_secs = 5;
+    config.api.approval.timeout_secs = 12;
     let (app, _state) = api(&config).await;
     let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
     let mut workers = vec![];
@@ -149,7 +149,7 @@ async fn people_approve_reject_cancel_retry_and_resolve_diagnoses() {
         )
         .await;
         assert_eq!((status, answer["verdict"].as_str()), (200, Some("rejected")), "{answer}");
-        // Later logs steps time out (five seconds) instead.
+        // Later logs steps time out (twelve seconds) instead.
         let done = reported(&app, &rejected_id).await;
         let report = &done["report"];
         let approvals = report["approvals"].as_array().unwrap();
@@ -160,7 +160,7 @@ async fn people_approve_reject_cancel_retry_and_resolve_diagnoses() {
         assert!(!report["diagnosis"]["evidence"].to_string().contains("DATABASE_URL"), "no log line may come from a rejected read: {report}");
         assert!(!report["diagnosis"]["evidence"].to_string().contains("the log is empty"), "an unread log is not an empty one: {report}");
 
-        // 3. Timeout: nobody decides; the step is skipped after five seconds and the report says so.
+        // 3. Timeout: nobody decides; the step is skipped after twelve seconds and the report says so.
         let (timeout_id, _) = fire(&app).await;
         waiting(&app, &timeout_id).await;
         let done = reported(&app, &timeout_id).await;
