@@ -21,7 +21,7 @@ use temporalio_common::{
 };
 
 /// What happened to one alert of a webhook.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Ingest {
     /// Diagnosis workflow id.
     pub workflow_id: String,
@@ -29,6 +29,7 @@ pub struct Ingest {
     pub alertname: String,
     /// `started`, `duplicate` (already diagnosed or running), `resolved` (its running
     /// diagnosis was told and concludes now) or `resolved_idle` (nothing ran: nothing to do).
+    #[schema(value_type = String)]
     pub status: &'static str,
     /// Where the Temporal UI shows it.
     pub ui_url: String,
@@ -57,10 +58,38 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, A
     })
 }
 
+/// Answer of the webhooks: what happened to each alert.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct WebhookAnswer {
+    /// Alerts in the body.
+    pub(crate) accepted: usize,
+    /// Diagnoses started now.
+    pub(crate) started: usize,
+    /// One entry per alert.
+    pub(crate) workflows: Vec<Ingest>,
+}
+
+impl WebhookAnswer {
+    pub(crate) fn new(workflows: Vec<Ingest>) -> Self {
+        let started = workflows.iter().filter(|o| o.status == "started").count();
+        WebhookAnswer { accepted: workflows.len(), started, workflows }
+    }
+}
+
+/// Alertmanager webhook: one diagnosis per firing alert; a resolved alert ends its running
+/// diagnosis. The whole payload is validated before anything starts.
+#[utoipa::path(post, path = "/webhook/alertmanager", tag = "webhooks",
+    request_body = AlertmanagerPayload,
+    responses(
+        (status = 202, description = "Every alert was started, found or resolved.", body = WebhookAnswer),
+        (status = 400, description = "The body is not JSON (`malformed_json`).", body = crate::error::ErrorBody),
+        (status = 422, description = "The payload fails validation (`invalid_payload`), naming the field.", body = crate::error::ErrorBody),
+        (status = 503, description = "Temporal is unavailable.", body = crate::error::ErrorBody),
+    ))]
 pub(crate) async fn alertmanager(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<WebhookAnswer>), ApiError> {
     let payload = body_or_error(body, state.options.max_payload_bytes).and_then(|b| parse::<AlertmanagerPayload>(&b)).and_then(|p| {
         p.validate().map_err(|e| ApiError::InvalidPayload(e.to_string()))?;
         Ok(p)
@@ -78,8 +107,7 @@ pub(crate) async fn alertmanager(
         state.metrics.alert("alertmanager", ingest.status);
         out.push(ingest);
     }
-    let started = out.iter().filter(|o| o.status == "started").count();
-    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"accepted": out.len(), "started": started, "workflows": out}))))
+    Ok((StatusCode::ACCEPTED, Json(WebhookAnswer::new(out))))
 }
 
 /// Starts (or finds) the diagnosis of one standardized event.
