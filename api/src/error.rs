@@ -207,6 +207,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_path_parameter_that_does_not_decode_is_a_json_invalid_payload() {
+        use tower::ServiceExt;
+        // `%C0` decodes to no UTF-8: axum's own rejection would be a text/plain 400.
+        let app = axum::Router::new().route("/tasks/{id}", axum::routing::get(|PathParam(id): PathParam| async move { id }));
+        let request = axum::http::Request::get("/tasks/%C0").body(axum::body::Body::empty()).unwrap();
+        let r = app.oneshot(request).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap();
+        let b: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(b["error"]["code"], "invalid_payload");
+        assert!(b["error"]["message"].as_str().unwrap().starts_with("path: "), "{b}");
+    }
+
+    #[tokio::test]
     async fn rate_limited_answers_retry_after() {
         let r = ApiError::RateLimited { retry_after_secs: 7 }.into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);

@@ -76,6 +76,9 @@ pub(crate) struct ListParams {
     (status = 422, description = "A query parameter is invalid (`invalid_payload`).", body = crate::error::ErrorBody), (status = 503, description = "The knowledge base is not configured, or PostgreSQL or the embedding model is unavailable.", body = crate::error::ErrorBody)))]
 pub(crate) async fn list(State(state): State<AppState>, params: Result<Query<ListParams>, QueryRejection>) -> Result<Json<Page>, ApiError> {
     let Query(params) = params.map_err(|r| ApiError::InvalidPayload(r.body_text()))?;
+    // PostgreSQL stores no NUL (schemathesis: `?category=%00` answered 503).
+    crate::ingest::no_nul("category", params.category.as_deref().unwrap_or_default())?;
+    crate::ingest::no_nul("tags", params.tags.as_deref().unwrap_or_default())?;
     let filter = ListFilter {
         category: params.category.filter(|c| !c.is_empty()),
         tags: params.tags.map(|t| t.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()).unwrap_or_default(),
@@ -149,7 +152,8 @@ pub(crate) async fn search(State(state): State<AppState>, body: Result<Bytes, By
 
 /// Whether entries helped a diagnosis; moves their confidence.
 #[utoipa::path(post, path = "/feedback", tag = "knowledge", request_body = FeedbackInput, responses(
-    (status = 200, description = "What moved.", body = FeedbackOutcome), (status = 400, description = "The body is not JSON (`malformed_json`).", body = crate::error::ErrorBody), (status = 422, description = "A field is invalid (`invalid_payload`), naming it.", body = crate::error::ErrorBody), (status = 503, description = "The knowledge base is not configured, or PostgreSQL or the embedding model is unavailable.", body = crate::error::ErrorBody)))]
+    (status = 200, description = "What moved.", body = FeedbackOutcome),
+    (status = 404, description = "An entry does not exist (`not_found`).", body = crate::error::ErrorBody), (status = 400, description = "The body is not JSON (`malformed_json`).", body = crate::error::ErrorBody), (status = 422, description = "A field is invalid (`invalid_payload`), naming it.", body = crate::error::ErrorBody), (status = 503, description = "The knowledge base is not configured, or PostgreSQL or the embedding model is unavailable.", body = crate::error::ErrorBody)))]
 pub(crate) async fn feedback(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
