@@ -11,7 +11,7 @@ use aetherius_core::{AlertStatus, AlertmanagerAlert, StandardEvent, fingerprint}
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, State, rejection::BytesRejection},
+    extract::{State, rejection::BytesRejection},
     http::StatusCode,
 };
 use chrono::{DateTime, TimeZone, Utc};
@@ -292,11 +292,22 @@ fn time(v: &Value) -> Option<DateTime<Utc>> {
     if number > 100_000_000_000 { Utc.timestamp_millis_opt(number).single() } else { Utc.timestamp_opt(number, 0).single() }
 }
 
+/// A custom source's webhook: any JSON body, read through `[api.custom_sources.<source>]`.
+#[utoipa::path(post, path = "/webhook/custom/{source}", tag = "webhooks",
+    params(("source" = String, Path, description = "A configured source (`[api.custom_sources.<source>]`).")),
+    request_body(content = Object, description = "The source's own alert JSON (Grafana, Datadog, PagerDuty, ...)."),
+    responses(
+        (status = 202, description = "Every alert was started, found or resolved.", body = crate::ingest::WebhookAnswer),
+        (status = 400, description = "The body is not JSON (`malformed_json`).", body = crate::error::ErrorBody),
+        (status = 404, description = "No source of that name is configured (`unknown_source`).", body = crate::error::ErrorBody),
+        (status = 422, description = "The mapping cannot read the body (`invalid_payload`), naming the field.", body = crate::error::ErrorBody),
+        (status = 503, description = "Temporal is unavailable.", body = crate::error::ErrorBody),
+    ))]
 pub(crate) async fn webhook(
     State(state): State<AppState>,
-    Path(source): Path<String>,
+    crate::error::PathParam(source): crate::error::PathParam,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<crate::ingest::WebhookAnswer>), ApiError> {
     let Some(mapping) = state.options.custom_sources.get(&source) else {
         let known: Vec<&str> = state.options.custom_sources.keys().map(String::as_str).collect();
         return Err(ApiError::UnknownSource(format!("no custom webhook source {source:?} is configured (known: {})", known.join(", "))));
@@ -317,8 +328,7 @@ pub(crate) async fn webhook(
         state.metrics.alert(&source, ingest.status);
         out.push(ingest);
     }
-    let started = out.iter().filter(|o| o.status == "started").count();
-    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"accepted": out.len(), "started": started, "workflows": out}))))
+    Ok((StatusCode::ACCEPTED, Json(crate::ingest::WebhookAnswer::new(out))))
 }
 
 #[cfg(test)]

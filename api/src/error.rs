@@ -8,7 +8,23 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use serde::Serialize;
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// A stable code and a message naming the problem.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code (`invalid_payload`, `not_found`, `missing_token`, `unavailable`, ...).
+    pub code: String,
+    /// What is wrong; a 5xx names the dependency at most, and the request id.
+    pub message: String,
+}
 
 tokio::task_local! {
     /// Id of the request being served (set by the API's outer middleware).
@@ -136,7 +152,8 @@ impl IntoResponse for ApiError {
             }
             message = format!("{message} (request id {id})");
         }
-        let mut response = (status, Json(json!({"error": {"code": code, "message": message}}))).into_response();
+        let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message } };
+        let mut response = (status, Json(body)).into_response();
         if let ApiError::RateLimited { retry_after_secs } = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
@@ -144,6 +161,22 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+/// The one path parameter of a route, as a string; a path that does not decode (invalid
+/// percent-encoding, not UTF-8) is a JSON `invalid_payload`, not axum's plain-text 400.
+#[derive(Debug)]
+pub(crate) struct PathParam(pub(crate) String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(p)) => Ok(PathParam(p)),
+            Err(rejection) => Err(ApiError::InvalidPayload(format!("path: {}", rejection.body_text()))),
+        }
     }
 }
 
@@ -171,6 +204,21 @@ mod tests {
         let (_, b) = body(ApiError::Unavailable("password authentication failed for user aetherius".into())).await;
         let message = b["error"]["message"].as_str().unwrap();
         assert!(!message.contains("password") && message.contains("req-1"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_path_parameter_that_does_not_decode_is_a_json_invalid_payload() {
+        use tower::ServiceExt;
+        // `%C0` decodes to no UTF-8: axum's own rejection would be a text/plain 400.
+        let app = axum::Router::new().route("/tasks/{id}", axum::routing::get(|PathParam(id): PathParam| async move { id }));
+        let request = axum::http::Request::get("/tasks/%C0").body(axum::body::Body::empty()).unwrap();
+        let r = app.oneshot(request).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap();
+        let b: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(b["error"]["code"], "invalid_payload");
+        assert!(b["error"]["message"].as_str().unwrap().starts_with("path: "), "{b}");
     }
 
     #[tokio::test]

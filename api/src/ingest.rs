@@ -21,7 +21,7 @@ use temporalio_common::{
 };
 
 /// What happened to one alert of a webhook.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Ingest {
     /// Diagnosis workflow id.
     pub workflow_id: String,
@@ -29,6 +29,7 @@ pub struct Ingest {
     pub alertname: String,
     /// `started`, `duplicate` (already diagnosed or running), `resolved` (its running
     /// diagnosis was told and concludes now) or `resolved_idle` (nothing ran: nothing to do).
+    #[schema(value_type = String)]
     pub status: &'static str,
     /// Where the Temporal UI shows it.
     pub ui_url: String,
@@ -45,22 +46,101 @@ pub(crate) fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -
 }
 
 /// Parses JSON into `T`: syntax errors are 400, shape errors 422 with the field's path.
+/// A string holding NUL (`\u0000`) is refused (422, its path): PostgreSQL stores no NUL in
+/// text or jsonb, so it would fail later as a 5xx.
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(format!("body is not valid JSON: {e}")))?;
+    if let Some(path) = nul_path(&value, String::new()) {
+        let path = if path.is_empty() { "body".to_owned() } else { path };
+        return Err(ApiError::InvalidPayload(format!("{path}: contains a NUL character (\\u0000), which is not accepted")));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => ApiError::InvalidPayload(format!("{path}: {inner}")),
-            _ => ApiError::MalformedJson(format!("body is not valid JSON: {inner}")),
-        }
+        ApiError::InvalidPayload(format!("{path}: {}", e.into_inner()))
     })
 }
 
+/// The path of the first string (value or key) in `v` that holds a NUL.
+fn nul_path(v: &serde_json::Value, at: String) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => s.contains('\0').then_some(at),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| nul_path(item, format!("{at}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, item)| {
+            let here = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+            if k.contains('\0') { Some(here) } else { nul_path(item, here) }
+        }),
+        _ => None,
+    }
+}
+
+/// Refuses a query or path value holding NUL (see [`parse`]).
+pub(crate) fn no_nul(name: &str, v: &str) -> Result<(), ApiError> {
+    if v.contains('\0') {
+        return Err(ApiError::InvalidPayload(format!("{name}: contains a NUL character, which is not accepted")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Entry {
+        title: String,
+        tags: Vec<String>,
+    }
+
+    #[test]
+    fn strings_holding_nul_are_refused_with_their_path_before_they_reach_postgresql() {
+        // Found by schemathesis: POST /knowledge {"title":"a\u0000"} answered 503 (PostgreSQL).
+        let err = parse::<Entry>(br#"{"title": "ok", "tags": ["x", "a\u0000b"]}"#).unwrap_err();
+        assert!(matches!(&err, ApiError::InvalidPayload(m) if m.starts_with("tags[1]: contains a NUL")), "{err:?}");
+        let err = parse::<serde_json::Value>(br#"{"labels": {"k\u0000": "v"}}"#).unwrap_err();
+        assert!(matches!(&err, ApiError::InvalidPayload(m) if m.starts_with("labels.k\u{0}: contains")), "{err:?}");
+        assert!(no_nul("category", "a\0").is_err() && no_nul("category", "runbook").is_ok());
+        // Unchanged: syntax is 400, shape 422 with the path, good input parses.
+        assert!(matches!(parse::<Entry>(b"{"), Err(ApiError::MalformedJson(_))));
+        assert!(matches!(parse::<Entry>(br#"{"title": 1, "tags": []}"#), Err(ApiError::InvalidPayload(m)) if m.starts_with("title: ")));
+        assert_eq!(parse::<Entry>(br#"{"title": "t", "tags": ["a"]}"#).unwrap().tags, ["a"]);
+    }
+}
+
+/// Answer of the webhooks: what happened to each alert.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct WebhookAnswer {
+    /// Alerts in the body.
+    pub(crate) accepted: usize,
+    /// Diagnoses started now.
+    pub(crate) started: usize,
+    /// One entry per alert.
+    pub(crate) workflows: Vec<Ingest>,
+}
+
+impl WebhookAnswer {
+    pub(crate) fn new(workflows: Vec<Ingest>) -> Self {
+        let started = workflows.iter().filter(|o| o.status == "started").count();
+        WebhookAnswer { accepted: workflows.len(), started, workflows }
+    }
+}
+
+/// Alertmanager webhook: one diagnosis per firing alert; a resolved alert ends its running
+/// diagnosis. The whole payload is validated before anything starts.
+#[utoipa::path(post, path = "/webhook/alertmanager", tag = "webhooks",
+    request_body = AlertmanagerPayload,
+    responses(
+        (status = 202, description = "Every alert was started, found or resolved.", body = WebhookAnswer),
+        (status = 400, description = "The body is not JSON (`malformed_json`).", body = crate::error::ErrorBody),
+        (status = 422, description = "The payload fails validation (`invalid_payload`), naming the field.", body = crate::error::ErrorBody),
+        (status = 503, description = "Temporal is unavailable.", body = crate::error::ErrorBody),
+    ))]
 pub(crate) async fn alertmanager(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<WebhookAnswer>), ApiError> {
     let payload = body_or_error(body, state.options.max_payload_bytes).and_then(|b| parse::<AlertmanagerPayload>(&b)).and_then(|p| {
         p.validate().map_err(|e| ApiError::InvalidPayload(e.to_string()))?;
         Ok(p)
@@ -78,8 +158,7 @@ pub(crate) async fn alertmanager(
         state.metrics.alert("alertmanager", ingest.status);
         out.push(ingest);
     }
-    let started = out.iter().filter(|o| o.status == "started").count();
-    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"accepted": out.len(), "started": started, "workflows": out}))))
+    Ok((StatusCode::ACCEPTED, Json(WebhookAnswer::new(out))))
 }
 
 /// Starts (or finds) the diagnosis of one standardized event.

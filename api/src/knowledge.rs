@@ -11,7 +11,7 @@ use aetherius_activities::knowledge::{
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, Query, State, rejection::BytesRejection, rejection::QueryRejection},
+    extract::{Query, State, rejection::BytesRejection, rejection::QueryRejection},
     http::StatusCode,
 };
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,9 @@ fn entry_id(id: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id).map_err(|_| ApiError::InvalidPayload(format!("id: {id:?} is not a UUID")))
 }
 
+/// Adds an entry (embedded at once).
+#[utoipa::path(post, path = "/knowledge", tag = "knowledge", request_body = EntryInput, responses(
+    (status = 201, description = "Stored.", body = Entry), (status = 400, description = "The body is not JSON (`malformed_json`).", body = crate::error::ErrorBody), (status = 422, description = "A field is invalid (`invalid_payload`), naming it.", body = crate::error::ErrorBody), (status = 503, description = "The knowledge base is not configured, or PostgreSQL or the embedding model is unavailable.", body = crate::error::ErrorBody)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
@@ -52,18 +55,30 @@ pub(crate) async fn create(
 }
 
 /// Query of `GET /knowledge`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
+    /// Only this category.
     category: Option<String>,
     /// Comma-separated; entries must carry all of them.
     tags: Option<String>,
+    /// Page size, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// Entries to skip.
     offset: Option<u32>,
 }
 
+/// Entries by title, filtered, one page.
+#[utoipa::path(get, path = "/knowledge", tag = "knowledge", params(ListParams), responses(
+    (status = 200, description = "One page.", body = Page),
+    (status = 422, description = "A query parameter is invalid (`invalid_payload`).", body = crate::error::ErrorBody), (status = 503, description = "The knowledge base is not configured, or PostgreSQL or the embedding model is unavailable.", body = crate::error::ErrorBody)))]
 pub(crate) async fn list(State(state): State<AppState>, params: Result<Query<ListParams>, QueryRejection>) -> Result<Json<Page>, ApiError> {
     let Query(params) = params.map_err(|r| ApiError::InvalidPayload(r.body_text()))?;
+    // PostgreSQL stores no NUL (schemathesis: `?category=%00` answered 503).
+    crate::ingest::no_nul("category", params.category.as_deref().unwrap_or_default())?;
+    crate::ingest::no_nul("tags", params.tags.as_deref().unwrap_or_default())?;
     let filter = ListFilter {
         category: params.category.filter(|c| !c.is_empty()),
         tags: params.tags.map(|t| t.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()).unwrap_or_default(),
@@ -76,13 +91,19 @@ pub(crate) async fn list(State(state): State<AppState>, params: Result<Query<Lis
     Ok(Json(kb(&state)?.list(&filter).await?))
 }
 
-pub(crate) async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Entry>, ApiError> {
+/// One entry.
+#[utoipa::path(get, path = "/knowledge/{id}", tag = "knowledge", params(("id" = String, Path, description = "Entry id (a UUID).")), responses(
+    (status = 200, description = "The entry.", body = Entry), (status = 404, description = "No entry with this id (`not_found`).", body = crate::error::ErrorBody), (status = 422, description = "The id is not a UUID (`invalid_payload`).", body = crate::error::ErrorBody), (status = 503, description = "The knowledge base is not configured, or PostgreSQL or the embedding model is unavailable.", body = crate::error::ErrorBody)))]
+pub(crate) async fn get(State(state): State<AppState>, crate::error::PathParam(id): crate::error::PathParam) -> Result<Json<Entry>, ApiError> {
     Ok(Json(kb(&state)?.get(entry_id(&id)?).await?))
 }
 
+/// Replaces an entry's text, category, tags (and re-embeds it).
+#[utoipa::path(put, path = "/knowledge/{id}", tag = "knowledge", params(("id" = String, Path, description = "Entry id (a UUID).")), request_body = EntryInput, responses(
+    (status = 200, description = "The entry as stored now.", body = Entry), (status = 400, description = "The body is not JSON (`malformed_json`).", body = crate::error::ErrorBody), (status = 404, description = "No entry with this id (`not_found`).", body = crate::error::ErrorBody), (status = 422, description = "A field is invalid (`invalid_payload`), naming it.", body = crate::error::ErrorBody), (status = 503, description = "The knowledge base is not configured, or PostgreSQL or the embedding model is unavailable.", body = crate::error::ErrorBody)))]
 pub(crate) async fn update(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    crate::error::PathParam(id): crate::error::PathParam,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Entry>, ApiError> {
     let id = entry_id(&id)?;
@@ -91,20 +112,30 @@ pub(crate) async fn update(
     Ok(Json(kb(&state)?.update(id, input).await?))
 }
 
-pub(crate) async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+/// Deletes an entry.
+#[utoipa::path(delete, path = "/knowledge/{id}", tag = "knowledge", params(("id" = String, Path, description = "Entry id (a UUID).")), responses(
+    (status = 204, description = "Deleted."), (status = 404, description = "No entry with this id (`not_found`).", body = crate::error::ErrorBody), (status = 422, description = "The id is not a UUID (`invalid_payload`).", body = crate::error::ErrorBody), (status = 503, description = "The knowledge base is not configured, or PostgreSQL or the embedding model is unavailable.", body = crate::error::ErrorBody)))]
+pub(crate) async fn delete(State(state): State<AppState>, crate::error::PathParam(id): crate::error::PathParam) -> Result<StatusCode, ApiError> {
     kb(&state)?.delete(entry_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Answer of `POST /search`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct SearchAnswer {
+    /// Matches, best first.
     matches: Vec<Match>,
+    /// Most matches asked for.
     top_k: usize,
+    /// Lowest score kept.
     threshold: f64,
+    /// Time the search took.
     took_ms: f64,
 }
 
+/// Semantic search over the entries.
+#[utoipa::path(post, path = "/search", tag = "knowledge", request_body = SearchQuery, responses(
+    (status = 200, description = "Matches, best first.", body = SearchAnswer), (status = 400, description = "The body is not JSON (`malformed_json`).", body = crate::error::ErrorBody), (status = 422, description = "A field is invalid (`invalid_payload`), naming it.", body = crate::error::ErrorBody), (status = 503, description = "The knowledge base is not configured, or PostgreSQL or the embedding model is unavailable.", body = crate::error::ErrorBody)))]
 pub(crate) async fn search(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Json<SearchAnswer>, ApiError> {
     let body = body_or_error(body, state.options.max_payload_bytes)?;
     let query: SearchQuery = parse(&body)?;
@@ -119,6 +150,10 @@ pub(crate) async fn search(State(state): State<AppState>, body: Result<Bytes, By
     }))
 }
 
+/// Whether entries helped a diagnosis; moves their confidence.
+#[utoipa::path(post, path = "/feedback", tag = "knowledge", request_body = FeedbackInput, responses(
+    (status = 200, description = "What moved.", body = FeedbackOutcome),
+    (status = 404, description = "An entry does not exist (`not_found`).", body = crate::error::ErrorBody), (status = 400, description = "The body is not JSON (`malformed_json`).", body = crate::error::ErrorBody), (status = 422, description = "A field is invalid (`invalid_payload`), naming it.", body = crate::error::ErrorBody), (status = 503, description = "The knowledge base is not configured, or PostgreSQL or the embedding model is unavailable.", body = crate::error::ErrorBody)))]
 pub(crate) async fn feedback(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,

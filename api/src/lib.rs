@@ -12,13 +12,14 @@ mod history;
 mod ingest;
 mod knowledge;
 mod manual;
+pub mod openapi;
 pub mod ops;
 mod tasks;
 
 pub use auth::{Auth, Caller, Role};
 pub use commands::verdict;
 pub use dedup::DedupWindow;
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use ingest::Ingest;
 pub use ops::Metrics;
 
@@ -158,10 +159,12 @@ impl AppState {
 /// [`auth::ROUTES`] (a test checks), else it is refused.
 pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
     vec![
-        (Method::GET, "/health", get(ops::live)),
+        (Method::GET, "/health", get(ops::health)),
         (Method::GET, "/health/live", get(ops::live)),
         (Method::GET, "/health/ready", get(ops::ready)),
         (Method::GET, "/metrics", get(ops::metrics)),
+        (Method::GET, "/openapi.json", get(openapi::api_description)),
+        (Method::GET, "/docs", get(openapi::docs)),
         (Method::POST, "/webhook/alertmanager", post(ingest::alertmanager)),
         (Method::POST, "/webhook/custom/{source}", post(custom::webhook)),
         (Method::POST, "/tasks", post(manual::create_task)),

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// Body of `POST /tasks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ManualRequest {
     /// Cluster id; the configured default when absent.
@@ -89,6 +89,15 @@ impl ManualRequest {
     }
 }
 
+/// A diagnosis of one object, without an alert.
+#[utoipa::path(post, path = "/tasks", tag = "tasks",
+    request_body = ManualRequest,
+    responses(
+        (status = 202, description = "Started (or already running).", body = Ingest),
+        (status = 400, description = "The body is not JSON (`malformed_json`).", body = crate::error::ErrorBody),
+        (status = 422, description = "A field is invalid (`invalid_payload`), naming it.", body = crate::error::ErrorBody),
+        (status = 503, description = "Temporal is unavailable.", body = crate::error::ErrorBody),
+    ))]
 pub(crate) async fn create_task(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,

@@ -15,7 +15,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
-use serde_json::json;
 use std::{
     net::SocketAddr,
     time::{Duration, Instant},
@@ -204,13 +203,54 @@ async fn authenticate(state: &AppState, access: Access, req: Request) -> Result<
     }
 }
 
-/// `GET /health` and `GET /health/live`: the process answers.
-pub(crate) async fn live() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+/// Answer of `GET /health/live`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Live {
+    /// Always `ok`.
+    status: &'static str,
+}
+
+/// Answer of `GET /health/ready` (200 and 503).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Ready {
+    /// `ready` or `not_ready`.
+    status: &'static str,
+    /// `ok` or `failed` per dependency.
+    checks: ReadyChecks,
+    /// What failed (503 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<crate::error::ErrorDetail>,
+}
+
+/// One verdict per dependency.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ReadyChecks {
+    /// Temporal's GetSystemInfo.
+    temporal: &'static str,
+    /// PostgreSQL's `SELECT 1`.
+    postgresql: &'static str,
+}
+
+/// `GET /health/live`: the process answers.
+#[utoipa::path(get, path = "/health/live", tag = "operations",
+    responses((status = 200, description = "The process answers.", body = Live)))]
+pub(crate) async fn live() -> Json<Live> {
+    Json(Live { status: "ok" })
+}
+
+/// `GET /health`: the same as `/health/live` (kept for older probes).
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "The process answers.", body = Live)))]
+pub(crate) async fn health() -> Json<Live> {
+    live().await
 }
 
 /// `GET /health/ready`: Temporal (GetSystemInfo) and PostgreSQL (`SELECT 1`), each within
 /// `ready_timeout_ms`; 503 naming what failed (the detail goes to the log).
+#[utoipa::path(get, path = "/health/ready", tag = "operations", responses(
+    (status = 200, description = "Temporal and PostgreSQL answer.", body = Ready),
+    (status = 503, description = "A dependency did not answer in time (`not_ready`).", body = Ready),
+))]
 pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     let limit = Duration::from_millis(state.options.ready_timeout_ms);
     let temporal = async {
@@ -230,28 +270,28 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     };
     let (temporal, postgres) = tokio::join!(temporal, postgres);
     let mut failed = vec![];
-    let mut checks = serde_json::Map::new();
-    for (name, result) in [("temporal", temporal), ("postgresql", postgres)] {
-        let verdict = match result {
-            Ok(()) => "ok",
-            Err(detail) => {
-                tracing::warn!(request_id = %crate::error::request_id(), dependency = name, error = %detail, "readiness check failed");
-                failed.push(name);
-                "failed"
-            }
-        };
-        checks.insert(name.into(), json!(verdict));
-    }
+    let mut verdict = |name: &'static str, result: Result<(), String>| match result {
+        Ok(()) => "ok",
+        Err(detail) => {
+            tracing::warn!(request_id = %crate::error::request_id(), dependency = name, error = %detail, "readiness check failed");
+            failed.push(name);
+            "failed"
+        }
+    };
+    let checks = ReadyChecks { temporal: verdict("temporal", temporal), postgresql: verdict("postgresql", postgres) };
     if failed.is_empty() {
-        (StatusCode::OK, Json(json!({"status": "ready", "checks": checks}))).into_response()
+        (StatusCode::OK, Json(Ready { status: "ready", checks, error: None })).into_response()
     } else {
         let message = format!("not ready: {} did not answer", failed.join(" and "));
-        let body = json!({"status": "not_ready", "checks": checks, "error": {"code": "not_ready", "message": message}});
-        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        let error = crate::error::ErrorDetail { code: "not_ready".into(), message };
+        (StatusCode::SERVICE_UNAVAILABLE, Json(Ready { status: "not_ready", checks, error: Some(error) })).into_response()
     }
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+    (status = 200, description = "Prometheus text exposition (version 0.0.4).", body = String, content_type = "text/plain"),
+))]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], state.metrics.render()).into_response()
 }

@@ -4,17 +4,17 @@
 use crate::{ApiError, AppState, ingest::ui_url};
 use aetherius_core::{
     DiagnosisRequest, RootCause,
-    approval::{AlertResolved, ApprovalAck, ApprovalRequest},
+    approval::{AlertResolved, ApprovalAck, ApprovalRequest, PendingApproval},
     queues::{self, search_attributes as sa},
 };
 use aetherius_workflows::DiagnosisWorkflow;
 use axum::{
     Json,
-    extract::{Path, Query, State, rejection::QueryRejection},
+    extract::{Query, State, rejection::QueryRejection},
     http::StatusCode,
 };
 use base64::Engine;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use temporalio_client::{
@@ -62,15 +62,61 @@ fn must_be_running(id: &str, status: WorkflowExecutionStatus, what: &str) -> Res
     })
 }
 
-/// `GET /tasks/{id}`: status, plan, steps done, findings, pending approval, report, links.
-pub(crate) async fn get_task(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+/// Answer of `GET /tasks/{id}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct TaskDetail {
+    /// Workflow id.
+    id: String,
+    /// `running`, `completed`, `failed`, `cancelled`, `terminated`, `timeout`, ...
+    status: &'static str,
+    /// Where the Temporal UI shows it.
+    ui_url: String,
+    /// The step waiting for a human, if any (running diagnoses that answered the query).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<PendingApproval>)]
+    pending_approval: Option<Option<PendingApproval>>,
+    /// The workflow's `status` query: plan, steps done, findings (running diagnoses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    progress: Option<Value>,
+    /// The report (finished diagnoses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    report: Option<Value>,
+    /// The report in Markdown (finished diagnoses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    markdown: Option<String>,
+    /// The diagnosis this one retries.
+    retry_of: Option<String>,
+    /// Retries of this diagnosis, oldest first.
+    retries: Vec<String>,
+}
+
+/// Status, plan, steps done, findings, pending approval, report, retry links.
+#[utoipa::path(get, path = "/tasks/{id}", tag = "tasks", params(("id" = String, Path, description = "The diagnosis's workflow id.")), responses(
+    (status = 200, description = "The diagnosis.", body = TaskDetail),
+    (status = 404, description = "No such diagnosis (`not_found`).", body = crate::error::ErrorBody),
+    (status = 422, description = "Not a valid workflow id (`invalid_payload`).", body = crate::error::ErrorBody),
+    (status = 503, description = "Temporal or PostgreSQL is unavailable.", body = crate::error::ErrorBody),
+))]
+pub(crate) async fn get_task(State(state): State<AppState>, crate::error::PathParam(id): crate::error::PathParam) -> Result<Json<TaskDetail>, ApiError> {
     let (handle, status) = describe(&state, &id).await?;
-    let mut body = json!({"id": id, "status": status_name(status), "ui_url": ui_url(&state, &id)});
+    let mut body = TaskDetail {
+        ui_url: ui_url(&state, &id),
+        id: id.clone(),
+        status: status_name(status),
+        pending_approval: None,
+        progress: None,
+        report: None,
+        markdown: None,
+        retry_of: None,
+        retries: vec![],
+    };
     if status == WorkflowExecutionStatus::Running {
         match handle.query(DiagnosisWorkflow::status, (), WorkflowQueryOptions::default()).await {
             Ok(progress) => {
-                body["pending_approval"] = json!(progress.pending_approval);
-                body["progress"] = json!(progress);
+                body.pending_approval = Some(progress.pending_approval.clone());
+                body.progress = Some(json!(progress));
             }
             Err(WorkflowQueryError::NotFound(_)) => {}
             Err(e) => tracing::warn!(error = %e, "status query failed"),
@@ -82,12 +128,10 @@ pub(crate) async fn get_task(State(state): State<AppState>, Path(id): Path<Strin
         .await
         .map_err(|e| ApiError::postgres(format!("{e}")))?;
     if let Some((report, markdown)) = row {
-        body["report"] = report;
-        body["markdown"] = Value::String(markdown);
+        body.report = Some(report);
+        body.markdown = Some(markdown);
     }
-    let (retry_of, retries) = links(&state, &id).await?;
-    body["retry_of"] = json!(retry_of);
-    body["retries"] = json!(retries);
+    (body.retry_of, body.retries) = links(&state, &id).await?;
     Ok(Json(body))
 }
 
@@ -105,21 +149,57 @@ async fn links(state: &AppState, id: &str) -> Result<(Option<String>, Vec<String
 }
 
 /// Body of `PUT /tasks/{id}/cancel` (optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CancelBody {
+    /// Why (goes into the report).
     #[serde(default)]
     reason: String,
 }
 
-/// `PUT /tasks/{id}/cancel`: asks Temporal to cancel; the diagnosis stops its step and
-/// writes a report that says it was cancelled.
+/// Answer of `PUT /tasks/{id}/cancel`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct CancelAnswer {
+    /// Workflow id.
+    id: String,
+    /// Always `cancelling`: the diagnosis writes its report, then ends.
+    status: &'static str,
+    /// The reason recorded (with who cancelled when authenticated).
+    reason: String,
+}
+
+/// Answer of `POST /tasks/{id}/retry`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct RetryAnswer {
+    /// The new diagnosis.
+    workflow_id: String,
+    /// The diagnosis retried.
+    retry_of: String,
+    /// The first diagnosis of the chain of retries.
+    first_of_chain: String,
+    /// Always `started`.
+    status: &'static str,
+    /// Where the Temporal UI shows the new one.
+    ui_url: String,
+}
+
+/// Cancels a running diagnosis: it stops its step and writes a report that says so.
+#[utoipa::path(put, path = "/tasks/{id}/cancel", tag = "tasks", params(("id" = String, Path, description = "The diagnosis's workflow id.")),
+    request_body(content = Option<CancelBody>, description = "Optional; an empty body is no reason."),
+    responses(
+        (status = 202, description = "Cancellation requested.", body = CancelAnswer),
+        (status = 400, description = "The body is not JSON (`malformed_json`).", body = crate::error::ErrorBody),
+        (status = 404, description = "No such diagnosis (`not_found`).", body = crate::error::ErrorBody),
+        (status = 409, description = "The diagnosis is not running (`not_running`).", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid body or id (`invalid_payload`).", body = crate::error::ErrorBody),
+        (status = 503, description = "Temporal is unavailable.", body = crate::error::ErrorBody),
+    ))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    crate::error::PathParam(id): crate::error::PathParam,
     caller: Option<axum::Extension<crate::Caller>>,
     body: axum::body::Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CancelAnswer>), ApiError> {
     let body: CancelBody = if body.iter().all(u8::is_ascii_whitespace) { CancelBody::default() } else { crate::ingest::parse(&body)? };
     let (handle, status) = describe(&state, &id).await?;
     must_be_running(&id, status, "cancel")?;
@@ -133,16 +213,22 @@ pub(crate) async fn cancel(
         .cancel(WorkflowCancelOptions::builder().reason(reason.clone()).build())
         .await
         .map_err(|e| ApiError::temporal(format!("{e}")))?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"id": id, "status": "cancelling", "reason": reason}))))
+    Ok((StatusCode::ACCEPTED, Json(CancelAnswer { id, status: "cancelling", reason })))
 }
 
-/// `POST /tasks/{id}/retry`: a new diagnosis with the same input, linked to the old one
-/// (its report says which it retries; both tasks list the link).
+/// A new diagnosis with the same input, linked to the old one (its report says which it
+/// retries; both tasks list the link).
+#[utoipa::path(post, path = "/tasks/{id}/retry", tag = "tasks", params(("id" = String, Path, description = "The diagnosis's workflow id.")), responses(
+    (status = 202, description = "The retry started.", body = RetryAnswer),
+    (status = 404, description = "No such diagnosis (`not_found`).", body = crate::error::ErrorBody),
+    (status = 422, description = "Not a valid workflow id (`invalid_payload`).", body = crate::error::ErrorBody),
+    (status = 503, description = "Temporal or PostgreSQL is unavailable.", body = crate::error::ErrorBody),
+))]
 pub(crate) async fn retry(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    crate::error::PathParam(id): crate::error::PathParam,
     caller: Option<axum::Extension<crate::Caller>>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<RetryAnswer>), ApiError> {
     let (handle, _) = describe(&state, &id).await?;
     let mut request = original_request(&handle, &id).await?;
     let original = request.retry_of.clone().unwrap_or_else(|| id.clone());
@@ -161,7 +247,7 @@ pub(crate) async fn retry(
         .await
         .map_err(|e| ApiError::postgres(format!("{e}")))?;
     let ui = ui_url(&state, &new_id);
-    Ok((StatusCode::ACCEPTED, Json(json!({"workflow_id": new_id, "retry_of": id, "first_of_chain": original, "status": "started", "ui_url": ui}))))
+    Ok((StatusCode::ACCEPTED, Json(RetryAnswer { workflow_id: new_id, retry_of: id, first_of_chain: original, status: "started", ui_url: ui })))
 }
 
 /// The input the diagnosis was started with, from its history's first event.
@@ -183,7 +269,7 @@ async fn original_request(handle: &Handle, id: &str) -> Result<DiagnosisRequest,
 }
 
 /// Body of `POST /tasks/{id}/approve` and `/reject`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DecisionBody {
     /// The waiting step; the one waiting now when absent.
@@ -195,18 +281,40 @@ pub(crate) struct DecisionBody {
     by: Option<String>,
 }
 
+/// Approves the waiting step (the `approve` update): it runs.
+#[utoipa::path(post, path = "/tasks/{id}/approve", tag = "tasks", params(("id" = String, Path, description = "The diagnosis's workflow id.")),
+    request_body(content = Option<DecisionBody>, description = "Optional with authentication on (the caller decides, the waiting step is meant)."),
+    responses(
+        (status = 200, description = "Decided: the workflow's update answered.", body = ApprovalAck),
+        (status = 400, description = "The body is not JSON (`malformed_json`).", body = crate::error::ErrorBody),
+        (status = 404, description = "No such diagnosis (`not_found`).", body = crate::error::ErrorBody),
+        (status = 409, description = "Not running (`not_running`), nothing waits (`not_waiting`), already decided (`already_decided`), or refused by the workflow (`update_rejected`).", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid body, id or decision (`invalid_payload`); `by` missing with authentication off.", body = crate::error::ErrorBody),
+        (status = 503, description = "Temporal is unavailable.", body = crate::error::ErrorBody),
+    ))]
 pub(crate) async fn approve(
     state: State<AppState>,
-    id: Path<String>,
+    id: crate::error::PathParam,
     caller: Option<axum::Extension<crate::Caller>>,
     body: axum::body::Bytes,
 ) -> Result<Json<ApprovalAck>, ApiError> {
     decide(state, id, caller, body, true).await
 }
 
+/// Rejects the waiting step (the `reject` update): it is skipped.
+#[utoipa::path(post, path = "/tasks/{id}/reject", tag = "tasks", params(("id" = String, Path, description = "The diagnosis's workflow id.")),
+    request_body(content = Option<DecisionBody>, description = "Optional with authentication on (the caller decides, the waiting step is meant)."),
+    responses(
+        (status = 200, description = "Decided: the workflow's update answered.", body = ApprovalAck),
+        (status = 400, description = "The body is not JSON (`malformed_json`).", body = crate::error::ErrorBody),
+        (status = 404, description = "No such diagnosis (`not_found`).", body = crate::error::ErrorBody),
+        (status = 409, description = "Not running (`not_running`), nothing waits (`not_waiting`), already decided (`already_decided`), or refused by the workflow (`update_rejected`).", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid body, id or decision (`invalid_payload`); `by` missing with authentication off.", body = crate::error::ErrorBody),
+        (status = 503, description = "Temporal is unavailable.", body = crate::error::ErrorBody),
+    ))]
 pub(crate) async fn reject(
     state: State<AppState>,
-    id: Path<String>,
+    id: crate::error::PathParam,
     caller: Option<axum::Extension<crate::Caller>>,
     body: axum::body::Bytes,
 ) -> Result<Json<ApprovalAck>, ApiError> {
@@ -215,7 +323,7 @@ pub(crate) async fn reject(
 
 async fn decide(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    crate::error::PathParam(id): crate::error::PathParam,
     caller: Option<axum::Extension<crate::Caller>>,
     body: axum::body::Bytes,
     approve: bool,
@@ -277,20 +385,28 @@ pub(crate) async fn signal_resolved(state: &AppState, id: &str, notice: AlertRes
 }
 
 /// Filters of `GET /tasks`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
+    /// `running`, `completed`, `failed`, `cancelled`, `terminated` or `timeout`.
     status: Option<String>,
+    /// Cluster id (letters, digits and `-_.:/@`).
     cluster: Option<String>,
+    /// Namespace.
     namespace: Option<String>,
+    /// Severity.
     severity: Option<String>,
+    /// Alert name.
     alertname: Option<String>,
+    /// Root-cause taxonomy id (`oom-killed`, ...).
     root_cause: Option<String>,
     /// RFC 3339; diagnoses started at or after.
     since: Option<String>,
     /// RFC 3339; diagnoses started before.
     until: Option<String>,
     /// 1-100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     page_size: Option<u32>,
     /// `next_page_token` of the previous page.
     page_token: Option<String>,
@@ -362,20 +478,65 @@ fn decode(p: &Payload) -> Value {
     serde_json::from_slice(&p.data).unwrap_or(Value::Null)
 }
 
-/// `GET /tasks`: diagnoses from Temporal's visibility store, newest first, one page.
+/// Answer of `GET /tasks`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct TaskList {
+    /// Diagnoses, newest first.
+    tasks: Vec<TaskSummary>,
+    /// Pass as `page_token` for the next page; null on the last.
+    next_page_token: Option<String>,
+}
+
+/// One diagnosis of a list, from its search attributes.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct TaskSummary {
+    /// Workflow id.
+    id: String,
+    /// Status, as in `GET /tasks/{id}`.
+    status: &'static str,
+    /// Cluster id.
+    #[schema(value_type = Option<String>)]
+    cluster: Option<Value>,
+    /// Namespace.
+    #[schema(value_type = Option<String>)]
+    namespace: Option<Value>,
+    /// Severity.
+    #[schema(value_type = Option<String>)]
+    severity: Option<Value>,
+    /// Alert name.
+    #[schema(value_type = Option<String>)]
+    alertname: Option<Value>,
+    /// Root cause, once concluded.
+    #[schema(value_type = Option<String>)]
+    root_cause: Option<Value>,
+    /// Priority score.
+    #[schema(value_type = Option<i64>)]
+    priority: Option<Value>,
+    /// RFC 3339.
+    started_at: Option<String>,
+    /// RFC 3339, once closed.
+    closed_at: Option<String>,
+    /// Where the Temporal UI shows it.
+    ui_url: String,
+}
+
+/// Diagnoses from Temporal's visibility store, newest first, one page.
+#[utoipa::path(get, path = "/tasks", tag = "tasks", params(ListParams), responses(
+    (status = 200, description = "One page.", body = TaskList),
+    (status = 422, description = "A filter is invalid (`invalid_filter`), naming it.", body = crate::error::ErrorBody),
+    (status = 503, description = "Temporal is unavailable.", body = crate::error::ErrorBody),
+))]
 pub(crate) async fn list_tasks(
     State(state): State<AppState>,
     params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TaskList>, ApiError> {
     let Query(params) = params.map_err(|e| invalid_filter(e.body_text()))?;
     let page_size = params.page_size.unwrap_or(20);
     if !(1..=100).contains(&page_size) {
         return Err(invalid_filter(format!("page_size: {page_size} is not between 1 and 100")));
     }
     let token = match &params.page_token {
-        Some(t) => base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(t)
-            .map_err(|_| invalid_filter("page_token: not a token this API returned".into()))?,
+        Some(t) => open_token(t).ok_or_else(|| invalid_filter("page_token: not a token this API returned".into()))?,
         None => vec![],
     };
     let query = visibility_query(&params)?;
@@ -391,7 +552,7 @@ pub(crate) async fn list_tasks(
         _ => ApiError::temporal(format!("listing workflows: {e}")),
     })?;
     let answer = answer.into_inner();
-    let tasks: Vec<Value> = answer
+    let tasks: Vec<TaskSummary> = answer
         .executions
         .iter()
         .map(|w| {
@@ -405,28 +566,78 @@ pub(crate) async fn list_tasks(
                 t.and_then(|(s, n)| chrono::DateTime::from_timestamp(s, n.max(0) as u32)).map(|t| t.to_rfc3339())
             };
             let status = WorkflowExecutionStatus::from(w.status());
-            json!({
-                "id": id,
-                "status": status_name(status),
-                "cluster": attrs.get(sa::CLUSTER_ID),
-                "namespace": attrs.get(sa::NAMESPACE),
-                "severity": attrs.get(sa::SEVERITY),
-                "alertname": attrs.get(sa::ALERT_NAME),
-                "root_cause": attrs.get(sa::ROOT_CAUSE),
-                "priority": attrs.get(sa::PRIORITY),
-                "started_at": time(w.start_time.as_ref().map(|t| (t.seconds, t.nanos))),
-                "closed_at": time(w.close_time.as_ref().map(|t| (t.seconds, t.nanos))),
-                "ui_url": ui_url(&state, &id),
-            })
+            let attr = |name: &str| attrs.get(name).cloned();
+            TaskSummary {
+                ui_url: ui_url(&state, &id),
+                id,
+                status: status_name(status),
+                cluster: attr(sa::CLUSTER_ID),
+                namespace: attr(sa::NAMESPACE),
+                severity: attr(sa::SEVERITY),
+                alertname: attr(sa::ALERT_NAME),
+                root_cause: attr(sa::ROOT_CAUSE),
+                priority: attr(sa::PRIORITY),
+                started_at: time(w.start_time.as_ref().map(|t| (t.seconds, t.nanos))),
+                closed_at: time(w.close_time.as_ref().map(|t| (t.seconds, t.nanos))),
+            }
         })
         .collect();
-    let next = (!answer.next_page_token.is_empty())
-        .then(|| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&answer.next_page_token));
-    Ok(Json(json!({"tasks": tasks, "next_page_token": next})))
+    let next = (!answer.next_page_token.is_empty()).then(|| seal_token(&answer.next_page_token));
+    Ok(Json(TaskList { tasks, next_page_token: next }))
 }
 
-/// `GET /queue/status`: backlog and pollers of every task queue, from DescribeTaskQueue.
-pub(crate) async fn queue_status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Temporal's page token with the first 8 bytes of its SHA-256 in front, base64url: a
+/// garbled or made-up token is refused here (schemathesis found that Temporal answers
+/// some with an internal error, a 503). Not a signature: a deliberately forged token
+/// still reaches Temporal.
+fn seal_token(token: &[u8]) -> String {
+    use sha2::Digest;
+    let mut sealed = sha2::Sha256::digest(token)[..8].to_vec();
+    sealed.extend_from_slice(token);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed)
+}
+
+/// The Temporal token inside a [`seal_token`] string, if its checksum holds.
+fn open_token(t: &str) -> Option<Vec<u8>> {
+    use sha2::Digest;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t).ok()?;
+    let (sum, token) = bytes.split_at_checked(8)?;
+    (!token.is_empty() && sha2::Sha256::digest(token)[..8] == *sum).then(|| token.to_vec())
+}
+
+/// Answer of `GET /queue/status`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct QueueStatus {
+    /// One entry per task queue and type.
+    queues: Vec<QueueInfo>,
+}
+
+/// Backlog and pollers of one task queue.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct QueueInfo {
+    /// Task queue name.
+    queue: &'static str,
+    /// `workflow` or `activity`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// Approximate tasks waiting.
+    backlog: i64,
+    /// Age of the oldest waiting task, seconds.
+    backlog_age_secs: f64,
+    /// Tasks added per second.
+    tasks_add_rate: f32,
+    /// Tasks dispatched per second.
+    tasks_dispatch_rate: f32,
+    /// Identities of the workers polling.
+    pollers: Vec<String>,
+}
+
+/// Backlog and pollers of every task queue, from DescribeTaskQueue.
+#[utoipa::path(get, path = "/queue/status", tag = "tasks", responses(
+    (status = 200, description = "Every task queue.", body = QueueStatus),
+    (status = 503, description = "Temporal is unavailable.", body = crate::error::ErrorBody),
+))]
+pub(crate) async fn queue_status(State(state): State<AppState>) -> Result<Json<QueueStatus>, ApiError> {
     let mut out = vec![];
     for (queue, kind) in [
         (queues::REASONING, TaskQueueType::Workflow),
@@ -448,17 +659,17 @@ pub(crate) async fn queue_status(State(state): State<AppState>) -> Result<Json<V
             .map_err(|e| ApiError::temporal(format!("describing {queue}: {e}")))?
             .into_inner();
         let stats = answer.stats.unwrap_or_default();
-        out.push(json!({
-            "queue": queue,
-            "type": if kind == TaskQueueType::Workflow { "workflow" } else { "activity" },
-            "backlog": stats.approximate_backlog_count,
-            "backlog_age_secs": stats.approximate_backlog_age.map(|d| d.seconds as f64 + f64::from(d.nanos) / 1e9).unwrap_or(0.0),
-            "tasks_add_rate": stats.tasks_add_rate,
-            "tasks_dispatch_rate": stats.tasks_dispatch_rate,
-            "pollers": answer.pollers.iter().map(|p| p.identity.clone()).collect::<Vec<_>>(),
-        }));
+        out.push(QueueInfo {
+            queue,
+            kind: if kind == TaskQueueType::Workflow { "workflow" } else { "activity" },
+            backlog: stats.approximate_backlog_count,
+            backlog_age_secs: stats.approximate_backlog_age.map(|d| d.seconds as f64 + f64::from(d.nanos) / 1e9).unwrap_or(0.0),
+            tasks_add_rate: stats.tasks_add_rate,
+            tasks_dispatch_rate: stats.tasks_dispatch_rate,
+            pollers: answer.pollers.iter().map(|p| p.identity.clone()).collect(),
+        });
     }
-    Ok(Json(json!({"queues": out})))
+    Ok(Json(QueueStatus { queues: out }))
 }
 
 pub(crate) fn status_name(s: WorkflowExecutionStatus) -> &'static str {
@@ -478,6 +689,21 @@ pub(crate) fn status_name(s: WorkflowExecutionStatus) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_tokens_round_trip_and_made_up_ones_are_refused_before_temporal() {
+        let token = b"\x0a\x10temporal-page-state";
+        assert_eq!(open_token(&seal_token(token)).unwrap(), token);
+        // schemathesis: a base64 string Temporal never issued made ListWorkflowExecutions
+        // fail with an internal error (503); now it never leaves the API.
+        for made_up in ["W0ZpbHRlcmVkXQ", "AAAAAAAAAAAA", "", "not base64!"] {
+            assert_eq!(open_token(made_up), None, "{made_up}");
+        }
+        let mut tampered = seal_token(token).into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(open_token(std::str::from_utf8(&tampered).unwrap()), None);
+    }
 
     #[test]
     fn filters_become_a_visibility_query_and_bad_ones_are_refused() {

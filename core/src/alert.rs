@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// `firing` or `resolved`, as Alertmanager sends it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertStatus {
@@ -17,6 +18,7 @@ pub enum AlertStatus {
 }
 
 /// The body Alertmanager POSTs to a `webhook_configs` receiver (version 4).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertmanagerPayload {
@@ -50,6 +52,7 @@ pub struct AlertmanagerPayload {
 }
 
 /// One alert of a v4 webhook payload, and the `alert:` of a scenario.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertmanagerAlert {

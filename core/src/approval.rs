@@ -116,6 +116,7 @@ impl ApprovalConfig {
 }
 
 /// A step waiting for a human (the `pending_approval` query).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingApproval {
     /// Id of the waiting step (`step-<n>`, n counting the diagnosis's steps from 1): what an
@@ -148,6 +149,7 @@ pub struct ApprovalRequest {
 }
 
 /// What became of a step that needed a human.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
@@ -192,6 +194,7 @@ pub struct ApprovalRecord {
 }
 
 /// Answer of the `approve` and `reject` updates.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalAck {
     /// The step decided on.

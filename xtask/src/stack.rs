@@ -25,8 +25,16 @@ pub(crate) const DEMO_SCENARIO: &str = "scenarios/crashloop-missing-env";
 pub(crate) const DEMO_CLUSTER: &str = "demo";
 const PG_USER: &str = "aetherius";
 /// `aetherius-test-hitl` and `aetherius-priority`: tests that run their own workers there,
-/// so no other test's worker takes their tasks.
-const NAMESPACES: &[&str] = &["default", "aetherius-test", "aetherius-eval", HITL_NAMESPACE, PRIORITY_NAMESPACE];
+/// so no other test's worker takes their tasks; `aetherius-schema`: the schemathesis run's
+/// diagnoses (no worker).
+const NAMESPACES: &[&str] = &[
+    "default",
+    "aetherius-test",
+    "aetherius-eval",
+    HITL_NAMESPACE,
+    PRIORITY_NAMESPACE,
+    crate::schema::NAMESPACE,
+];
 const HITL_NAMESPACE: &str = "aetherius-test-hitl";
 const PRIORITY_NAMESPACE: &str = "aetherius-priority";
 
@@ -241,7 +249,7 @@ fn temporal(root: &Path) -> Result<()> {
 
 /// Makes sure every namespace exists and has the search attributes (a server started
 /// elsewhere, or a database from an older version, may lack them).
-fn register_search_attributes(root: &Path) -> Result<()> {
+pub(crate) fn register_search_attributes(root: &Path) -> Result<()> {
     let temporal = venv(root).join("bin/temporal");
     let address = format!("127.0.0.1:{TEMPORAL_PORT}");
     // Whether a `temporal` CLI call against `ns` succeeds.
@@ -439,6 +447,17 @@ fn postgres(root: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Drops `db` (disconnecting its clients) and creates it empty.
+pub(crate) fn recreate_database(root: &Path, db: &str) -> Result<()> {
+    let bin = pg_bin(root)?;
+    let port = PG_PORT.to_string();
+    let connect = ["-h", "127.0.0.1", "-p", port.as_str(), "-U", PG_USER];
+    sh(Command::new(bin.join("dropdb"))
+        .args(connect)
+        .args(["--if-exists", "--force", db]))?;
+    sh(Command::new(bin.join("createdb")).args(connect).arg(db))
 }
 
 pub(crate) fn vault_addr() -> String {

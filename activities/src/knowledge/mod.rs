@@ -107,6 +107,7 @@ pub fn embedder(options: &KnowledgeOptions) -> Result<Arc<dyn Embedder>, Error> 
 }
 
 /// A stored entry (the seed's `KnowledgeEntry`, without the vector).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Entry {
     /// Id.
@@ -136,6 +137,7 @@ pub struct Entry {
 }
 
 /// An entry as written by a person or a runbook file (`POST` / `PUT /knowledge`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntryInput {
@@ -258,6 +260,7 @@ pub struct ListFilter {
 }
 
 /// One page of entries.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Page {
     /// Entries by title.
@@ -271,6 +274,7 @@ pub struct Page {
 }
 
 /// A semantic search (`POST /search`, the seed's `SearchQuery`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
@@ -292,6 +296,7 @@ pub struct SearchQuery {
 }
 
 /// A search hit: the entry and how close it is (`1 - cosine distance`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Match {
     /// The entry.
@@ -301,6 +306,7 @@ pub struct Match {
 }
 
 /// Feedback on entries a diagnosis used (`POST /feedback`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackInput {
@@ -317,6 +323,7 @@ pub struct FeedbackInput {
 }
 
 /// What feedback did.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FeedbackOutcome {
     /// Entries whose numbers moved, as they are now.
