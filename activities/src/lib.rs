@@ -14,6 +14,7 @@ pub mod execution;
 pub mod knowledge;
 pub mod labels;
 pub mod llm;
+pub mod notify;
 pub mod reasoning;
 pub mod redact;
 pub mod report;

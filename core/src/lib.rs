@@ -9,6 +9,7 @@ pub mod command;
 pub mod contracts;
 pub mod fingerprint;
 pub mod kubectl;
+pub mod notify;
 pub mod priority;
 pub mod queues;
 pub mod safety;

@@ -27,6 +27,14 @@ pub mod activity {
     pub const REPORT: &str = "report";
     /// Which execution queue a cluster's steps go to (agent mode).
     pub const ROUTE_EXECUTION: &str = "route_execution";
+    /// Which channels a stored report goes to (routes, repeat window).
+    pub const PLAN_NOTIFICATIONS: &str = "plan_notifications";
+    /// Send a report to a Slack channel.
+    pub const NOTIFY_SLACK: &str = "notify_slack";
+    /// Send a report to a generic webhook.
+    pub const NOTIFY_WEBHOOK: &str = "notify_webhook";
+    /// Send a report by email.
+    pub const NOTIFY_EMAIL: &str = "notify_email";
 }
 
 /// Workflow type name of the diagnosis.

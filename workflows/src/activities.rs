@@ -3,7 +3,9 @@
 
 use aetherius_core::{
     AnalysisResult, Command, DecideInput, Decision, DiagnosticStrategy, ReportInput, StandardEvent, StepResult,
-    StoredReport, StrategizeInput, queues::activity,
+    StoredReport, StrategizeInput,
+    notify::{DeliveryInput, DeliveryStatus, PlannedDelivery},
+    queues::activity,
 };
 use temporalio_common::ActivityDefinition;
 
@@ -36,4 +38,12 @@ declare! {
     RouteExecution: activity::ROUTE_EXECUTION, String => String;
     /// Report pool: render and store.
     Report: activity::REPORT, ReportInput => StoredReport;
+    /// Report pool: the channels a stored report goes to (workflow id in).
+    PlanNotifications: activity::PLAN_NOTIFICATIONS, String => Vec<PlannedDelivery>;
+    /// Report pool: send to one Slack channel.
+    NotifySlack: activity::NOTIFY_SLACK, DeliveryInput => DeliveryStatus;
+    /// Report pool: send to one generic webhook.
+    NotifyWebhook: activity::NOTIFY_WEBHOOK, DeliveryInput => DeliveryStatus;
+    /// Report pool: send one email.
+    NotifyEmail: activity::NOTIFY_EMAIL, DeliveryInput => DeliveryStatus;
 }

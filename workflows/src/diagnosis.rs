@@ -4,11 +4,15 @@
 //! People steer it: the `approve` / `reject` updates decide a step that waits for a human,
 //! the `alert_resolved` signal ends it early, and a cancel request ends it with a report.
 
-use crate::activities::{Analyze, DecideNext, ExecuteStep, Report, RouteExecution, Strategize};
+use crate::activities::{
+    Analyze, DecideNext, ExecuteStep, NotifyEmail, NotifySlack, NotifyWebhook, PlanNotifications, Report, RouteExecution,
+    Strategize,
+};
 use aetherius_core::{
     AnalysisResult, DecideInput, Decision, Diagnosis, DiagnosisOutcome, DiagnosisRequest, DiagnosisStatus, DiagnosticStep,
     Ending, Evidence, Method, Phase, ReportInput, RootCause, StepResult, StepStatus, StepSummary, StrategizeInput,
     approval::{AlertResolved, ApprovalAck, ApprovalRecord, ApprovalRequest, PendingApproval, Verdict},
+    notify::{ChannelKind, DeliveryInput, NOTIFICATIONS_PATCH, PlannedDelivery},
     queues,
 };
 use std::{collections::VecDeque, error::Error, time::Duration};
@@ -111,6 +115,35 @@ fn report_opts() -> ActivityOptions {
                 .initial_interval(Duration::from_secs(1))
                 .maximum_interval(Duration::from_secs(60))
                 .maximum_attempts(20)
+                .build(),
+        )
+        .build()
+}
+
+/// Planning notifications reads PostgreSQL: retried like the report, but a failure only
+/// means nobody is notified; the diagnosis still completes.
+fn plan_notifications_opts() -> ActivityOptions {
+    ActivityOptions::with_close_timeouts(timeouts(30, 300))
+        .task_queue(queues::REPORT)
+        .cancellation_token(WorkflowCancellationToken::new())
+        .retry_policy(retry(10))
+        .build()
+}
+
+/// One channel: its own retry policy (from `[notifications.channels]`); Retry-After from
+/// the endpoint overrides the backoff of the next attempt.
+fn delivery_opts(d: &PlannedDelivery) -> ActivityOptions {
+    let attempts = u64::from(d.max_attempts.max(1));
+    let budget = attempts * (d.attempt_timeout_secs + 5) + attempts * d.max_interval_ms.div_ceil(1000) + 60;
+    ActivityOptions::with_close_timeouts(timeouts(d.attempt_timeout_secs + 5, budget))
+        .task_queue(queues::REPORT)
+        .cancellation_token(WorkflowCancellationToken::new())
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_millis(d.initial_interval_ms.max(1)))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_millis(d.max_interval_ms.max(d.initial_interval_ms).max(1)))
+                .maximum_attempts(d.max_attempts.max(1))
                 .build(),
         )
         .build()
@@ -260,8 +293,36 @@ impl DiagnosisWorkflow {
             ctx.state_mut(|w| w.status.phase = Phase::Cancelled);
             return Err(WorkflowTermination::cancelled());
         }
+        if ctx.patched(NOTIFICATIONS_PATCH) {
+            Self::notify(ctx).await;
+        }
         ctx.state_mut(|w| w.status.phase = Phase::Completed);
         Ok(DiagnosisOutcome { report_id: stored.report_id, diagnosis, steps_executed })
+    }
+
+    /// Sends the stored report to the channels its routes name, each channel its own
+    /// activity, all at once: a channel that fails (for good) fails alone, and never the
+    /// diagnosis. Each activity records its delivery status in PostgreSQL.
+    async fn notify(ctx: &mut WorkflowContext<Self>) {
+        let workflow_id = ctx.workflow_id().to_owned();
+        let planned = match ctx.execute_activity(PlanNotifications, workflow_id.clone(), plan_notifications_opts()).await {
+            Ok(p) => p,
+            Err(_) => return,
+        };
+        let sends = planned.iter().map(|d| {
+            let input = DeliveryInput { workflow_id: workflow_id.clone(), channel: d.channel.clone(), max_attempts: d.max_attempts };
+            let opts = delivery_opts(d);
+            let ctx = &*ctx;
+            async move {
+                match d.kind {
+                    ChannelKind::Slack => ctx.execute_activity(NotifySlack, input, opts).await,
+                    ChannelKind::Webhook => ctx.execute_activity(NotifyWebhook, input, opts).await,
+                    ChannelKind::Email => ctx.execute_activity(NotifyEmail, input, opts).await,
+                }
+            }
+        });
+        // Outcomes are in the notifications table; a failed channel is not the workflow's failure.
+        let _ = futures::future::join_all(sends).await;
     }
 
     /// analyze → strategize → steps until a conclusion, the budget, or the alert resolving.
