@@ -86,10 +86,27 @@ pub(crate) struct TaskDetail {
     /// The report in Markdown (finished diagnoses).
     #[serde(skip_serializing_if = "Option::is_none")]
     markdown: Option<String>,
+    /// Notification deliveries of the report: one per channel (`pending`, `retrying`,
+    /// `sent`, `failed`, `suppressed` by the repeat window).
+    deliveries: Vec<Delivery>,
     /// The diagnosis this one retries.
     retry_of: Option<String>,
     /// Retries of this diagnosis, oldest first.
     retries: Vec<String>,
+}
+
+/// One channel's delivery of a report (the `notifications` table).
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub(crate) struct Delivery {
+    channel: String,
+    /// slack, webhook or email.
+    kind: String,
+    status: String,
+    attempts: i32,
+    /// Why the last attempt failed, or why it was suppressed.
+    last_error: Option<String>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+    sent_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Status, plan, steps done, findings, pending approval, report, retry links.
@@ -109,6 +126,7 @@ pub(crate) async fn get_task(State(state): State<AppState>, crate::error::PathPa
         progress: None,
         report: None,
         markdown: None,
+        deliveries: vec![],
         retry_of: None,
         retries: vec![],
     };
@@ -130,6 +148,13 @@ pub(crate) async fn get_task(State(state): State<AppState>, crate::error::PathPa
     if let Some((report, markdown)) = row {
         body.report = Some(report);
         body.markdown = Some(markdown);
+        body.deliveries = sqlx::query_as(
+            "SELECT channel, kind, status, attempts, last_error, updated_at, sent_at FROM notifications WHERE workflow_id = $1 ORDER BY channel",
+        )
+        .bind(&id)
+        .fetch_all(&state.pool)
+        .await
+        .map_err(|e| ApiError::postgres(format!("{e}")))?;
     }
     (body.retry_of, body.retries) = links(&state, &id).await?;
     Ok(Json(body))

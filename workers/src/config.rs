@@ -5,6 +5,7 @@
 use aetherius_activities::execution::ExecutionOptions;
 use aetherius_activities::knowledge::KnowledgeOptions;
 use aetherius_activities::llm::LlmOptions;
+use aetherius_activities::notify::NotificationOptions;
 use aetherius_api::ApiOptions;
 use figment::{
     Figment,
@@ -51,6 +52,9 @@ pub struct Config {
     /// LLM (OpenAI-compatible); absent: the rules alone diagnose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<LlmOptions>,
+    /// Notifications: channels, routes, repeat window (none configured: nothing is sent).
+    #[serde(default)]
+    pub notifications: NotificationOptions,
     /// tracing filter (`info`, `aetherius=debug`, ...).
     pub log: String,
 }
@@ -65,6 +69,7 @@ impl Default for Config {
             knowledge: KnowledgeOptions::default(),
             events: crate::events::EventsOptions::default(),
             llm: None,
+            notifications: NotificationOptions::default(),
             log: "info".into(),
         }
     }

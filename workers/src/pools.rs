@@ -1,7 +1,9 @@
 //! Running the worker pools and the API.
 
 use crate::config::Config;
-use aetherius_activities::{execution::ExecutionActivities, reasoning::ReasoningActivities, report::ReportActivities};
+use aetherius_activities::{
+    execution::ExecutionActivities, notify::NotifyActivities, reasoning::ReasoningActivities, report::ReportActivities,
+};
 use aetherius_core::queues;
 use aetherius_workflows::DiagnosisWorkflow;
 use aetherius_activities::knowledge::{self, KnowledgeBase};
@@ -18,7 +20,7 @@ pub enum Pool {
     Reasoning,
     /// execute_step.
     Execution,
-    /// report.
+    /// report and notifications.
     Report,
 }
 
@@ -127,7 +129,9 @@ pub async fn worker(runtime: &Runtime, client: Client, config: &Config, pool: Po
         }
         Pool::Report => {
             let pool = database(config).await?;
-            WorkerOptions::new(queues::REPORT).register_activities(ReportActivities::new(pool)).build()
+            config.notifications.validate().map_err(anyhow::Error::msg).context("[notifications]")?;
+            let notify = NotifyActivities::new(pool.clone(), config.notifications.clone(), &config.api.temporal_ui_url, &config.temporal.namespace);
+            WorkerOptions::new(queues::REPORT).register_activities(ReportActivities::new(pool)).register_activities(notify).build()
         }
     };
     Ok(Worker::new(runtime, client, options)?)

@@ -33,6 +33,7 @@ const NAMESPACES: &[&str] = &[
     "aetherius-eval",
     HITL_NAMESPACE,
     PRIORITY_NAMESPACE,
+    "aetherius-test-notify",
     crate::schema::NAMESPACE,
 ];
 const HITL_NAMESPACE: &str = "aetherius-test-hitl";

@@ -217,6 +217,8 @@ struct Stored {
 impl NotifyActivities {
     /// Notifications configured by `options`; links into the Temporal UI at `temporal_ui_url`.
     pub fn new(pool: PgPool, options: NotificationOptions, temporal_ui_url: &str, namespace: &str) -> Self {
+        // reqwest is built without a bundled provider (see the workspace Cargo.toml).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         NotifyActivities {
             pool,
             options,

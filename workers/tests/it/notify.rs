@@ -1,0 +1,134 @@
+//! Notifications: a signed webhook received by a local receiver, a failing channel isolated
+//! from the good one and from the report, and the repeat window against a re-fired alert.
+
+use crate::support::{api, call, config, fixture_cluster, payload, unique_alert};
+use aetherius_activities::notify::{ChannelOptions, SmtpTls};
+use aetherius_core::notify::ChannelKind;
+use aetherius_workers::pools::{self, Pool};
+use axum::{extract::State, http::HeaderMap, routing::post};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex, atomic::{AtomicU32, Ordering}};
+use std::time::{Duration, Instant};
+use temporalio_sdk::Runtime;
+
+#[derive(Default)]
+struct Received {
+    good: Mutex<Vec<(String, Vec<u8>)>>,
+    broken: AtomicU32,
+}
+
+fn webhook(url: String, secret_env: Option<&str>) -> ChannelOptions {
+    ChannelOptions {
+        kind: ChannelKind::Webhook,
+        url_env: None,
+        url: Some(url),
+        secret_env: secret_env.map(str::to_owned),
+        smtp_host: None,
+        smtp_port: 25,
+        smtp_tls: SmtpTls::None,
+        smtp_username_env: None,
+        smtp_password_env: None,
+        from: None,
+        to: vec![],
+        max_attempts: 3,
+        initial_interval_ms: 100,
+        max_interval_ms: 200,
+        timeout_secs: 2,
+    }
+}
+
+async fn deliveries_settled(app: &axum::Router, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (status, body) = call(app, "GET", &format!("/tasks/{id}"), vec![]).await;
+        assert_eq!(status, 200, "{body}");
+        let settled = body["status"] == "completed"
+            && body["deliveries"].as_array().is_some_and(|d| d.len() == 2 && d.iter().all(|x| matches!(x["status"].as_str(), Some("sent" | "failed" | "suppressed"))));
+        if settled {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "deliveries of {id} not settled after 90 s: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_channel_fails_alone_and_a_refired_alert_is_not_notified_twice() {
+    let received = Arc::new(Received::default());
+    let receiver = axum::Router::new()
+        .route("/good", post(|State(r): State<Arc<Received>>, headers: HeaderMap, body: axum::body::Bytes| async move {
+            let sig = headers.get("x-aetherius-signature").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            r.good.lock().unwrap().push((sig, body.to_vec()));
+            "ok"
+        }))
+        .route("/broken", post(|State(r): State<Arc<Received>>| async move {
+            r.broken.fetch_add(1, Ordering::SeqCst);
+            (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down")
+        }))
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (cluster, kubeconfig) = fixture_cluster("crashloop-missing-env", tmp.path()).await;
+    let mut config = config(&[(cluster.as_str(), kubeconfig)]);
+    // The signing secret is read from the environment; the test namespace's variable is one
+    // that is always set here (setting variables needs `unsafe` in Rust 2024).
+    let secret = std::env::var("AETHERIUS_TEST_NAMESPACE").unwrap();
+    config.notifications.public_base_url = Some("https://aetherius.test".into());
+    config.notifications.channels.insert("good".into(), webhook(format!("http://{addr}/good"), Some("AETHERIUS_TEST_NAMESPACE")));
+    config.notifications.channels.insert("broken".into(), webhook(format!("http://{addr}/broken"), None));
+    let (app, _state) = api(&config).await;
+    let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
+    let mut workers = vec![];
+    for p in [Pool::Reasoning, Pool::Execution, Pool::Report] {
+        let client = pools::temporal_client(&config).await.unwrap();
+        workers.push(pools::worker(&runtime, client, &config, p, None).await.unwrap());
+    }
+
+    let body = async {
+        let alert = unique_alert("crashloop-missing-env");
+        let (status, answer) = call(&app, "POST", "/webhook/alertmanager", serde_json::to_vec(&payload(vec![alert.clone()])).unwrap()).await;
+        assert_eq!(status, 202, "{answer}");
+        let first = answer["workflows"][0]["workflow_id"].as_str().unwrap().to_owned();
+        let task = deliveries_settled(&app, &first).await;
+        assert_eq!(task["report"]["diagnosis"]["root_cause"], "crashloop-missing-config", "{task}");
+        let d = task["deliveries"].as_array().unwrap();
+        assert_eq!((d[0]["channel"].as_str(), d[0]["status"].as_str(), d[0]["attempts"].as_i64()), (Some("broken"), Some("failed"), Some(3)), "{d:?}");
+        assert!(d[0]["last_error"].as_str().unwrap().contains("500"), "{d:?}");
+        assert_eq!((d[1]["channel"].as_str(), d[1]["status"].as_str()), (Some("good"), Some("sent")), "{d:?}");
+        assert_eq!(received.broken.load(Ordering::SeqCst), 3, "three attempts at the broken endpoint");
+        {
+            let good = received.good.lock().unwrap();
+            assert_eq!(good.len(), 1);
+            let (sig, bytes) = &good[0];
+            let t: u64 = sig.strip_prefix("t=").and_then(|s| s.split(',').next()).and_then(|t| t.parse().ok()).expect("t= in the signature");
+            assert_eq!(sig, &aetherius_api::auth::sign(secret.as_bytes(), t, bytes), "valid signature");
+            let v: Value = serde_json::from_slice(bytes).unwrap();
+            assert_eq!(v["workflow_id"], first.as_str());
+            assert_eq!(v["diagnosis"]["root_cause"], "crashloop-missing-config");
+            assert!(v["report_url"].as_str().unwrap().starts_with("https://aetherius.test/reports/"), "{v}");
+        }
+
+        // The same alert fires again after resolving (new startsAt, same fingerprint): a new
+        // diagnosis, and no second notification inside the repeat window.
+        let mut again = alert.clone();
+        again["startsAt"] = json!(chrono::Utc::now().to_rfc3339());
+        let (status, answer) = call(&app, "POST", "/webhook/alertmanager", serde_json::to_vec(&payload(vec![again])).unwrap()).await;
+        assert_eq!(status, 202, "{answer}");
+        let second = answer["workflows"][0]["workflow_id"].as_str().unwrap().to_owned();
+        assert_ne!(second, first, "{answer}");
+        let task = deliveries_settled(&app, &second).await;
+        let d = task["deliveries"].as_array().unwrap();
+        assert_eq!(d[1]["status"], "suppressed", "{d:?}");
+        assert!(d[1]["last_error"].as_str().unwrap().contains(&first), "{d:?}");
+        // The failed channel was not "notified": the re-fire tries it again.
+        assert_eq!(d[0]["status"], "failed", "{d:?}");
+        assert_eq!(received.good.lock().unwrap().len(), 1, "one notification per fingerprint inside the window");
+    };
+    tokio::select! {
+        r = pools::run_workers(workers) => panic!("workers stopped: {r:?}"),
+        () = body => {}
+    }
+}
