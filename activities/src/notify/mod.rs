@@ -15,14 +15,20 @@ use aetherius_core::{
 use send::SendError;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 use temporalio_sdk::ApplicationFailure;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 /// `[notifications]`: channels, routes, the repeat window and the links messages carry.
-/// Secrets (webhook URLs, signing secrets, SMTP passwords) come from environment variables
-/// named here, never from the file.
+/// Secrets (webhook URLs, signing secrets, SMTP credentials) come from environment variables
+/// (`*_env`) or files (`*_file`, e.g. a mounted Kubernetes Secret) named here, never from the
+/// configuration itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotificationOptions {
@@ -74,12 +80,18 @@ pub struct ChannelOptions {
     /// slack, webhook: environment variable holding the URL (a Slack webhook URL is a secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_env: Option<String>,
+    /// slack, webhook: file holding the URL (instead of `url_env`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_file: Option<PathBuf>,
     /// webhook: the URL itself, when it is not secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// webhook: environment variable holding the HMAC secret (`X-Aetherius-Signature`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_env: Option<String>,
+    /// webhook: file holding the HMAC secret (instead of `secret_env`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<PathBuf>,
     /// email: SMTP host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_host: Option<String>,
@@ -89,11 +101,16 @@ pub struct ChannelOptions {
     /// email: starttls, tls or none.
     #[serde(default)]
     pub smtp_tls: SmtpTls,
-    /// email: environment variables of the SMTP user and password (both or neither).
+    /// email: SMTP user and password, each from an environment variable or a file (both or
+    /// neither).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_username_env: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_username_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_password_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_password_file: Option<PathBuf>,
     /// email: sender address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
@@ -180,11 +197,27 @@ impl NotificationOptions {
         for (name, c) in &self.channels {
             let missing = |what: &str| Err(format!("notifications.channels.{name} ({:?}) needs {what}", c.kind));
             match c.kind {
-                ChannelKind::Slack if c.url_env.is_none() => return missing("url_env"),
-                ChannelKind::Slack if c.url.is_some() => return Err(format!("notifications.channels.{name}: a Slack webhook URL is a secret: use url_env")),
-                ChannelKind::Webhook if c.url_env.is_none() && c.url.is_none() => return missing("url or url_env"),
+                ChannelKind::Slack if c.url.is_some() => return Err(format!("notifications.channels.{name}: a Slack webhook URL is a secret: use url_env or url_file")),
+                ChannelKind::Slack if c.url_env.is_none() && c.url_file.is_none() => return missing("url_env or url_file"),
+                ChannelKind::Webhook if c.url_env.is_none() && c.url_file.is_none() && c.url.is_none() => return missing("url, url_env or url_file"),
                 ChannelKind::Email if c.smtp_host.is_none() || c.from.is_none() || c.to.is_empty() => return missing("smtp_host, from and to"),
+                ChannelKind::Email if (c.smtp_username_env.is_some() || c.smtp_username_file.is_some()) != (c.smtp_password_env.is_some() || c.smtp_password_file.is_some()) => {
+                    return missing("both an SMTP user and a password, or neither");
+                }
                 _ => {}
+            }
+            let pairs = [
+                ("url", c.url_env.is_some() as u8 + c.url_file.is_some() as u8 + c.url.is_some() as u8),
+                ("secret", c.secret_env.is_some() as u8 + c.secret_file.is_some() as u8),
+                ("smtp_username", c.smtp_username_env.is_some() as u8 + c.smtp_username_file.is_some() as u8),
+                ("smtp_password", c.smtp_password_env.is_some() as u8 + c.smtp_password_file.is_some() as u8),
+            ];
+            if let Some((what, _)) = pairs.iter().find(|(_, n)| *n > 1) {
+                return Err(format!("notifications.channels.{name}: set one of {what}_env and {what}_file{}", if *what == "url" { " and url" } else { "" }));
+            }
+            // A Secret that is not mounted is a configuration error at start, not at the first alert.
+            for file in [&c.url_file, &c.secret_file, &c.smtp_username_file, &c.smtp_password_file].into_iter().flatten() {
+                file_secret(file).map_err(|e| format!("notifications.channels.{name}: {e}"))?;
             }
             if c.max_attempts == 0 {
                 return Err(format!("notifications.channels.{name}.max_attempts must be at least 1"));
@@ -196,6 +229,25 @@ impl NotificationOptions {
 
 fn env_secret(var: &str) -> Result<String, SendError> {
     std::env::var(var).ok().filter(|v| !v.is_empty()).ok_or_else(|| SendError::Permanent(format!("environment variable {var} is not set")))
+}
+
+/// The secret in `path`, trailing newline trimmed. Errors name the path, never the content.
+fn file_secret(path: &Path) -> Result<String, SendError> {
+    let text = std::fs::read_to_string(path).map_err(|e| SendError::Permanent(format!("secret file {}: {}", path.display(), e.kind())))?;
+    let value = text.trim_end_matches(['\n', '\r']);
+    if value.is_empty() {
+        return Err(SendError::Permanent(format!("secret file {} is empty", path.display())));
+    }
+    Ok(value.to_owned())
+}
+
+/// The secret from the environment variable or the file configured, if either is.
+fn secret(env: &Option<String>, file: &Option<PathBuf>) -> Result<Option<String>, SendError> {
+    match (env, file) {
+        (Some(var), _) => env_secret(var).map(Some),
+        (None, Some(path)) => file_secret(path).map(Some),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Activities of notifications (report pool).
@@ -343,28 +395,26 @@ impl NotifyActivities {
         let http = &self.http;
         match kind {
             ChannelKind::Slack => {
-                let url = env_secret(c.url_env.as_deref().unwrap_or_default())?;
+                let url = secret(&c.url_env, &c.url_file)?.ok_or_else(|| SendError::Permanent("no url".into()))?;
                 let body = serde_json::to_vec(&message::slack(&stored.input, &links)).expect("JSON");
                 send::post_json_within(http, &url, body, &[], timeout).await
             }
             ChannelKind::Webhook => {
-                let url = match (&c.url, &c.url_env) {
-                    (Some(u), _) => u.clone(),
-                    (None, Some(var)) => env_secret(var)?,
-                    (None, None) => return Err(SendError::Permanent("no url".into())),
+                let url = match &c.url {
+                    Some(u) => u.clone(),
+                    None => secret(&c.url_env, &c.url_file)?.ok_or_else(|| SendError::Permanent("no url".into()))?,
                 };
                 let body = serde_json::to_vec(&message::webhook(&stored.input, &stored.id.to_string(), &links)).expect("JSON");
                 let mut headers = vec![("x-aetherius-delivery", format!("{}/{}", input.workflow_id, input.channel))];
-                if let Some(var) = &c.secret_env {
-                    let secret = env_secret(var)?;
+                if let Some(secret) = secret(&c.secret_env, &c.secret_file)? {
                     let t = chrono::Utc::now().timestamp().max(0) as u64;
                     headers.push(("x-aetherius-signature", send::signature(secret.as_bytes(), t, &body)));
                 }
                 send::post_json_within(http, &url, body, &headers, timeout).await
             }
             ChannelKind::Email => {
-                let credentials = match (&c.smtp_username_env, &c.smtp_password_env) {
-                    (Some(u), Some(p)) => Some((env_secret(u)?, env_secret(p)?)),
+                let credentials = match (secret(&c.smtp_username_env, &c.smtp_username_file)?, secret(&c.smtp_password_env, &c.smtp_password_file)?) {
+                    (Some(u), Some(p)) => Some((u, p)),
                     _ => None,
                 };
                 let smtp = send::Smtp { host: c.smtp_host.clone().unwrap_or_default(), port: c.smtp_port, tls: c.smtp_tls, credentials, timeout };
@@ -450,13 +500,17 @@ mod tests {
         let ch = |kind| ChannelOptions {
             kind,
             url_env: Some("X".into()),
+            url_file: None,
             url: None,
             secret_env: None,
+            secret_file: None,
             smtp_host: Some("h".into()),
             smtp_port: 25,
             smtp_tls: SmtpTls::None,
             smtp_username_env: None,
+            smtp_username_file: None,
             smtp_password_env: None,
+            smtp_password_file: None,
             from: Some("a@b.c".into()),
             to: vec!["d@e.f".into()],
             max_attempts: 3,
@@ -504,8 +558,38 @@ mod tests {
         }))
         .unwrap();
         let err = v.validate().unwrap_err();
-        assert!(err.contains("url_env") && !err.contains("hidden"), "{err}");
+        assert!(err.contains("url_file") && !err.contains("hidden"), "{err}");
         let err: Result<NotificationOptions, _> = serde_json::from_value(serde_json::json!({"channels": {"m": {"kind": "email", "smtp_password": "x"}}}));
         assert!(err.unwrap_err().to_string().contains("unknown field"));
+    }
+
+    #[test]
+    fn secrets_are_read_from_files_trimmed_and_a_missing_file_is_named_not_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("url");
+        std::fs::write(&url, "https://hooks.slack.com/services/T/B/hidden\n").unwrap();
+        assert_eq!(file_secret(&url).unwrap(), "https://hooks.slack.com/services/T/B/hidden");
+        let mut o = options(vec![]);
+        let slack = o.channels.get_mut("slack").unwrap();
+        slack.url_env = None;
+        slack.url_file = Some(url.clone());
+        assert_eq!(o.validate(), Ok(()));
+        let slack = o.channels.get_mut("slack").unwrap();
+        slack.url_env = Some("X".into());
+        assert!(o.validate().unwrap_err().contains("one of url_env and url_file"));
+        let slack = o.channels.get_mut("slack").unwrap();
+        slack.url_env = None;
+        slack.url_file = Some(dir.path().join("absent"));
+        let err = o.validate().unwrap_err();
+        assert!(err.contains("absent") && err.contains("not found"), "{err}");
+        std::fs::write(&url, "\n").unwrap();
+        let err = file_secret(&url).unwrap_err().to_string();
+        assert!(err.contains("empty"), "{err}");
+        std::fs::write(&url, "s3cret-value").unwrap();
+        let mail = o.channels.get_mut("mail").unwrap();
+        mail.smtp_password_file = Some(dir.path().join("nope"));
+        mail.smtp_username_env = Some("U".into());
+        let err = o.validate().unwrap_err();
+        assert!(err.contains("notifications.channels.mail") && err.contains("nope"), "{err}");
     }
 }

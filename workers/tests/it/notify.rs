@@ -1,5 +1,6 @@
-//! Notifications: a signed webhook received by a local receiver, a failing channel isolated
-//! from the good one and from the report, and the repeat window against a re-fired alert.
+//! Notifications: Slack Block Kit and a signed webhook received by a local receiver (their
+//! URL and secret read from files, as mounted Secrets), a failing channel isolated from the
+//! good ones and from the report, and the repeat window against a re-fired alert.
 
 use crate::support::{api, call, config, fixture_cluster, payload, unique_alert};
 use aetherius_activities::notify::{ChannelOptions, SmtpTls};
@@ -7,6 +8,7 @@ use aetherius_core::notify::ChannelKind;
 use aetherius_workers::pools::{self, Pool};
 use axum::{extract::State, http::HeaderMap, routing::post};
 use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, atomic::{AtomicU32, Ordering}};
 use std::time::{Duration, Instant};
 use temporalio_sdk::Runtime;
@@ -14,20 +16,25 @@ use temporalio_sdk::Runtime;
 #[derive(Default)]
 struct Received {
     good: Mutex<Vec<(String, Vec<u8>)>>,
+    slack: Mutex<Vec<Value>>,
     broken: AtomicU32,
 }
 
-fn webhook(url: String, secret_env: Option<&str>) -> ChannelOptions {
+pub(crate) fn channel(kind: ChannelKind) -> ChannelOptions {
     ChannelOptions {
-        kind: ChannelKind::Webhook,
+        kind,
         url_env: None,
-        url: Some(url),
-        secret_env: secret_env.map(str::to_owned),
+        url_file: None,
+        url: None,
+        secret_env: None,
+        secret_file: None,
         smtp_host: None,
         smtp_port: 25,
         smtp_tls: SmtpTls::None,
         smtp_username_env: None,
+        smtp_username_file: None,
         smtp_password_env: None,
+        smtp_password_file: None,
         from: None,
         to: vec![],
         max_attempts: 3,
@@ -37,14 +44,21 @@ fn webhook(url: String, secret_env: Option<&str>) -> ChannelOptions {
     }
 }
 
-async fn deliveries_settled(app: &axum::Router, id: &str) -> Value {
+fn webhook(url: String, secret_file: Option<PathBuf>) -> ChannelOptions {
+    ChannelOptions { url: Some(url), secret_file, ..channel(ChannelKind::Webhook) }
+}
+
+/// The task once it completed and all `n` deliveries settled, deliveries sorted by channel.
+pub(crate) async fn deliveries_settled(app: &axum::Router, id: &str, n: usize) -> Value {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let (status, body) = call(app, "GET", &format!("/tasks/{id}"), vec![]).await;
         assert_eq!(status, 200, "{body}");
         let settled = body["status"] == "completed"
-            && body["deliveries"].as_array().is_some_and(|d| d.len() == 2 && d.iter().all(|x| matches!(x["status"].as_str(), Some("sent" | "failed" | "suppressed"))));
+            && body["deliveries"].as_array().is_some_and(|d| d.len() == n && d.iter().all(|x| matches!(x["status"].as_str(), Some("sent" | "failed" | "suppressed"))));
         if settled {
+            let mut body = body;
+            body["deliveries"].as_array_mut().unwrap().sort_by(|a, b| a["channel"].as_str().cmp(&b["channel"].as_str()));
             return body;
         }
         assert!(Instant::now() < deadline, "deliveries of {id} not settled after 90 s: {body}");
@@ -61,6 +75,10 @@ async fn a_failing_channel_fails_alone_and_a_refired_alert_is_not_notified_twice
             r.good.lock().unwrap().push((sig, body.to_vec()));
             "ok"
         }))
+        .route("/slack", post(|State(r): State<Arc<Received>>, axum::Json(v): axum::Json<Value>| async move {
+            r.slack.lock().unwrap().push(v);
+            "ok"
+        }))
         .route("/broken", post(|State(r): State<Arc<Received>>| async move {
             r.broken.fetch_add(1, Ordering::SeqCst);
             (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down")
@@ -73,11 +91,13 @@ async fn a_failing_channel_fails_alone_and_a_refired_alert_is_not_notified_twice
     let tmp = tempfile::tempdir().unwrap();
     let (cluster, kubeconfig) = fixture_cluster("crashloop-missing-env", tmp.path()).await;
     let mut config = config(&[(cluster.as_str(), kubeconfig)]);
-    // The signing secret is read from the environment; the test namespace's variable is one
-    // that is always set here (setting variables needs `unsafe` in Rust 2024).
-    let secret = std::env::var("AETHERIUS_TEST_NAMESPACE").unwrap();
+    // Secrets as a mounted Kubernetes Secret: one file each, ending in a newline.
+    let secret = format!("whsec-{}", uuid::Uuid::new_v4());
+    std::fs::write(tmp.path().join("webhook-secret"), format!("{secret}\n")).unwrap();
+    std::fs::write(tmp.path().join("slack-url"), format!("http://{addr}/slack\n")).unwrap();
     config.notifications.public_base_url = Some("https://aetherius.test".into());
-    config.notifications.channels.insert("good".into(), webhook(format!("http://{addr}/good"), Some("AETHERIUS_TEST_NAMESPACE")));
+    config.notifications.channels.insert("good".into(), webhook(format!("http://{addr}/good"), Some(tmp.path().join("webhook-secret"))));
+    config.notifications.channels.insert("slack".into(), ChannelOptions { url_file: Some(tmp.path().join("slack-url")), ..channel(ChannelKind::Slack) });
     config.notifications.channels.insert("broken".into(), webhook(format!("http://{addr}/broken"), None));
     let (app, _state) = api(&config).await;
     let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
@@ -88,16 +108,19 @@ async fn a_failing_channel_fails_alone_and_a_refired_alert_is_not_notified_twice
     }
 
     let body = async {
-        let alert = unique_alert("crashloop-missing-env");
+        let mut alert = unique_alert("crashloop-missing-env");
+        // A label that tries to page the whole Slack channel.
+        alert["labels"]["severity"] = json!("warning <!channel>");
         let (status, answer) = call(&app, "POST", "/webhook/alertmanager", serde_json::to_vec(&payload(vec![alert.clone()])).unwrap()).await;
         assert_eq!(status, 202, "{answer}");
         let first = answer["workflows"][0]["workflow_id"].as_str().unwrap().to_owned();
-        let task = deliveries_settled(&app, &first).await;
+        let task = deliveries_settled(&app, &first, 3).await;
         assert_eq!(task["report"]["diagnosis"]["root_cause"], "crashloop-missing-config", "{task}");
         let d = task["deliveries"].as_array().unwrap();
         assert_eq!((d[0]["channel"].as_str(), d[0]["status"].as_str(), d[0]["attempts"].as_i64()), (Some("broken"), Some("failed"), Some(3)), "{d:?}");
         assert!(d[0]["last_error"].as_str().unwrap().contains("500"), "{d:?}");
         assert_eq!((d[1]["channel"].as_str(), d[1]["status"].as_str()), (Some("good"), Some("sent")), "{d:?}");
+        assert_eq!((d[2]["channel"].as_str(), d[2]["status"].as_str(), d[2]["attempts"].as_i64()), (Some("slack"), Some("sent"), Some(1)), "{d:?}");
         assert_eq!(received.broken.load(Ordering::SeqCst), 3, "three attempts at the broken endpoint");
         {
             let good = received.good.lock().unwrap();
@@ -110,6 +133,30 @@ async fn a_failing_channel_fails_alone_and_a_refired_alert_is_not_notified_twice
             assert_eq!(v["diagnosis"]["root_cause"], "crashloop-missing-config");
             assert!(v["report_url"].as_str().unwrap().starts_with("https://aetherius.test/reports/"), "{v}");
         }
+        {
+            let slack = received.slack.lock().unwrap();
+            assert_eq!(slack.len(), 1);
+            let v = &slack[0];
+            let blocks = v["blocks"].as_array().unwrap();
+            let kinds: Vec<&str> = blocks.iter().map(|b| b["type"].as_str().unwrap()).collect();
+            assert_eq!(kinds, ["header", "section", "section", "actions", "context"], "{v}");
+            // mrkdwn text carries the mention escaped; only plain_text (never parsed) has it raw.
+            assert!(v["text"].as_str().unwrap().contains("[warning &lt;!channel&gt;]"), "{v}");
+            let mrkdwn: Vec<&str> = blocks
+                .iter()
+                .flat_map(|b| std::iter::once(&b["text"]).chain(b["elements"].as_array().into_iter().flatten()))
+                .filter(|t| t["type"] == "mrkdwn")
+                .map(|t| t["text"].as_str().unwrap())
+                .collect();
+            assert!(mrkdwn.len() >= 3 && mrkdwn.iter().all(|t| !t.contains("<!")), "{mrkdwn:?}");
+            assert!(mrkdwn[0].contains("*Root cause:* `crashloop-missing-config`") && mrkdwn[0].contains("shop/Deployment/checkout"), "{mrkdwn:?}");
+            assert!(mrkdwn[1].starts_with("*Evidence*") && mrkdwn[1].contains("DATABASE_URL"), "{mrkdwn:?}");
+            assert!(mrkdwn.last().unwrap().contains(&first), "{mrkdwn:?}");
+            let urls: Vec<&str> = blocks[3]["elements"].as_array().unwrap().iter().map(|b| b["url"].as_str().unwrap()).collect();
+            assert_eq!(urls.len(), 2, "{v}");
+            assert!(urls[0].starts_with("https://aetherius.test/reports/"), "{urls:?}");
+            assert!(urls[1].ends_with(&format!("/namespaces/{}/workflows/{first}", config.temporal.namespace)), "{urls:?}");
+        }
 
         // The same alert fires again after resolving (new startsAt, same fingerprint): a new
         // diagnosis, and no second notification inside the repeat window.
@@ -119,13 +166,15 @@ async fn a_failing_channel_fails_alone_and_a_refired_alert_is_not_notified_twice
         assert_eq!(status, 202, "{answer}");
         let second = answer["workflows"][0]["workflow_id"].as_str().unwrap().to_owned();
         assert_ne!(second, first, "{answer}");
-        let task = deliveries_settled(&app, &second).await;
+        let task = deliveries_settled(&app, &second, 3).await;
         let d = task["deliveries"].as_array().unwrap();
-        assert_eq!(d[1]["status"], "suppressed", "{d:?}");
+        assert_eq!((d[1]["channel"].as_str(), d[1]["status"].as_str()), (Some("good"), Some("suppressed")), "{d:?}");
+        assert_eq!((d[2]["channel"].as_str(), d[2]["status"].as_str()), (Some("slack"), Some("suppressed")), "{d:?}");
         assert!(d[1]["last_error"].as_str().unwrap().contains(&first), "{d:?}");
         // The failed channel was not "notified": the re-fire tries it again.
         assert_eq!(d[0]["status"], "failed", "{d:?}");
         assert_eq!(received.good.lock().unwrap().len(), 1, "one notification per fingerprint inside the window");
+        assert_eq!(received.slack.lock().unwrap().len(), 1, "one Slack message per fingerprint inside the window");
     };
     tokio::select! {
         r = pools::run_workers(workers) => panic!("workers stopped: {r:?}"),
