@@ -33,10 +33,11 @@ const NAMESPACES: &[&str] = &[
     "aetherius-eval",
     HITL_NAMESPACE,
     PRIORITY_NAMESPACE,
-    "aetherius-test-notify",
+    NOTIFY_NAMESPACE,
     crate::schema::NAMESPACE,
 ];
 const HITL_NAMESPACE: &str = "aetherius-test-hitl";
+const NOTIFY_NAMESPACE: &str = "aetherius-test-notify";
 const PRIORITY_NAMESPACE: &str = "aetherius-priority";
 
 /// Which parts to start.
@@ -86,6 +87,13 @@ pub(crate) fn test_env(root: &Path) -> Result<Vec<(String, String)>> {
         (
             "AETHERIUS_TEST_TEMPORAL_CLI".into(),
             venv(root).join("bin/temporal").display().to_string(),
+        ),
+        // The notification tests' own namespace: their report workers send to test channels.
+        ("AETHERIUS_TEST_NOTIFY_NAMESPACE".into(), NOTIFY_NAMESPACE.into()),
+        // Python of the venv: runs aiosmtpd, the notification test's SMTP server.
+        (
+            "AETHERIUS_TEST_PYTHON".into(),
+            venv(root).join("bin/python").display().to_string(),
         ),
         // The priority test's own namespace: its backlog must not meet other tests' workers.
         ("AETHERIUS_TEST_PRIORITY_NAMESPACE".into(), PRIORITY_NAMESPACE.into()),

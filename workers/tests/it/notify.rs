@@ -1,8 +1,14 @@
 //! Notifications: Slack Block Kit and a signed webhook received by a local receiver (their
 //! URL and secret read from files, as mounted Secrets), a failing channel isolated from the
-//! good ones and from the report, and the repeat window against a re-fired alert.
+//! good ones and from the report, the repeat window against a re-fired alert, and an email
+//! through a real SMTP server.
+//!
+//! Report workers with other channels would send these diagnoses elsewhere (and other tests'
+//! diagnoses here), so these tests run in their own namespace
+//! (`AETHERIUS_TEST_NOTIFY_NAMESPACE`), one at a time.
 
-use crate::support::{api, call, config, fixture_cluster, payload, unique_alert};
+use crate::support::{api, call, fixture_cluster, payload, unique_alert};
+use aetherius_workers::config::Config;
 use aetherius_activities::notify::{ChannelOptions, SmtpTls};
 use aetherius_core::notify::ChannelKind;
 use aetherius_workers::pools::{self, Pool};
@@ -12,6 +18,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, atomic::{AtomicU32, Ordering}};
 use std::time::{Duration, Instant};
 use temporalio_sdk::Runtime;
+
+/// One notification test at a time: each runs report workers with its own channels.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn config(clusters: &[(&str, PathBuf)]) -> Config {
+    let mut c = crate::support::config(clusters);
+    c.temporal.namespace = std::env::var("AETHERIUS_TEST_NOTIFY_NAMESPACE").expect("AETHERIUS_TEST_NOTIFY_NAMESPACE");
+    c.api.temporal_namespace = c.temporal.namespace.clone();
+    c
+}
 
 #[derive(Default)]
 struct Received {
@@ -68,6 +84,7 @@ pub(crate) async fn deliveries_settled(app: &axum::Router, id: &str, n: usize) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failing_channel_fails_alone_and_a_refired_alert_is_not_notified_twice() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let received = Arc::new(Received::default());
     let receiver = axum::Router::new()
         .route("/good", post(|State(r): State<Arc<Received>>, headers: HeaderMap, body: axum::body::Bytes| async move {
@@ -175,6 +192,98 @@ async fn a_failing_channel_fails_alone_and_a_refired_alert_is_not_notified_twice
         assert_eq!(d[0]["status"], "failed", "{d:?}");
         assert_eq!(received.good.lock().unwrap().len(), 1, "one notification per fingerprint inside the window");
         assert_eq!(received.slack.lock().unwrap().len(), 1, "one Slack message per fingerprint inside the window");
+    };
+    tokio::select! {
+        r = pools::run_workers(workers) => panic!("workers stopped: {r:?}"),
+        () = body => {}
+    }
+}
+
+/// A real SMTP server on loopback (aiosmtpd from the dev stack's venv) delivering to a maildir.
+struct SmtpServer {
+    port: u16,
+    _child: tokio::process::Child,
+}
+
+async fn smtp_server(maildir: &std::path::Path) -> SmtpServer {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let python = std::env::var("AETHERIUS_TEST_PYTHON").expect("AETHERIUS_TEST_PYTHON (the dev stack venv's python, with aiosmtpd)");
+    let child = tokio::process::Command::new(python)
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(maildir)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("aiosmtpd starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(Instant::now() < deadline, "aiosmtpd not listening on {port} after 20 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    SmtpServer { port, _child: child }
+}
+
+/// The messages delivered to `maildir`: subject, recipients and decoded body (Python's
+/// email package parses them, MIME encodings included).
+async fn delivered(maildir: &std::path::Path) -> Vec<Value> {
+    let script = "import email, email.policy, json, os, sys\n\
+        d = os.path.join(sys.argv[1], 'new')\n\
+        out = []\n\
+        for n in sorted(os.listdir(d)):\n\
+        \x20   m = email.message_from_binary_file(open(os.path.join(d, n), 'rb'), policy=email.policy.default)\n\
+        \x20   out.append({'subject': str(m['subject']), 'to': str(m['to']), 'from': str(m['from']), 'body': m.get_content()})\n\
+        print(json.dumps(out))\n";
+    let out = tokio::process::Command::new(std::env::var("AETHERIUS_TEST_PYTHON").unwrap()).args(["-c", script]).arg(maildir).output().await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_diagnosis_is_emailed_through_a_real_smtp_server() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let maildir = tmp.path().join("maildir");
+    let smtp = smtp_server(&maildir).await;
+    let (cluster, kubeconfig) = fixture_cluster("crashloop-missing-env", tmp.path()).await;
+    let mut config = config(&[(cluster.as_str(), kubeconfig)]);
+    config.notifications.public_base_url = Some("https://aetherius.test".into());
+    config.notifications.channels.insert(
+        "oncall-mail".into(),
+        ChannelOptions {
+            smtp_host: Some("127.0.0.1".into()),
+            smtp_port: smtp.port,
+            smtp_tls: SmtpTls::None,
+            from: Some("Aetherius <aetherius@example.test>".into()),
+            to: vec!["oncall@example.test".into()],
+            ..channel(ChannelKind::Email)
+        },
+    );
+    let (app, _state) = api(&config).await;
+    let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
+    let mut workers = vec![];
+    for p in [Pool::Reasoning, Pool::Execution, Pool::Report] {
+        let client = pools::temporal_client(&config).await.unwrap();
+        workers.push(pools::worker(&runtime, client, &config, p, None).await.unwrap());
+    }
+    let body = async {
+        let (status, answer) = call(&app, "POST", "/webhook/alertmanager", serde_json::to_vec(&payload(vec![unique_alert("crashloop-missing-env")])).unwrap()).await;
+        assert_eq!(status, 202, "{answer}");
+        let id = answer["workflows"][0]["workflow_id"].as_str().unwrap().to_owned();
+        let task = deliveries_settled(&app, &id, 1).await;
+        let d = &task["deliveries"][0];
+        assert_eq!((d["channel"].as_str(), d["status"].as_str(), d["attempts"].as_i64()), (Some("oncall-mail"), Some("sent"), Some(1)), "{task}");
+        let mails = delivered(&maildir).await;
+        assert_eq!(mails.len(), 1, "{mails:?}");
+        let m = &mails[0];
+        assert_eq!(m["to"], "oncall@example.test");
+        assert_eq!(m["from"], "Aetherius <aetherius@example.test>");
+        let subject = m["subject"].as_str().unwrap();
+        assert!(subject.starts_with("Aetherius: [warning] KubePodCrashLooping on ") && subject.ends_with("/shop: crashloop-missing-config"), "{subject}");
+        let text = m["body"].as_str().unwrap();
+        assert!(text.starts_with("Report: https://aetherius.test/reports/"), "{text}");
+        assert!(text.contains(&format!("/namespaces/{}/workflows/{id}", config.temporal.namespace)), "{text}");
+        assert!(text.contains("crashloop-missing-config") && text.contains("DATABASE_URL") && text.contains("shop/Deployment/checkout"), "{text}");
+        // The fixture's Secret holds the database password (base64): neither form is mailed.
+        assert!(!text.contains("Zr8mK2pQx7vLw3nT") && !text.contains("cG9zdGdyZXM6Ly9jaGVja291dDpa"), "{text}");
     };
     tokio::select! {
         r = pools::run_workers(workers) => panic!("workers stopped: {r:?}"),
