@@ -12,7 +12,7 @@ use aetherius_workers::config::Config;
 use aetherius_activities::notify::{ChannelOptions, SmtpTls};
 use aetherius_core::notify::ChannelKind;
 use aetherius_workers::pools::{self, Pool};
-use axum::{extract::State, http::HeaderMap, routing::post};
+use axum::{extract::State, http::HeaderMap, response::IntoResponse, routing::post};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, atomic::{AtomicU32, Ordering}};
@@ -284,6 +284,65 @@ async fn a_diagnosis_is_emailed_through_a_real_smtp_server() {
         assert!(text.contains("crashloop-missing-config") && text.contains("DATABASE_URL") && text.contains("shop/Deployment/checkout"), "{text}");
         // The fixture's Secret holds the database password (base64): neither form is mailed.
         assert!(!text.contains("Zr8mK2pQx7vLw3nT") && !text.contains("cG9zdGdyZXM6Ly9jaGVja291dDpa"), "{text}");
+    };
+    tokio::select! {
+        r = pools::run_workers(workers) => panic!("workers stopped: {r:?}"),
+        () = body => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retry_after_is_honoured_and_a_refused_connection_fails_alone() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    // Answers 429 with Retry-After: 2 the first time, 200 after; records when each came.
+    let calls: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let receiver = axum::Router::new()
+        .route("/limited", post(|State(calls): State<Arc<Mutex<Vec<Instant>>>>| async move {
+            let mut calls = calls.lock().unwrap();
+            calls.push(Instant::now());
+            if calls.len() == 1 {
+                (axum::http::StatusCode::TOO_MANY_REQUESTS, [("retry-after", "2")], "slow down").into_response()
+            } else {
+                "ok".into_response()
+            }
+        }))
+        .with_state(calls.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+    // A port nothing listens on: connections are refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (cluster, kubeconfig) = fixture_cluster("crashloop-missing-env", tmp.path()).await;
+    let mut config = config(&[(cluster.as_str(), kubeconfig)]);
+    // Retries 100 ms apart unless the endpoint asks for longer.
+    config.notifications.channels.insert("limited".into(), webhook(format!("http://{addr}/limited"), None));
+    config.notifications.channels.insert("refused".into(), webhook(format!("http://{closed}/hook"), None));
+    let (app, _state) = api(&config).await;
+    let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
+    let mut workers = vec![];
+    for p in [Pool::Reasoning, Pool::Execution, Pool::Report] {
+        let client = pools::temporal_client(&config).await.unwrap();
+        workers.push(pools::worker(&runtime, client, &config, p, None).await.unwrap());
+    }
+    let body = async {
+        let (status, answer) = call(&app, "POST", "/webhook/alertmanager", serde_json::to_vec(&payload(vec![unique_alert("crashloop-missing-env")])).unwrap()).await;
+        assert_eq!(status, 202, "{answer}");
+        let id = answer["workflows"][0]["workflow_id"].as_str().unwrap().to_owned();
+        let task = deliveries_settled(&app, &id, 2).await;
+        assert_eq!(task["report"]["diagnosis"]["root_cause"], "crashloop-missing-config", "{task}");
+        let d = task["deliveries"].as_array().unwrap();
+        assert_eq!((d[0]["channel"].as_str(), d[0]["status"].as_str(), d[0]["attempts"].as_i64()), (Some("limited"), Some("sent"), Some(2)), "{d:?}");
+        assert_eq!((d[1]["channel"].as_str(), d[1]["status"].as_str(), d[1]["attempts"].as_i64()), (Some("refused"), Some("failed"), Some(3)), "{d:?}");
+        let error = d[1]["last_error"].as_str().unwrap();
+        assert!(error.contains("connection failed") && error.contains("attempt 3 of 3"), "{error}");
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.len(), 2);
+        let waited = calls[1] - calls[0];
+        eprintln!("429 with Retry-After: 2, second attempt {waited:?} later");
+        assert!(waited >= Duration::from_secs(2), "second attempt {waited:?} after the 429, Retry-After was 2 s");
+        assert!(waited < Duration::from_secs(10), "second attempt {waited:?} after the 429");
     };
     tokio::select! {
         r = pools::run_workers(workers) => panic!("workers stopped: {r:?}"),
