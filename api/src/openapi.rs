@@ -248,4 +248,19 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_task_describes_its_notification_deliveries() {
+        let doc = json();
+        let schemas = &doc["components"]["schemas"];
+        let deliveries = &schemas["TaskDetail"]["properties"]["deliveries"];
+        assert_eq!(deliveries["type"], "array", "{deliveries}");
+        assert_eq!(deliveries["items"]["$ref"], "#/components/schemas/Delivery", "{deliveries}");
+        let delivery = &schemas["Delivery"];
+        for field in ["channel", "kind", "status", "attempts", "updated_at"] {
+            assert!(delivery["required"].as_array().unwrap().iter().any(|f| f == field), "{field}: {delivery}");
+        }
+        let status = &schemas[delivery["properties"]["status"]["$ref"].as_str().unwrap().trim_start_matches("#/components/schemas/")];
+        assert_eq!(status["enum"], serde_json::json!(["pending", "retrying", "sent", "failed", "suppressed"]), "{status}");
+    }
 }

@@ -98,15 +98,41 @@ pub(crate) struct TaskDetail {
 /// One channel's delivery of a report (the `notifications` table).
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub(crate) struct Delivery {
+    /// The channel's name in `[notifications.channels]`.
     channel: String,
     /// slack, webhook or email.
     kind: String,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: DeliveryState,
+    /// Attempts made so far.
     attempts: i32,
     /// Why the last attempt failed, or why it was suppressed.
     last_error: Option<String>,
     updated_at: chrono::DateTime<chrono::Utc>,
     sent_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Where a delivery stands (`aetherius_core::notify::DeliveryStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum DeliveryState {
+    /// Planned, not attempted yet.
+    Pending,
+    /// An attempt failed; another follows.
+    Retrying,
+    /// Delivered.
+    Sent,
+    /// Every attempt failed, or the endpoint refused it for good.
+    Failed,
+    /// Not sent: the alert's fingerprint was notified on this channel inside the repeat window.
+    Suppressed,
+}
+
+impl TryFrom<String> for DeliveryState {
+    type Error = serde_json::Error;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        serde_json::from_value(Value::String(s))
+    }
 }
 
 /// Status, plan, steps done, findings, pending approval, report, retry links.

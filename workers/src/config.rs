@@ -157,6 +157,20 @@ mod tests {
             let (prod, staging) = (c.api.approval.policy_for("prod"), c.api.approval.policy_for("staging"));
             assert!(prod.always && !staging.always && staging.llm_proposed, "{:?}", c.api.approval);
             assert_eq!(staging.sensitive_namespaces, vec!["payments".to_owned()]);
+            let n = &c.notifications;
+            assert_eq!((n.enabled, n.repeat_window_secs, n.channels.len(), n.routes.len()), (true, 14400, 3, 2));
+            assert_eq!(n.channels["sre-mail"].smtp_password_file.as_deref(), Some(Path::new("/var/run/secrets/aetherius/smtp-password")));
+            assert_eq!(n.channels["oncall-slack"].url_file.as_deref(), Some(Path::new("/var/run/secrets/aetherius/slack-webhook-url")));
+            assert_eq!(n.routes[0].except_root_causes, vec!["not-an-issue".to_owned()]);
+            // The routes and kinds hold together; the secret files exist only in a pod.
+            let mut without_files = n.clone();
+            for ch in without_files.channels.values_mut() {
+                ch.url_file = ch.url_file.take().map(|_| example.clone());
+                ch.smtp_password_file = ch.smtp_password_file.take().map(|_| example.clone());
+            }
+            assert_eq!(without_files.validate(), Ok(()));
+            let err = n.validate().unwrap_err();
+            assert!(err.contains("/var/run/secrets/aetherius/"), "{err}");
             Ok(())
         });
     }
