@@ -231,6 +231,12 @@ pub struct ReportInput {
     /// Workflow id of the diagnosis this one retries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<String>,
+    /// When the diagnosis started (workflow time; absent in histories from before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the diagnosis ended, just before its report (workflow time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How a diagnosis ended.

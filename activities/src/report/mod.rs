@@ -1,8 +1,8 @@
 //! The report pool: render the diagnosis and store it in PostgreSQL.
 
-mod render;
+pub mod render;
 
-pub use render::markdown;
+pub use render::{Format, ReportView, markdown, md_escape, render};
 
 use aetherius_core::{ReportInput, StoredReport, queues::activity};
 use sqlx::PgPool;
