@@ -26,7 +26,7 @@ pub(crate) const DEMO_CLUSTER: &str = "demo";
 const PG_USER: &str = "aetherius";
 /// `aetherius-test-hitl` and `aetherius-priority`: tests that run their own workers there,
 /// so no other test's worker takes their tasks; `aetherius-schema`: the schemathesis run's
-/// diagnoses (no worker).
+/// diagnoses (no worker); `aetherius-test-reports`: the reports branch's integration runs.
 const NAMESPACES: &[&str] = &[
     "default",
     "aetherius-test",
@@ -34,6 +34,7 @@ const NAMESPACES: &[&str] = &[
     HITL_NAMESPACE,
     PRIORITY_NAMESPACE,
     crate::schema::NAMESPACE,
+    "aetherius-test-reports",
 ];
 const HITL_NAMESPACE: &str = "aetherius-test-hitl";
 const PRIORITY_NAMESPACE: &str = "aetherius-priority";
