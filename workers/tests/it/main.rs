@@ -11,4 +11,5 @@ mod events;
 mod knowledge;
 mod hitl;
 mod priority;
+mod reports;
 mod webhook;
