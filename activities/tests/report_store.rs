@@ -80,6 +80,15 @@ async fn every_command_approval_and_decision_is_audited_once() {
     assert_eq!((rows[3].1.as_str(), rows[3].5.as_deref(), rows[3].7.as_deref()), ("alice", Some("rejected"), Some("alice")));
     assert_eq!(rows[4].5.as_deref(), Some("crashloop-missing-config"));
     assert_eq!(audit::entries(&r).len(), rows.len());
+
+    // A notification's row, written twice (a retried activity), kept once.
+    let sent = audit::AuditEntry::notification(&r, "slack", "sent", json!({"status": 200}));
+    let mut conn = pool.acquire().await.unwrap();
+    audit::record(&mut conn, &sent).await.unwrap();
+    audit::record(&mut conn, &sent).await.unwrap();
+    let (actor, decision): (String, String) =
+        sqlx::query_as("SELECT actor, decision FROM audit_logs WHERE workflow_id = $1 AND kind = 'notification'").bind(&wf).fetch_one(&pool).await.unwrap();
+    assert_eq!((actor.as_str(), decision.as_str()), ("notify:slack", "sent"));
 }
 
 #[tokio::test]

@@ -92,6 +92,27 @@ pub fn entries(r: &ReportInput) -> Vec<AuditEntry> {
     out
 }
 
+impl AuditEntry {
+    /// A notification's row (for the notification activities): `channel` (`slack`,
+    /// `webhook`, `email`), `outcome` (`sent`, `failed`, `suppressed`), keyed per channel
+    /// so a retried activity writes it once.
+    pub fn notification(r: &ReportInput, channel: &str, outcome: &str, detail: serde_json::Value) -> AuditEntry {
+        AuditEntry {
+            workflow_id: r.workflow_id.clone(),
+            kind: "notification",
+            actor: format!("notify:{channel}"),
+            cluster_id: r.event.cluster_id.clone(),
+            namespace: r.event.namespace.clone(),
+            command: None,
+            decision: Some(outcome.to_owned()),
+            result_digest: None,
+            approver: None,
+            detail,
+            dedup_key: format!("{}/notification/{channel}", r.workflow_id),
+        }
+    }
+}
+
 /// Writes `entry` unless a row with its key exists.
 pub async fn record(conn: &mut sqlx::PgConnection, entry: &AuditEntry) -> Result<(), sqlx::Error> {
     sqlx::query(
