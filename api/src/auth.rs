@@ -102,6 +102,11 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/tasks/{id}/retry", Access::Role(Role::Operator)),
     ("POST", "/tasks/{id}/approve", Access::Role(Role::Approver)),
     ("POST", "/tasks/{id}/reject", Access::Role(Role::Approver)),
+    ("GET", "/reports", Access::Role(Role::Viewer)),
+    ("GET", "/reports/{id}", Access::Role(Role::Viewer)),
+    ("POST", "/reports/{id}/archive", Access::Role(Role::Operator)),
+    // The audit trail names people and every command run: admin only.
+    ("GET", "/audit", Access::Role(Role::Admin)),
     ("GET", "/tools", Access::Role(Role::Viewer)),
     ("POST", "/commands/validate", Access::Role(Role::Viewer)),
     ("GET", "/knowledge", Access::Role(Role::Viewer)),

@@ -104,6 +104,9 @@ pub enum ApiError {
     /// A feature this server has not been configured for (the message is for the client).
     #[error("{0}")]
     NotConfigured(String),
+    /// No representation the `Accept` header allows.
+    #[error("{0}")]
+    NotAcceptable(String),
 }
 
 impl ApiError {
@@ -124,6 +127,7 @@ impl ApiError {
             ApiError::InvalidPayload(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, "not_acceptable"),
             ApiError::InvalidFilter(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_filter"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::UnknownSource(_) => (StatusCode::NOT_FOUND, "unknown_source"),

@@ -12,6 +12,7 @@ mod history;
 mod ingest;
 mod knowledge;
 mod manual;
+mod reports;
 pub mod openapi;
 pub mod ops;
 mod tasks;
@@ -177,6 +178,10 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/queue/status", get(tasks::queue_status)),
         (Method::GET, "/tools", get(commands::tools)),
         (Method::POST, "/commands/validate", post(commands::validate)),
+        (Method::GET, "/reports", get(reports::list)),
+        (Method::GET, "/reports/{id}", get(reports::get)),
+        (Method::POST, "/reports/{id}/archive", post(reports::archive)),
+        (Method::GET, "/audit", get(reports::audit)),
         (Method::POST, "/knowledge", post(knowledge::create)),
         (Method::GET, "/knowledge", get(knowledge::list)),
         (Method::GET, "/knowledge/{id}", get(knowledge::get)),

@@ -8,7 +8,7 @@ use crate::{
     auth::{self, Access, SIGNATURE_HEADER},
     commands, custom,
     error::ErrorBody,
-    ingest, knowledge, manual, ops, tasks,
+    ingest, knowledge, manual, ops, reports, tasks,
 };
 use axum::{
     Json,
@@ -38,6 +38,7 @@ use utoipa_scalar::Scalar;
         commands::tools, commands::validate,
         knowledge::create, knowledge::list, knowledge::get, knowledge::update, knowledge::delete, knowledge::search,
         knowledge::feedback,
+        reports::list, reports::get, reports::archive, reports::audit,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Security),
@@ -47,6 +48,7 @@ use utoipa_scalar::Scalar;
         (name = "tasks", description = "Diagnoses: trigger, list, read, cancel, retry, approve, reject."),
         (name = "commands", description = "What commands can run, and would this one."),
         (name = "knowledge", description = "The runbook knowledge base."),
+        (name = "reports", description = "Diagnosis reports (Markdown, HTML, JSON by `Accept`) and the audit trail."),
     ),
 )]
 pub struct ApiDoc;

@@ -231,6 +231,12 @@ pub struct ReportInput {
     /// Workflow id of the diagnosis this one retries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<String>,
+    /// When the diagnosis started (workflow time; absent in histories from before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the diagnosis ended, just before its report (workflow time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How a diagnosis ended.
@@ -263,11 +269,30 @@ pub struct StepSummary {
     pub status: StepStatus,
     /// Wall time.
     pub duration_ms: u64,
+    /// SHA-256 (hex) of the output and objects, for the audit trail (absent in old histories).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_digest: Option<String>,
+    /// Why it failed or did not run (a safety layer's refusal, a rejected approval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl From<&StepResult> for StepSummary {
     fn from(r: &StepResult) -> Self {
-        StepSummary { command: r.command.to_string(), status: r.status, duration_ms: r.duration_ms }
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(r.output.as_bytes());
+        for o in &r.objects {
+            h.update(b"\n");
+            h.update(o.to_string().as_bytes());
+        }
+        StepSummary {
+            command: r.command.to_string(),
+            status: r.status,
+            duration_ms: r.duration_ms,
+            output_digest: Some(hex::encode(h.finalize())),
+            error: r.error.clone(),
+        }
     }
 }
 

@@ -30,6 +30,14 @@ pub struct DatabaseOptions {
     pub url: String,
     /// Pool size.
     pub max_connections: u32,
+    /// Days `audit_logs` rows are kept; the report pool prunes older ones daily. 0 keeps
+    /// them forever; the database refuses fewer than 7.
+    #[serde(default = "default_audit_retention_days")]
+    pub audit_retention_days: u32,
+}
+
+fn default_audit_retention_days() -> u32 {
+    365
 }
 
 /// The whole configuration.
@@ -63,7 +71,11 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             temporal: TemporalOptions { address: "http://127.0.0.1:7233".into(), namespace: "default".into() },
-            database: DatabaseOptions { url: "postgres://aetherius@127.0.0.1:5433/aetherius".into(), max_connections: 10 },
+            database: DatabaseOptions {
+                url: "postgres://aetherius@127.0.0.1:5433/aetherius".into(),
+                max_connections: 10,
+                audit_retention_days: default_audit_retention_days(),
+            },
             api: ApiOptions::default(),
             execution: ExecutionOptions::default(),
             knowledge: KnowledgeOptions::default(),

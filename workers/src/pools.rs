@@ -129,12 +129,32 @@ pub async fn worker(runtime: &Runtime, client: Client, config: &Config, pool: Po
         }
         Pool::Report => {
             let pool = database(config).await?;
+            let days = config.database.audit_retention_days;
+            if days > 0 {
+                if days < 7 {
+                    anyhow::bail!("database.audit_retention_days: {days} is under the 7 days the database allows (0 keeps rows forever)");
+                }
+                tokio::spawn(prune_audit_daily(pool.clone(), days));
+            }
             config.notifications.validate().map_err(anyhow::Error::msg).context("[notifications]")?;
             let notify = NotifyActivities::new(pool.clone(), config.notifications.clone(), &config.api.temporal_ui_url, &config.temporal.namespace);
             WorkerOptions::new(queues::REPORT).register_activities(ReportActivities::new(pool)).register_activities(notify).build()
         }
     };
     Ok(Worker::new(runtime, client, options)?)
+}
+
+/// Audit retention: once a minute after start, then every day, deletes `audit_logs` rows
+/// older than `days` (a failure is logged and tried again the next day).
+async fn prune_audit_daily(pool: sqlx::PgPool, days: u32) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(60), Duration::from_secs(24 * 3600));
+    loop {
+        tick.tick().await;
+        match aetherius_activities::report::audit::prune(&pool, days).await {
+            Ok(n) => tracing::info!(deleted = n, days, "audit retention"),
+            Err(e) => tracing::warn!(error = %e, days, "audit retention failed"),
+        }
+    }
 }
 
 /// Runs workers until one stops or Ctrl-C / SIGTERM arrives.

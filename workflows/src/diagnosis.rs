@@ -192,6 +192,7 @@ impl DiagnosisWorkflow {
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>, req: DiagnosisRequest) -> WorkflowResult<DiagnosisOutcome> {
         ctx.state_mut(|w| w.status.phase = Phase::Analyzing);
+        let started_at = now(ctx);
         let (mut diagnosis, mut ending) = match Self::investigate(ctx, &req).await {
             Ok(d) => (d, Ending::Concluded),
             Err(Stop::Failed(e)) => return Err(e),
@@ -287,6 +288,8 @@ impl DiagnosisWorkflow {
             ending,
             notes,
             retry_of: req.retry_of.clone(),
+            started_at: Some(started_at),
+            ended_at: Some(now(ctx)),
         };
         let stored = ctx.execute_activity(Report, report_input, report_opts()).await?;
         if cancelled {

@@ -26,7 +26,7 @@ pub(crate) const DEMO_CLUSTER: &str = "demo";
 const PG_USER: &str = "aetherius";
 /// `aetherius-test-hitl` and `aetherius-priority`: tests that run their own workers there,
 /// so no other test's worker takes their tasks; `aetherius-schema`: the schemathesis run's
-/// diagnoses (no worker).
+/// diagnoses (no worker); `aetherius-test-reports`: the reports branch's integration runs.
 const NAMESPACES: &[&str] = &[
     "default",
     "aetherius-test",
@@ -35,6 +35,7 @@ const NAMESPACES: &[&str] = &[
     PRIORITY_NAMESPACE,
     NOTIFY_NAMESPACE,
     crate::schema::NAMESPACE,
+    "aetherius-test-reports",
 ];
 const HITL_NAMESPACE: &str = "aetherius-test-hitl";
 const NOTIFY_NAMESPACE: &str = "aetherius-test-notify";

@@ -150,6 +150,8 @@ pub(crate) mod tests {
         }))
         .unwrap();
         ReportInput {
+            started_at: None,
+            ended_at: None,
             workflow_id: "diag-prod-1".into(),
             event: StandardEvent::from_alertmanager(&alert, "prod"),
             analysis: AnalysisResult {

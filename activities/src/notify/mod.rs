@@ -345,9 +345,13 @@ impl NotifyActivities {
                     .bind(kind_name(c.kind))
                     .bind(fingerprint)
                     .bind(status.as_str())
-                    .bind(note)
+                    .bind(&note)
                     .execute(&mut *tx)
                     .await?;
+                    if status == DeliveryStatus::Suppressed {
+                        let entry = crate::report::audit::AuditEntry::notification(&stored.input, &name, status.as_str(), serde_json::json!({"note": note}));
+                        crate::report::audit::record(&mut tx, &entry).await?;
+                    }
                     status.as_str().to_owned()
                 }
             };
@@ -419,7 +423,8 @@ impl NotifyActivities {
                 };
                 let smtp = send::Smtp { host: c.smtp_host.clone().unwrap_or_default(), port: c.smtp_port, tls: c.smtp_tls, credentials, timeout };
                 let (subject, body) = message::email(&stored.input, &stored.markdown, &links);
-                send::email(&smtp, c.from.as_deref().unwrap_or_default(), &c.to, &subject, body).await
+                let html = crate::report::render(&stored.input, crate::report::Format::Html);
+                send::email(&smtp, c.from.as_deref().unwrap_or_default(), &c.to, &subject, body, Some(html)).await
             }
         }
     }
@@ -445,6 +450,14 @@ impl NotifyActivities {
             Err(e) => (DeliveryStatus::Retrying, Some(format!("{e} (attempt {attempt} of {})", input.max_attempts))),
         };
         self.record(input, status, attempt, error.clone()).await.map_err(ActivityError::from)?;
+        if matches!(status, DeliveryStatus::Sent | DeliveryStatus::Failed) {
+            // The audit trail's row for this notification (once per diagnosis and channel).
+            let stored = self.stored(&input.workflow_id).await.map_err(ActivityError::from)?;
+            let detail = serde_json::json!({"attempts": attempt, "error": error});
+            let entry = crate::report::audit::AuditEntry::notification(&stored.input, &input.channel, status.as_str(), detail);
+            let mut conn = self.pool.acquire().await.map_err(ActivityError::from)?;
+            crate::report::audit::record(&mut conn, &entry).await.map_err(ActivityError::from)?;
+        }
         tracing::info!(workflow_id = %input.workflow_id, channel = %input.channel, status = status.as_str(), attempt, error = error.as_deref().unwrap_or(""), "notification");
         match outcome {
             Ok(()) => Ok(status),

@@ -100,14 +100,24 @@ pub struct Smtp {
 }
 
 /// Sends one plain-text email.
-pub async fn email(smtp: &Smtp, from: &str, to: &[String], subject: &str, body: String) -> Result<(), SendError> {
-    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor, message::header::ContentType, transport::smtp::authentication::Credentials};
+/// Sends `text` and, when given, `html` as its alternative (multipart/alternative: mail
+/// clients show the HTML report, others the text).
+pub async fn email(smtp: &Smtp, from: &str, to: &[String], subject: &str, text: String, html: Option<String>) -> Result<(), SendError> {
+    use lettre::{
+        AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+        message::{MultiPart, header::ContentType},
+        transport::smtp::authentication::Credentials,
+    };
     let bad = |what: &str, e: &dyn std::fmt::Display| SendError::Permanent(format!("{what}: {e}"));
-    let mut msg = Message::builder().from(from.parse().map_err(|e| bad("from address", &e))?).subject(subject).header(ContentType::TEXT_PLAIN);
+    let mut msg = Message::builder().from(from.parse().map_err(|e| bad("from address", &e))?).subject(subject);
     for addr in to {
         msg = msg.to(addr.parse().map_err(|e| bad("to address", &e))?);
     }
-    let msg = msg.body(body).map_err(|e| bad("message", &e))?;
+    let msg = match html {
+        Some(html) => msg.multipart(MultiPart::alternative_plain_html(text, html)),
+        None => msg.header(ContentType::TEXT_PLAIN).body(text),
+    }
+    .map_err(|e| bad("message", &e))?;
     let builder = match smtp.tls {
         super::SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
         super::SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(|e| bad("SMTP TLS", &e))?,

@@ -1,8 +1,9 @@
-//! The report pool: render the diagnosis and store it in PostgreSQL.
+//! The report pool: render the diagnosis, store it in PostgreSQL with its audit rows.
 
-mod render;
+pub mod audit;
+pub mod render;
 
-pub use render::markdown;
+pub use render::{Format, ReportView, markdown, md_escape, render};
 
 use aetherius_core::{ReportInput, StoredReport, queues::activity};
 use sqlx::PgPool;
@@ -22,7 +23,7 @@ impl ReportActivities {
     }
 
     /// Renders and stores a report. Idempotent per workflow id, so Temporal's retries
-    /// never store a report twice; the audit rows are idempotent too.
+    /// never store a report twice; the audit rows are keyed, so never written twice.
     pub async fn store(&self, input: &ReportInput) -> Result<StoredReport, sqlx::Error> {
         let md = markdown(input);
         let d = &input.diagnosis;
@@ -50,29 +51,12 @@ impl ReportActivities {
         .bind(&md)
         .fetch_one(&mut *tx)
         .await?;
-        for (i, step) in input.steps.iter().enumerate() {
-            let detail = serde_json::json!({"seq": i, "command": step.command, "status": step.status});
-            audit(&mut tx, &input.workflow_id, "command", detail).await?;
+        for entry in audit::entries(input) {
+            audit::record(&mut tx, &entry).await?;
         }
-        for a in &input.approvals {
-            let detail = serde_json::json!({"step_id": a.step_id, "command": a.command, "verdict": a.verdict, "by": a.by, "comment": a.comment, "reason": a.reason, "decided_at": a.decided_at});
-            audit(&mut tx, &input.workflow_id, "approval", detail).await?;
-        }
-        let conclusion = serde_json::json!({"root_cause": d.root_cause, "resource": d.resource, "confidence": d.confidence, "ending": input.ending});
-        audit(&mut tx, &input.workflow_id, "conclusion", conclusion).await?;
         tx.commit().await?;
         Ok(StoredReport { report_id: id.to_string() })
     }
-}
-
-async fn audit(tx: &mut sqlx::PgConnection, workflow_id: &str, kind: &str, detail: serde_json::Value) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO audit_log (workflow_id, kind, detail) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-        .bind(workflow_id)
-        .bind(kind)
-        .bind(detail)
-        .execute(tx)
-        .await?;
-    Ok(())
 }
 
 #[activities]

@@ -135,7 +135,7 @@ async fn people_approve_reject_cancel_retry_and_resolve_diagnoses() {
         let approvals = report["approvals"].as_array().expect("approvals in the report");
         assert!(approvals.iter().all(|a| a["verdict"] == "approved" && a["by"] == "alice"), "{approvals:?}");
         assert_eq!(approvals[0]["comment"], "read-only, go");
-        assert!(done["markdown"].as_str().unwrap().contains("Approved by alice"), "{}", done["markdown"]);
+        assert!(done["markdown"].as_str().unwrap().contains("approved by alice (\"read-only, go\")"), "{}", done["markdown"]);
         let (status, late) = post(&app, &format!("/tasks/{approved_id}/approve"), json!({"by": "alice"})).await;
         assert_eq!((status, late["error"]["code"].as_str()), (409, Some("not_running")), "{late}");
 
@@ -166,7 +166,7 @@ async fn people_approve_reject_cancel_retry_and_resolve_diagnoses() {
         let done = reported(&app, &timeout_id).await;
         let approvals = done["report"]["approvals"].as_array().unwrap();
         assert!(!approvals.is_empty() && approvals.iter().all(|a| a["verdict"] == "timed_out" && a["by"].is_null()), "{approvals:?}");
-        assert!(done["markdown"].as_str().unwrap().contains("TimedOut"), "{}", done["markdown"]);
+        assert!(done["markdown"].as_str().unwrap().contains("marked sensitive: timed out"), "{}", done["markdown"]);
 
         // 4. The same approval as a Temporal update from the `temporal` CLI (what the UI sends).
         let (cli_id, _) = fire(&app).await;

@@ -12,4 +12,5 @@ mod knowledge;
 mod hitl;
 mod priority;
 mod notify;
+mod reports;
 mod webhook;

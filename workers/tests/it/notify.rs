@@ -116,13 +116,26 @@ async fn a_failing_channel_fails_alone_and_a_refired_alert_is_not_notified_twice
     config.notifications.channels.insert("good".into(), webhook(format!("http://{addr}/good"), Some(tmp.path().join("webhook-secret"))));
     config.notifications.channels.insert("slack".into(), ChannelOptions { url_file: Some(tmp.path().join("slack-url")), ..channel(ChannelKind::Slack) });
     config.notifications.channels.insert("broken".into(), webhook(format!("http://{addr}/broken"), None));
-    let (app, _state) = api(&config).await;
+    let (app, state) = api(&config).await;
     let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
     let mut workers = vec![];
     for p in [Pool::Reasoning, Pool::Execution, Pool::Report] {
         let client = pools::temporal_client(&config).await.unwrap();
         workers.push(pools::worker(&runtime, client, &config, p, None).await.unwrap());
     }
+    // The audit trail's notification rows of a diagnosis: (channel, outcome), by channel.
+    let audited = |id: String| {
+        let pool = state.pool.clone();
+        async move {
+            sqlx::query_as::<_, (String, String)>(
+                "SELECT actor, decision FROM audit_logs WHERE workflow_id = $1 AND kind = 'notification' ORDER BY actor",
+            )
+            .bind(id)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
 
     let body = async {
         let mut alert = unique_alert("crashloop-missing-env");
@@ -138,6 +151,9 @@ async fn a_failing_channel_fails_alone_and_a_refired_alert_is_not_notified_twice
         assert!(d[0]["last_error"].as_str().unwrap().contains("500"), "{d:?}");
         assert_eq!((d[1]["channel"].as_str(), d[1]["status"].as_str()), (Some("good"), Some("sent")), "{d:?}");
         assert_eq!((d[2]["channel"].as_str(), d[2]["status"].as_str(), d[2]["attempts"].as_i64()), (Some("slack"), Some("sent"), Some(1)), "{d:?}");
+        let rows = audited(first.clone()).await;
+        let expected = [("notify:broken", "failed"), ("notify:good", "sent"), ("notify:slack", "sent")];
+        assert_eq!(rows.iter().map(|(a, d)| (a.as_str(), d.as_str())).collect::<Vec<_>>(), expected, "one audit row per notification");
         assert_eq!(received.broken.load(Ordering::SeqCst), 3, "three attempts at the broken endpoint");
         {
             let good = received.good.lock().unwrap();
@@ -190,6 +206,9 @@ async fn a_failing_channel_fails_alone_and_a_refired_alert_is_not_notified_twice
         assert!(d[1]["last_error"].as_str().unwrap().contains(&first), "{d:?}");
         // The failed channel was not "notified": the re-fire tries it again.
         assert_eq!(d[0]["status"], "failed", "{d:?}");
+        let rows = audited(second.clone()).await;
+        let expected = [("notify:broken", "failed"), ("notify:good", "suppressed"), ("notify:slack", "suppressed")];
+        assert_eq!(rows.iter().map(|(a, d)| (a.as_str(), d.as_str())).collect::<Vec<_>>(), expected, "suppressed ones are audited too");
         assert_eq!(received.good.lock().unwrap().len(), 1, "one notification per fingerprint inside the window");
         assert_eq!(received.slack.lock().unwrap().len(), 1, "one Slack message per fingerprint inside the window");
     };
@@ -230,7 +249,8 @@ async fn delivered(maildir: &std::path::Path) -> Vec<Value> {
         out = []\n\
         for n in sorted(os.listdir(d)):\n\
         \x20   m = email.message_from_binary_file(open(os.path.join(d, n), 'rb'), policy=email.policy.default)\n\
-        \x20   out.append({'subject': str(m['subject']), 'to': str(m['to']), 'from': str(m['from']), 'body': m.get_content()})\n\
+        \x20   html = m.get_body(preferencelist=('html',))\n\
+        \x20   out.append({'subject': str(m['subject']), 'to': str(m['to']), 'from': str(m['from']), 'body': m.get_body(preferencelist=('plain',)).get_content(), 'html': html.get_content() if html else None})\n\
         print(json.dumps(out))\n";
     let out = tokio::process::Command::new(std::env::var("AETHERIUS_TEST_PYTHON").unwrap()).args(["-c", script]).arg(maildir).output().await.unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -281,7 +301,11 @@ async fn a_diagnosis_is_emailed_through_a_real_smtp_server() {
         let text = m["body"].as_str().unwrap();
         assert!(text.starts_with("Report: https://aetherius.test/reports/"), "{text}");
         assert!(text.contains(&format!("/namespaces/{}/workflows/{id}", config.temporal.namespace)), "{text}");
-        assert!(text.contains("crashloop-missing-config") && text.contains("DATABASE_URL") && text.contains("shop/Deployment/checkout"), "{text}");
+        assert!(text.contains("crashloop-missing-config") && text.contains("shop/Deployment/checkout"), "{text}");
+        // The HTML alternative is the report itself, readable in any mail client.
+        let html = m["html"].as_str().expect("an HTML alternative");
+        assert!(html.contains("<html") && html.contains("crashloop-missing-config") && html.contains("DATABASE_URL"), "{html}");
+        assert!(!html.contains("Zr8mK2pQx7vLw3nT") && !html.contains("cG9zdGdyZXM6Ly9jaGVja291dDpa"), "{html}");
         // The fixture's Secret holds the database password (base64): neither form is mailed.
         assert!(!text.contains("Zr8mK2pQx7vLw3nT") && !text.contains("cG9zdGdyZXM6Ly9jaGVja291dDpa"), "{text}");
     };

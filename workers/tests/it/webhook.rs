@@ -21,6 +21,34 @@ async fn wait_for_report(app: &axum::Router, id: &str) -> Value {
     }
 }
 
+/// Volatile parts of a rendered report: ids, the test's cluster, times, durations, uuids.
+fn normalise(text: &str, ids: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for (i, id) in ids.iter().enumerate() {
+        out = out.replace(id, &format!("ID{i}"));
+    }
+    for (re, with) in [
+        (r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? UTC", "TIME"),
+        (r"\b\d+(\.\d)? m?s\b", "DURATION"),
+        (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "UUID"),
+    ] {
+        out = regex::Regex::new(re).unwrap().replace_all(&out, with).into_owned();
+    }
+    out
+}
+
+/// Compares `actual` with tests/it/snapshots/`name`; `AETHERIUS_BLESS=1` writes it instead.
+fn check_snapshot(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/snapshots").join(name);
+    if std::env::var_os("AETHERIUS_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (AETHERIUS_BLESS=1 writes it)", path.display()));
+    assert!(expected == actual, "{name} differs from the snapshot (AETHERIUS_BLESS=1 re-blesses it):\n{actual}");
+}
+
 /// Whether Temporal knows a workflow with this id.
 async fn exists(state: &aetherius_api::AppState, id: &str) -> bool {
     let handle = state.temporal.get_workflow_handle::<aetherius_workflows::DiagnosisWorkflow>(id.to_owned());
@@ -84,14 +112,21 @@ async fn alertmanager_webhook_to_stored_report_through_temporal_and_postgres() {
 
         // Stored in PostgreSQL, with the audit trail, and visible to the Temporal UI's filters.
         let (rc, audited): (String, i64) = sqlx::query_as(
-            "SELECT r.root_cause, (SELECT count(*) FROM audit_log a WHERE a.workflow_id = r.workflow_id) FROM reports r WHERE r.workflow_id = $1",
+            "SELECT r.root_cause, (SELECT count(*) FROM audit_logs a WHERE a.workflow_id = r.workflow_id AND a.kind = 'command' AND a.result_digest IS NOT NULL) FROM reports r WHERE r.workflow_id = $1",
         )
         .bind(&ids[0])
         .fetch_one(&state.pool)
         .await
         .unwrap();
         assert_eq!(rc, "crashloop-missing-config");
-        assert_eq!(audited as usize, steps.len() + 1);
+        assert_eq!(audited as usize, steps.len(), "one audit row with a result digest per command run");
+
+        // The HTML report of this real diagnosis, against the committed snapshot.
+        let stored: Value =
+            sqlx::query_scalar("SELECT report FROM reports WHERE workflow_id = $1").bind(&ids[0]).fetch_one(&state.pool).await.unwrap();
+        let input: aetherius_core::ReportInput = serde_json::from_value(stored).unwrap();
+        let html = aetherius_activities::report::render(&input, aetherius_activities::report::Format::Html);
+        check_snapshot("crashloop-missing-env.report.html", &normalise(&html, &[&ids[0], &cluster]));
         let handle = state.temporal.get_workflow_handle::<aetherius_workflows::DiagnosisWorkflow>(ids[0].clone());
         let described = handle.describe(WorkflowDescribeOptions::default()).await.unwrap();
         let attrs = format!("{:?}", described.raw_description.workflow_execution_info.unwrap().search_attributes);
