@@ -29,6 +29,8 @@ fn normalise(text: &str, ids: &[&str]) -> String {
     }
     for (re, with) in [
         (r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? UTC", "TIME"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", "TIME"),
+        (r#""duration_ms": ?\d+"#, "\"duration_ms\": DURATION"),
         (r"\b\d+(\.\d)? m?s\b", "DURATION"),
         (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "UUID"),
     ] {
@@ -126,7 +128,14 @@ async fn alertmanager_webhook_to_stored_report_through_temporal_and_postgres() {
             sqlx::query_scalar("SELECT report FROM reports WHERE workflow_id = $1").bind(&ids[0]).fetch_one(&state.pool).await.unwrap();
         let input: aetherius_core::ReportInput = serde_json::from_value(stored).unwrap();
         let html = aetherius_activities::report::render(&input, aetherius_activities::report::Format::Html);
-        check_snapshot("crashloop-missing-env.report.html", &normalise(&html, &[&ids[0], &cluster]));
+        let volatile = [ids[0].as_str(), input.event.fingerprint.as_str(), cluster.as_str()];
+        check_snapshot("crashloop-missing-env.report.html", &normalise(&html, &volatile));
+        // And the same diagnosis as Markdown and as JSON.
+        let md = aetherius_activities::report::render(&input, aetherius_activities::report::Format::Markdown);
+        check_snapshot("crashloop-missing-env.report.md", &normalise(&md, &volatile));
+        let json = aetherius_activities::report::render(&input, aetherius_activities::report::Format::Json);
+        let json = serde_json::to_string_pretty(&serde_json::from_str::<Value>(&json).expect("the JSON report parses")).unwrap();
+        check_snapshot("crashloop-missing-env.report.json", &normalise(&json, &volatile));
         let handle = state.temporal.get_workflow_handle::<aetherius_workflows::DiagnosisWorkflow>(ids[0].clone());
         let described = handle.describe(WorkflowDescribeOptions::default()).await.unwrap();
         let attrs = format!("{:?}", described.raw_description.workflow_execution_info.unwrap().search_attributes);
