@@ -386,15 +386,14 @@ impl NotifyActivities {
         Ok(())
     }
 
-    async fn attempt(&self, kind: ChannelKind, input: &DeliveryInput) -> Result<(), SendError> {
+    async fn attempt(&self, kind: ChannelKind, input: &DeliveryInput, stored: &Stored) -> Result<(), SendError> {
         let c = self
             .options
             .channels
             .get(&input.channel)
             .filter(|c| c.kind == kind)
             .ok_or_else(|| SendError::Permanent(format!("no {} channel named {:?} in [notifications.channels]", kind_name(kind), input.channel)))?;
-        let stored = self.stored(&input.workflow_id).await.map_err(|e| SendError::Retry { reason: format!("reading the report: {e}"), after: None })?;
-        let links = self.links(&stored);
+        let links = self.links(stored);
         let timeout = Duration::from_secs(c.timeout_secs.max(1));
         let http = &self.http;
         match kind {
@@ -441,7 +440,12 @@ impl NotifyActivities {
         if current.as_deref() == Some("sent") {
             return Ok(DeliveryStatus::Sent);
         }
-        let outcome = self.attempt(kind, input).await;
+        // The stored report: what the message says, and what the audit row names.
+        let stored = self.stored(&input.workflow_id).await;
+        let outcome = match &stored {
+            Ok(stored) => self.attempt(kind, input, stored).await,
+            Err(e) => Err(SendError::Retry { reason: format!("reading the report: {e}"), after: None }),
+        };
         let last = attempt >= input.max_attempts;
         let (status, error) = match &outcome {
             Ok(()) => (DeliveryStatus::Sent, None),
@@ -450,9 +454,8 @@ impl NotifyActivities {
             Err(e) => (DeliveryStatus::Retrying, Some(format!("{e} (attempt {attempt} of {})", input.max_attempts))),
         };
         self.record(input, status, attempt, error.clone()).await.map_err(ActivityError::from)?;
-        if matches!(status, DeliveryStatus::Sent | DeliveryStatus::Failed) {
+        if let (DeliveryStatus::Sent | DeliveryStatus::Failed, Ok(stored)) = (status, &stored) {
             // The audit trail's row for this notification (once per diagnosis and channel).
-            let stored = self.stored(&input.workflow_id).await.map_err(ActivityError::from)?;
             let detail = serde_json::json!({"attempts": attempt, "error": error});
             let entry = crate::report::audit::AuditEntry::notification(&stored.input, &input.channel, status.as_str(), detail);
             let mut conn = self.pool.acquire().await.map_err(ActivityError::from)?;

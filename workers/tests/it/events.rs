@@ -2,10 +2,10 @@
 //! crash loop (two pods, each with a BackOff event repeated 100+ times), then the diagnoses
 //! those events start, through the API's ingest path, Temporal and PostgreSQL.
 
-use crate::support::{api, call, config, scenario_dir};
+use crate::support::{all_pools, api, call, config, scenario_dir};
 use aetherius_workers::{
     events::{self, Clock, EventsOptions, Seen},
-    pools::{self, Pool},
+    pools,
 };
 use std::{
     collections::BTreeSet,
@@ -13,7 +13,6 @@ use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
-use temporalio_sdk::Runtime;
 
 /// Serves crashloop-missing-env under a cluster id of its own (so this run's workflow ids
 /// are new); returns the id, the kubeconfig, the request log and the scenario's `now`.
@@ -78,12 +77,7 @@ async fn warning_events_start_diagnoses_that_find_the_crash_loop_s_cause() {
     let (cluster, kubeconfig, _log, clock) = crash_loop_cluster(tmp.path()).await;
     let config = config(&[(cluster.as_str(), kubeconfig)]);
     let (app, state) = api(&config).await;
-    let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
-    let mut workers = vec![];
-    for p in [Pool::Reasoning, Pool::Execution, Pool::Report] {
-        let client = pools::temporal_client(&config).await.unwrap();
-        workers.push(pools::worker(&runtime, client, &config, p, None).await.unwrap());
-    }
+    let (_runtime, workers) = all_pools(&config).await;
     // The ids the watcher will start, computed from the same events.
     let clusters = aetherius_activities::execution::Clusters::new(config.execution.clone());
     let expected = watch_for(&cluster, clusters.client(&cluster).await.unwrap(), &clock, &mut Seen::default(), Duration::from_secs(2)).await;

@@ -5,11 +5,10 @@
 //! own workers, so no other test's worker takes these tasks. One test, run in sequence:
 //! the parts share the workers and the fixture cluster.
 
-use crate::support::{api, call, config, fixture_cluster, payload, unique_alert};
-use aetherius_workers::pools::{self, Pool};
+use crate::support::{all_pools, api, call, config, fixture_cluster, payload, unique_alert};
+use aetherius_workers::pools;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use temporalio_sdk::Runtime;
 
 const SCENARIO: &str = "crashloop-missing-env";
 
@@ -87,12 +86,7 @@ async fn people_approve_reject_cancel_retry_and_resolve_diagnoses() {
     config.api.approval.sensitive_namespaces = vec!["shop".into()];
     config.api.approval.timeout_secs = 12;
     let (app, _state) = api(&config).await;
-    let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
-    let mut workers = vec![];
-    for p in [Pool::Reasoning, Pool::Execution, Pool::Report] {
-        let client = pools::temporal_client(&config).await.unwrap();
-        workers.push(pools::worker(&runtime, client, &config, p, None).await.unwrap());
-    }
+    let (_runtime, workers) = all_pools(&config).await;
 
     let body = async {
         // 1. Approval over HTTP: the logs step waits, a person approves it, it runs, and the

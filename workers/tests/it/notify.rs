@@ -7,17 +7,16 @@
 //! diagnoses here), so these tests run in their own namespace
 //! (`AETHERIUS_TEST_NOTIFY_NAMESPACE`), one at a time.
 
-use crate::support::{api, call, fixture_cluster, payload, unique_alert};
+use crate::support::{all_pools, api, call, fixture_cluster, payload, unique_alert};
 use aetherius_workers::config::Config;
 use aetherius_activities::notify::{ChannelOptions, SmtpTls};
 use aetherius_core::notify::ChannelKind;
-use aetherius_workers::pools::{self, Pool};
+use aetherius_workers::pools;
 use axum::{extract::State, http::HeaderMap, response::IntoResponse, routing::post};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, atomic::{AtomicU32, Ordering}};
 use std::time::{Duration, Instant};
-use temporalio_sdk::Runtime;
 
 /// One notification test at a time: each runs report workers with its own channels.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -117,12 +116,7 @@ async fn a_failing_channel_fails_alone_and_a_refired_alert_is_not_notified_twice
     config.notifications.channels.insert("slack".into(), ChannelOptions { url_file: Some(tmp.path().join("slack-url")), ..channel(ChannelKind::Slack) });
     config.notifications.channels.insert("broken".into(), webhook(format!("http://{addr}/broken"), None));
     let (app, state) = api(&config).await;
-    let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
-    let mut workers = vec![];
-    for p in [Pool::Reasoning, Pool::Execution, Pool::Report] {
-        let client = pools::temporal_client(&config).await.unwrap();
-        workers.push(pools::worker(&runtime, client, &config, p, None).await.unwrap());
-    }
+    let (_runtime, workers) = all_pools(&config).await;
     // The audit trail's notification rows of a diagnosis: (channel, outcome), by channel.
     let audited = |id: String| {
         let pool = state.pool.clone();
@@ -278,12 +272,7 @@ async fn a_diagnosis_is_emailed_through_a_real_smtp_server() {
         },
     );
     let (app, _state) = api(&config).await;
-    let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
-    let mut workers = vec![];
-    for p in [Pool::Reasoning, Pool::Execution, Pool::Report] {
-        let client = pools::temporal_client(&config).await.unwrap();
-        workers.push(pools::worker(&runtime, client, &config, p, None).await.unwrap());
-    }
+    let (_runtime, workers) = all_pools(&config).await;
     let body = async {
         let (status, answer) = call(&app, "POST", "/webhook/alertmanager", serde_json::to_vec(&payload(vec![unique_alert("crashloop-missing-env")])).unwrap()).await;
         assert_eq!(status, 202, "{answer}");
@@ -344,12 +333,7 @@ async fn retry_after_is_honoured_and_a_refused_connection_fails_alone() {
     config.notifications.channels.insert("limited".into(), webhook(format!("http://{addr}/limited"), None));
     config.notifications.channels.insert("refused".into(), webhook(format!("http://{closed}/hook"), None));
     let (app, _state) = api(&config).await;
-    let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
-    let mut workers = vec![];
-    for p in [Pool::Reasoning, Pool::Execution, Pool::Report] {
-        let client = pools::temporal_client(&config).await.unwrap();
-        workers.push(pools::worker(&runtime, client, &config, p, None).await.unwrap());
-    }
+    let (_runtime, workers) = all_pools(&config).await;
     let body = async {
         let (status, answer) = call(&app, "POST", "/webhook/alertmanager", serde_json::to_vec(&payload(vec![unique_alert("crashloop-missing-env")])).unwrap()).await;
         assert_eq!(status, 202, "{answer}");

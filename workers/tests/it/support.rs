@@ -92,3 +92,15 @@ pub(crate) fn unique_alert(id: &str) -> Value {
     alert["labels"]["test_run"] = Value::String(uuid::Uuid::new_v4().to_string());
     alert
 }
+
+/// Workers of every pool (reasoning, execution, report) over `config`, and the runtime they
+/// live in (keep it while they run).
+pub(crate) async fn all_pools(config: &Config) -> (temporalio_sdk::Runtime, Vec<temporalio_sdk::Worker>) {
+    let runtime = temporalio_sdk::Runtime::from_current_tokio(Default::default()).unwrap();
+    let mut workers = vec![];
+    for p in [pools::Pool::Reasoning, pools::Pool::Execution, pools::Pool::Report] {
+        let client = pools::temporal_client(config).await.unwrap();
+        workers.push(pools::worker(&runtime, client, config, p, None).await.unwrap());
+    }
+    (runtime, workers)
+}

@@ -1,11 +1,10 @@
 //! Webhook in, report out; and bad input that starts nothing.
 
-use crate::support::{api, call, config, fixture_cluster, payload, unique_alert};
-use aetherius_workers::pools::{self, Pool};
+use crate::support::{all_pools, api, call, config, fixture_cluster, payload, unique_alert};
+use aetherius_workers::pools;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use temporalio_client::{WorkflowDescribeOptions, errors::WorkflowInteractionError};
-use temporalio_sdk::Runtime;
 
 async fn wait_for_report(app: &axum::Router, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -67,12 +66,7 @@ async fn alertmanager_webhook_to_stored_report_through_temporal_and_postgres() {
     let (cluster, kubeconfig) = fixture_cluster("crashloop-missing-env", tmp.path()).await;
     let config = config(&[(cluster.as_str(), kubeconfig)]);
     let (app, state) = api(&config).await;
-    let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
-    let mut workers = vec![];
-    for p in [Pool::Reasoning, Pool::Execution, Pool::Report] {
-        let client = pools::temporal_client(&config).await.unwrap();
-        workers.push(pools::worker(&runtime, client, &config, p, None).await.unwrap());
-    }
+    let (_runtime, workers) = all_pools(&config).await;
 
     let body = async {
         // Two alerts in one request: a crash loop and Alertmanager's heartbeat.
