@@ -167,8 +167,17 @@ pub(crate) async fn ingest_one(state: &AppState, event: StandardEvent) -> Result
     let mut result = Ingest { workflow_id: event.id.clone(), alertname: event.alertname().to_owned(), status: "started", ui_url };
     if event.status == AlertStatus::Resolved {
         // The diagnosis of this alert (same fingerprint and start) concludes now, if it runs.
+        // Alertmanager re-sends resolved alerts: one signal per window is enough.
+        let told = format!("resolved/{}", event.id);
+        if state.dedup.contains(&told) {
+            result.status = "resolved";
+            return Ok(result);
+        }
         let notice = AlertResolved { ends_at: None, source: event.source.clone() };
         let running = crate::tasks::signal_resolved(state, &event.id, notice).await?;
+        if running {
+            state.dedup.record(&told);
+        }
         result.status = if running { "resolved" } else { "resolved_idle" };
         return Ok(result);
     }
