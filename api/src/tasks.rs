@@ -282,11 +282,11 @@ pub(crate) async fn retry(
 ) -> Result<(StatusCode, Json<RetryAnswer>), ApiError> {
     let (handle, _) = describe(&state, &id).await?;
     let mut request = original_request(&handle, &id).await?;
-    let original = request.retry_of.clone().unwrap_or_else(|| id.clone());
     request.retry_of = Some(id.clone());
+    // Retries of retries keep the first diagnosis's id as their stem.
+    let first = id.split("-retry-").next().unwrap_or(&id).to_owned();
     let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let base = id.split("-retry-").next().unwrap_or(&id);
-    let new_id = format!("{base}-retry-{}", &suffix[..8]);
+    let new_id = format!("{first}-retry-{}", &suffix[..8]);
     crate::ingest::start_request(&state, new_id.clone(), request).await.map_err(|e| {
         ApiError::temporal(format!("could not start the retry of {id}: {e}"))
     })?;
@@ -298,7 +298,7 @@ pub(crate) async fn retry(
         .await
         .map_err(|e| ApiError::postgres(format!("{e}")))?;
     let ui = ui_url(&state, &new_id);
-    Ok((StatusCode::ACCEPTED, Json(RetryAnswer { workflow_id: new_id, retry_of: id, first_of_chain: original, status: "started", ui_url: ui })))
+    Ok((StatusCode::ACCEPTED, Json(RetryAnswer { workflow_id: new_id, retry_of: id, first_of_chain: first, status: "started", ui_url: ui })))
 }
 
 /// The input the diagnosis was started with, from its history's first event.
