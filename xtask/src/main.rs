@@ -43,8 +43,13 @@ fn main() -> Result<()> {
     }
 }
 
+/// The workspace this run was started from. `cargo run` sets `CARGO_MANIFEST_DIR` at run
+/// time; the compile-time value is only a fallback, because one target directory shared by
+/// two clones (CI keeps it outside the clone) can hand this clone a binary built in the other.
 fn project_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .expect("xtask lives in the workspace")
         .to_owned()
