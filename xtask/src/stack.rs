@@ -36,6 +36,9 @@ const NAMESPACES: &[&str] = &[
     NOTIFY_NAMESPACE,
     crate::schema::NAMESPACE,
     "aetherius-test-reports",
+    "aetherius-test-durable",
+    "aetherius-test-wf",
+    "aetherius-test-faults",
 ];
 const HITL_NAMESPACE: &str = "aetherius-test-hitl";
 const NOTIFY_NAMESPACE: &str = "aetherius-test-notify";
