@@ -19,7 +19,6 @@ fn release_bin(root: &Path) -> PathBuf {
 
 pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     let debug = args.iter().any(|a| a == "--debug");
-    setup::run(root)?;
     stack::up(root, stack::Components::services())?;
     let bin = if debug {
         stack::build_aetherius(root)?;

