@@ -50,7 +50,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     let common = |cmd: &mut Command| {
         cmd.current_dir(root).args(["--dev", "--sanitizer", "none", "--target-dir"]).arg(&target_dir);
     };
-    println!("==> building the fuzz targets ({}; a cold build takes about 2 min)", target_dir.display());
+    println!("==> building the fuzz targets ({}; a cold build takes 2-5 min on 2 cores)", target_dir.display());
     let build = Instant::now();
     let mut cmd = command(&cargo_fuzz);
     cmd.args(["fuzz", "build"]);
