@@ -16,7 +16,8 @@ pub mod labels;
 pub mod llm;
 pub mod notify;
 pub mod reasoning;
-pub mod redact;
+/// Moved to `aetherius_core::redact` (pure text, fuzzed there); this path stays.
+pub use aetherius_core::redact;
 pub mod report;
 
 /// Database migrations (sqlx), embedded in the binary.

@@ -126,24 +126,43 @@ impl fmt::Display for Command {
         let action = if self.action == "rollout-history" { "rollout history" } else { &self.action };
         write!(f, "{} {}", self.tool, action)?;
         match (self.action.as_str(), self.args.as_slice()) {
-            ("logs", [kind, name]) => write!(f, " {kind}/{name}")?,
+            ("logs", [kind, name]) => write!(f, " {}", quoted(&format!("{kind}/{name}")))?,
             (_, args) => {
                 for a in args {
-                    write!(f, " {a}")?;
+                    write!(f, " {}", quoted(a))?;
                 }
             }
         }
         if let Some(ns) = &self.namespace {
-            write!(f, " -n {ns}")?;
+            write!(f, " -n {}", quoted(ns))?;
         }
         for (k, v) in &self.flags {
             match (k.as_str(), v.as_str()) {
-                (_, "true") => write!(f, " --{k}")?,
-                _ => write!(f, " --{k}={v}")?,
+                (_, "true") => write!(f, " {}", quoted(&format!("--{k}")))?,
+                _ => write!(f, " {}", quoted(&format!("--{k}={v}")))?,
             }
         }
         Ok(())
     }
+}
+
+/// One word of a kubectl line, quoted when it would otherwise split or change when the
+/// line is parsed again (`--selector='tier in (web)'`). Single quotes, with each `'` in
+/// double quotes: never a backslash, which the parser refuses.
+fn quoted(word: &str) -> std::borrow::Cow<'_, str> {
+    if !word.is_empty() && !word.chars().any(|c| c.is_whitespace() || matches!(c, '\'' | '"' | '#')) {
+        return word.into();
+    }
+    let mut out = String::from("'");
+    for c in word.chars() {
+        if c == '\'' {
+            out.push_str("'\"'\"'");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out.into()
 }
 
 /// A Kubernetes resource type Aetherius knows how to read.

@@ -244,6 +244,9 @@ mod tests {
             "kubectl logs deployments/checkout -n shop --previous --tail=200",
             "kubectl get pods -n shop --selector=app=checkout",
             "kubectl rollout history deployments checkout -n shop",
+            // Found by the fuzz target: values with spaces or quotes are printed quoted.
+            "kubectl get pods -l 'app=checkout,tier in (web)' -oyaml",
+            "kubectl get pods -n shop -l \"team=it's\"",
         ] {
             let c = parsed(line);
             assert_eq!(parsed(&c.to_string()), c, "{line}");

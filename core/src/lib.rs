@@ -12,6 +12,7 @@ pub mod kubectl;
 pub mod notify;
 pub mod priority;
 pub mod queues;
+pub mod redact;
 pub mod safety;
 pub mod target;
 pub mod taxonomy;

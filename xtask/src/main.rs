@@ -4,13 +4,16 @@
 //!   rvault); `--demo`: only what `demo` needs
 //! - `up` / `down`: start / stop the dev stack (Temporal, PostgreSQL + pgvector, Vault, Aetherius)
 //! - `demo`: up without Vault (installs only what it needs) + a real diagnosis of a scenario's alert, printed with its Temporal UI link
-//! - `test`: setup + the stack's services + every test + schemathesis against the API
+//! - `test`: setup + the stack's services + every test + the fuzz targets (20 s each) + schemathesis against the API
+//! - `fuzz`: only the fuzz targets
 //! - `schema`: only the schemathesis run (the stack's services must be up)
 //! - `eval`: every scenario through the real stack, scored
 //! - `bench`: the performance figures of DESIGN.md
+//! - `fuzz`: the cargo-fuzz targets of fuzz/, a bounded time each (stable toolchain)
 
 mod bench;
 mod demo;
+mod fuzz;
 mod schema;
 mod setup;
 mod stack;
@@ -35,9 +38,10 @@ fn main() -> Result<()> {
         Some("schema") => schema::run(&root, &args[1..]),
         Some("eval") => eval(&root, &args[1..]),
         Some("bench") => bench::run(&root, &args[1..]),
+        Some("fuzz") => fuzz::run(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  setup   [--demo]: install what is missing (protoc, Temporal, PostgreSQL+pgvector, embedding model; without --demo also cmake, llama.cpp, schemathesis, aiosmtpd, rvault)\n  up      start the dev stack (state in .aetherius/)\n  down    stop what `up` started\n  status  show what runs\n  demo    up (no Vault; installs only what the demo needs) + diagnose a scenario's alert, print the result and its Temporal UI link\n  test    setup + services + every test (extra args go to cargo test) + schemathesis against the API\n  schema  [SCHEMATHESIS ARGS]: only the schemathesis run against a fresh `aetherius api` (services up)\n  eval    [DIR] [--json FILE]: diagnose every scenario of DIR (default scenarios/) through the real stack, print accuracy\n  bench   [--debug]: end-to-end latency, ingest rate, knowledge search and embedding, idle RSS (release build)"
+                "usage: cargo xtask <command>\n\n  setup   [--demo]: install what is missing (protoc, Temporal, PostgreSQL+pgvector, embedding model; without --demo also cmake, llama.cpp, schemathesis, aiosmtpd, rvault)\n  up      start the dev stack (state in .aetherius/)\n  down    stop what `up` started\n  status  show what runs\n  demo    up (no Vault; installs only what the demo needs) + diagnose a scenario's alert, print the result and its Temporal UI link\n  test    setup + services + every test (extra args go to cargo test) + fuzz + schemathesis against the API\n  schema  [SCHEMATHESIS ARGS]: only the schemathesis run against a fresh `aetherius api` (services up)\n  eval    [DIR] [--json FILE]: diagnose every scenario of DIR (default scenarios/) through the real stack, print accuracy\n  bench   [--debug]: end-to-end latency, ingest rate, knowledge search and embedding, idle RSS (release build)\n  fuzz    [--secs N] [TARGET...]: each cargo-fuzz target of fuzz/ for N s (default 20) from the committed corpus; installs cargo-fuzz if missing"
             );
             if args.is_empty() {
                 Ok(())
@@ -93,5 +97,6 @@ fn test(root: &std::path::Path, extra: &[String]) -> Result<()> {
     if !status.success() {
         bail!("tests failed");
     }
+    fuzz::run(root, &[])?;
     schema::run(root, &[])
 }

@@ -273,7 +273,7 @@ pub(crate) fn rvault_bin(root: &Path) -> PathBuf {
 /// Build folder of `cargo install`, outside the clone so that a new clone (CI) or a wiped
 /// .aetherius/ relinks instead of rebuilding: $AETHERIUS_TOOLS_TARGET_DIR, else
 /// ~/.cache/aetherius/tools-target.
-fn tools_target_dir() -> PathBuf {
+pub(crate) fn tools_target_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("AETHERIUS_TOOLS_TARGET_DIR") {
         return PathBuf::from(dir);
     }

@@ -15,7 +15,8 @@ static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         // JWTs.
         (r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", MASK),
         // Authorization headers.
-        (r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}", "$1 [REDACTED]"),
+        // (On one line, and a token never starts with `-`: `Bearer --db-password x` is the flag rule's.)
+        (r"(?i)\b(bearer|basic)[ \t]+[A-Za-z0-9][A-Za-z0-9._~+/=-]{7,}", "$1 [REDACTED]"),
         // user:password@ in URLs.
         (r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@", "${1}[REDACTED]@"),
         // AWS access key ids.
@@ -49,21 +50,43 @@ pub fn redact(text: &str) -> String {
         }
     }
     for re in [&*FLAG, &*KEY_VALUE] {
-        if !re.is_match(&out) {
-            continue;
-        }
-        let replaced = re.replace_all(&out, |c: &regex::Captures<'_>| {
-            let whole = c[0].to_owned();
-            if !secret_name(&c["name"]) || &c["value"] == MASK || c["value"].starts_with("[REDACTED") {
-                return whole;
-            }
-            let keep = c.get(0).map_or(0, |m| c.name("value").map_or(whole.len(), |v| v.start() - m.start()));
-            format!("{}{MASK}", &whole[..keep])
-        })
-        .into_owned();
-        out = replaced;
+        out = mask_pairs(re, &out);
     }
     out
+}
+
+/// Masks the values of `re`'s name/value matches whose names look secret. The value of a
+/// plain name is searched too, so `env: DB_PASSWORD=x` loses `x` (it is one match).
+fn mask_pairs(re: &Regex, text: &str) -> String {
+    if !re.is_match(text) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    while let Some(c) = re.captures_at(text, pos) {
+        let (Some(m), Some(value)) = (c.get(0), c.name("value")) else { break };
+        out.push_str(&text[pos..value.start()]);
+        if value.as_str() == MASK || value.as_str().starts_with("[REDACTED") {
+            out.push_str(value.as_str());
+            pos = m.end();
+        } else if secret_name(&c["name"]) && !secret_pair_at(text, value.start()) {
+            out.push_str(MASK);
+            pos = m.end();
+        } else {
+            // Search the plain value itself (it starts after the name, so this ends).
+            pos = value.start();
+        }
+    }
+    out.push_str(&text[pos..]);
+    out
+}
+
+/// Whether a secret-named pair starts at `at` (`token: AWS_SECRET_ACCESS_KEY: x`: the
+/// "value" of `token` is a name, and masking it would leave `x`).
+fn secret_pair_at(text: &str, at: usize) -> bool {
+    [&*FLAG, &*KEY_VALUE].into_iter().any(|re| {
+        re.captures_at(text, at).is_some_and(|c| c.get(0).is_some_and(|m| m.start() == at) && secret_name(&c["name"]))
+    })
 }
 
 /// Words that make a name secret wherever they appear in it (`DBPASSWORD`, `apiToken`).
@@ -245,6 +268,12 @@ mod tests {
         }
         assert_eq!(redact("--db-password s3cr3t --verbose"), "--db-password [REDACTED] --verbose");
         assert_eq!(redact("auth: admin:hunter2"), "auth: [REDACTED]");
+        // Found by the fuzz target: a secret pair inside a plain pair's value.
+        assert_eq!(redact("env: DB_PASSWORD=hunter2"), "env: DB_PASSWORD=[REDACTED]");
+        assert_eq!(redact(r#""pid":  DB_PASSWORD=hunter2 1"#), r#""pid":  DB_PASSWORD=[REDACTED] 1"#);
+        assert_eq!(redact("token: AWS_SECRET_ACCESS_KEY: hunter2"), "token: AWS_SECRET_ACCESS_KEY: [REDACTED]");
+        assert_eq!(redact("password: abc: def"), "password: [REDACTED] def");
+        assert_eq!(redact("--client-secret\nAWS_SECRET_ACCESS_KEY: hunter2"), "--client-secret\nAWS_SECRET_ACCESS_KEY: [REDACTED]");
     }
 
     #[test]
