@@ -30,6 +30,10 @@ pub const ROOT_CAUSE: SearchAttributeKey<String> = SearchAttributeKey::keyword(q
 /// Patch id of agent-mode routing (a `route_execution` activity before the first step).
 pub const AGENT_ROUTING_PATCH: &str = "agent-routing";
 
+/// Patch id of the loop guard: a `Continue` with no step left to run, or once the step
+/// budget is spent, ends the investigation (before it, only `decide_next` could end it).
+pub const BOUNDED_LOOP_PATCH: &str = "bounded-loop";
+
 /// The durable diagnosis of one alert.
 #[workflow]
 #[derive(Default)]
@@ -174,6 +178,28 @@ fn skipped(command: aetherius_core::Command, record: &ApprovalRecord) -> StepRes
         error: Some(format!("not run: {why} (it needed approval because {})", record.reason)),
         truncated: false,
         duration_ms: 0,
+    }
+}
+
+/// The diagnosis of an investigation that ran out of steps (or budget) without a conclusion.
+fn unconcluded(results: &[StepResult], budget_spent: bool, max_steps: u32, reason: &str) -> Diagnosis {
+    let ran = results.iter().filter(|r| r.status != StepStatus::Skipped).count();
+    let why = if budget_spent {
+        format!("the step budget ({max_steps}) was spent")
+    } else {
+        "no step was left to run".to_owned()
+    };
+    Diagnosis {
+        root_cause: RootCause::Unknown,
+        resource: None,
+        summary: format!("The investigation stopped after {ran} step(s) without a conclusion: {why} (last reason to go on: {reason})."),
+        evidence: vec![],
+        recommendations: vec![if budget_spent {
+            "Read the steps below; if they point somewhere, retry with a larger `api.max_steps`.".into()
+        } else {
+            "Read the steps below and investigate by hand; the reasoning proposed nothing more to run.".into()
+        }],
+        confidence: 0.0,
     }
 }
 
@@ -385,18 +411,22 @@ impl DiagnosisWorkflow {
             // Once the alert resolved, no more steps: conclude on what was read.
             let resolved = ctx.state(|w| w.status.resolved.is_some());
             let executed = results.iter().filter(|r| r.status != StepStatus::Skipped).count() as u32;
+            let steps_left = if resolved { 0 } else { req.max_steps.saturating_sub(results.len() as u32) };
             let input = DecideInput {
                 event: event.clone(),
                 analysis: analysis.clone(),
                 results: results.clone(),
                 pending: pending.iter().cloned().collect(),
-                steps_left: if resolved { 0 } else { req.max_steps.saturating_sub(results.len() as u32) },
+                steps_left,
             };
             match ctx.execute_activity(DecideNext, input, reasoning_opts(&q)).await? {
                 Decision::Conclude { diagnosis } => return Ok(diagnosis),
                 Decision::Continue { add_steps, reason } => {
                     for s in add_steps.into_iter().rev() {
                         pending.push_front(s);
+                    }
+                    if (pending.is_empty() || steps_left == 0) && ctx.patched(BOUNDED_LOOP_PATCH) {
+                        return Ok(unconcluded(&results, steps_left == 0 && !resolved, req.max_steps, &reason));
                     }
                     ctx.state_mut(|w| w.status.last_reason = Some(reason));
                 }

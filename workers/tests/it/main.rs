@@ -14,3 +14,4 @@ mod priority;
 mod notify;
 mod reports;
 mod webhook;
+mod workflow;
