@@ -4,7 +4,7 @@
 use crate::{ApiError, AppState};
 use aetherius_core::{
     AlertStatus, approval::AlertResolved, AlertmanagerPayload, DiagnosisRequest, StandardEvent, priority,
-    queues::{self, search_attributes as sa},
+    queues::search_attributes as sa,
 };
 use aetherius_workflows::DiagnosisWorkflow;
 use axum::{
@@ -220,7 +220,7 @@ pub(crate) async fn start_request(state: &AppState, id: String, request: Diagnos
         Some(old) => format!("{} on {} (retry of {old})", event.alertname(), event.cluster_id),
         None => format!("{} on {}", event.alertname(), event.cluster_id),
     };
-    let options = WorkflowStartOptions::new(queues::REASONING, id)
+    let options = WorkflowStartOptions::new(state.options.queues.reasoning.clone(), id)
         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
         .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
         .search_attributes(SearchAttributes::new(attrs))

@@ -69,6 +69,9 @@ pub struct ApiOptions {
     /// Field mappings of `POST /webhook/custom/{source}`, by source name.
     #[serde(default)]
     pub custom_sources: BTreeMap<String, custom::CustomSource>,
+    /// The task queues diagnoses start on (from `[temporal] task_queue_suffix`, set by the caller).
+    #[serde(skip)]
+    pub queues: aetherius_core::queues::Queues,
 }
 
 fn default_ready_timeout_ms() -> u64 {
@@ -91,6 +94,7 @@ impl Default for ApiOptions {
             cors_allowed_origins: vec![],
             ready_timeout_ms: default_ready_timeout_ms(),
             custom_sources: BTreeMap::new(),
+            queues: Default::default(),
         }
     }
 }

@@ -667,7 +667,7 @@ pub(crate) struct QueueStatus {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct QueueInfo {
     /// Task queue name.
-    queue: &'static str,
+    queue: String,
     /// `workflow` or `activity`.
     #[serde(rename = "type")]
     kind: &'static str,
@@ -690,11 +690,12 @@ pub(crate) struct QueueInfo {
 ))]
 pub(crate) async fn queue_status(State(state): State<AppState>) -> Result<Json<QueueStatus>, ApiError> {
     let mut out = vec![];
+    let q = &state.options.queues;
     for (queue, kind) in [
-        (queues::REASONING, TaskQueueType::Workflow),
-        (queues::REASONING, TaskQueueType::Activity),
-        (queues::EXECUTION, TaskQueueType::Activity),
-        (queues::REPORT, TaskQueueType::Activity),
+        (&q.reasoning, TaskQueueType::Workflow),
+        (&q.reasoning, TaskQueueType::Activity),
+        (&q.execution, TaskQueueType::Activity),
+        (&q.report, TaskQueueType::Activity),
     ] {
         let request = DescribeTaskQueueRequest {
             namespace: state.options.temporal_namespace.clone(),
@@ -711,7 +712,7 @@ pub(crate) async fn queue_status(State(state): State<AppState>) -> Result<Json<Q
             .into_inner();
         let stats = answer.stats.unwrap_or_default();
         out.push(QueueInfo {
-            queue,
+            queue: queue.clone(),
             kind: if kind == TaskQueueType::Workflow { "workflow" } else { "activity" },
             backlog: stats.approximate_backlog_count,
             backlog_age_secs: stats.approximate_backlog_age.map(|d| d.seconds as f64 + f64::from(d.nanos) / 1e9).unwrap_or(0.0),

@@ -13,6 +13,58 @@ pub fn execution_for_cluster(cluster: &str) -> String {
     format!("{EXECUTION}-{cluster}")
 }
 
+/// The separator between a queue's name and a deployment's suffix.
+pub const SUFFIX_SEPARATOR: char = '@';
+
+/// The task queues of one deployment: the shared names, each followed by `@<suffix>` when
+/// the deployment has one (`[temporal] task_queue_suffix`), so several deployments (or
+/// tests) can share a namespace without taking each other's tasks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queues {
+    /// Workflows and reasoning activities.
+    pub reasoning: String,
+    /// The shared execution pool.
+    pub execution: String,
+    /// Report and notifications.
+    pub report: String,
+    suffix: String,
+}
+
+impl Default for Queues {
+    fn default() -> Self {
+        Queues::with_suffix("")
+    }
+}
+
+impl Queues {
+    /// The queues with `suffix` (empty: the shared names).
+    pub fn with_suffix(suffix: &str) -> Self {
+        let name = |q: &str| if suffix.is_empty() { q.to_owned() } else { format!("{q}{SUFFIX_SEPARATOR}{suffix}") };
+        Queues { reasoning: name(REASONING), execution: name(EXECUTION), report: name(REPORT), suffix: suffix.to_owned() }
+    }
+
+    /// The queues of a diagnosis that runs on `task_queue`: its suffix, if any, applies
+    /// to every queue its activities go to. Any other name gets the shared queues.
+    pub fn of_workflow(task_queue: &str) -> Self {
+        let suffix = task_queue
+            .strip_prefix(REASONING)
+            .and_then(|rest| rest.strip_prefix(SUFFIX_SEPARATOR))
+            .unwrap_or_default();
+        Queues::with_suffix(suffix)
+    }
+
+    /// The deployment's suffix (empty for the shared names).
+    pub fn suffix(&self) -> &str {
+        &self.suffix
+    }
+
+    /// The queue of `cluster`'s in-cluster agent in this deployment.
+    pub fn execution_for_cluster(&self, cluster: &str) -> String {
+        let queue = execution_for_cluster(cluster);
+        if self.suffix.is_empty() { queue } else { format!("{queue}{SUFFIX_SEPARATOR}{}", self.suffix) }
+    }
+}
+
 /// Activity type names. Implementations and the workflow's declarations both use these.
 pub mod activity {
     /// Initial analysis of the alert.
@@ -68,6 +120,20 @@ pub mod search_attributes {
 
 #[cfg(test)]
 mod tests {
+    use super::Queues;
+
+    #[test]
+    fn a_suffix_reaches_every_queue_and_comes_back_from_the_workflows_queue() {
+        assert_eq!(Queues::default().reasoning, super::REASONING);
+        assert_eq!(Queues::of_workflow(super::REASONING), Queues::default());
+        assert_eq!(Queues::of_workflow("something-else"), Queues::default());
+        let q = Queues::with_suffix("t1");
+        assert_eq!((q.reasoning.as_str(), q.execution.as_str(), q.report.as_str()), ("aetherius-reasoning@t1", "aetherius-execution@t1", "aetherius-report@t1"));
+        assert_eq!(Queues::of_workflow(&q.reasoning), q);
+        assert_eq!(q.execution_for_cluster("prod"), "aetherius-execution-prod@t1");
+        assert_eq!(Queues::default().execution_for_cluster("prod"), "aetherius-execution-prod");
+    }
+
     #[test]
     fn the_operators_search_attribute_file_lists_exactly_these() {
         let file = include_str!("../../deploy/temporal/search-attributes.txt");

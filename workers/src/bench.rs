@@ -7,7 +7,7 @@ use crate::{
     pools::{self, Pool},
 };
 use aetherius_activities::execution::ClusterOptions;
-use aetherius_core::{AlertmanagerAlert, DiagnosisRequest, StandardEvent, queues};
+use aetherius_core::{AlertmanagerAlert, DiagnosisRequest, StandardEvent};
 use aetherius_scenario::{Scenario, server};
 use aetherius_workflows::DiagnosisWorkflow;
 use anyhow::Context;
@@ -171,7 +171,7 @@ pub async fn ingest(mut config: Config, scenario_dir: &Path, count: usize, concu
                 let alert: AlertmanagerAlert = serde_json::from_value(alert_of(scenario, cluster, base + count + i)?)?;
                 let event = StandardEvent::from_alertmanager(&alert, "default");
                 let request = DiagnosisRequest { event, max_steps: 1, priority: 0, approval: Default::default(), retry_of: None };
-                let options = WorkflowStartOptions::new(queues::REASONING, id.clone()).build();
+                let options = WorkflowStartOptions::new(state.options.queues.reasoning.clone(), id.clone()).build();
                 state.temporal.start_workflow(DiagnosisWorkflow::run, request, options).await?;
                 Ok(())
             }

@@ -21,6 +21,17 @@ pub struct TemporalOptions {
     pub address: String,
     /// Namespace.
     pub namespace: String,
+    /// Appended (`@<suffix>`) to every task queue name, so deployments sharing a namespace
+    /// (or tests) never take each other's tasks. Empty: the shared names.
+    #[serde(default)]
+    pub task_queue_suffix: String,
+}
+
+impl TemporalOptions {
+    /// The task queues of this deployment.
+    pub fn queues(&self) -> aetherius_core::queues::Queues {
+        aetherius_core::queues::Queues::with_suffix(&self.task_queue_suffix)
+    }
 }
 
 /// Where PostgreSQL is.
@@ -70,7 +81,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            temporal: TemporalOptions { address: "http://127.0.0.1:7233".into(), namespace: "default".into() },
+            temporal: TemporalOptions { address: "http://127.0.0.1:7233".into(), namespace: "default".into(), task_queue_suffix: String::new() },
             database: DatabaseOptions {
                 url: "postgres://aetherius@127.0.0.1:5433/aetherius".into(),
                 max_connections: 10,

@@ -7,7 +7,7 @@ use crate::{
     pools::{self, Pool},
 };
 use aetherius_activities::execution::ClusterOptions;
-use aetherius_core::{DiagnosisOutcome, DiagnosisRequest, StandardEvent, queues};
+use aetherius_core::{DiagnosisOutcome, DiagnosisRequest, StandardEvent};
 use aetherius_scenario::{Scenario, server};
 use aetherius_workflows::DiagnosisWorkflow;
 use anyhow::Context;
@@ -97,9 +97,10 @@ pub async fn run(mut config: Config, dir: &Path, json: Option<&Path>) -> anyhow:
         let runs = events.into_iter().map(|event| {
             let client = client.clone();
             let max_steps = config.api.max_steps;
+            let queue = config.temporal.queues().reasoning;
             async move {
                 let started = Instant::now();
-                let opts = WorkflowStartOptions::new(queues::REASONING, event.id.clone())
+                let opts = WorkflowStartOptions::new(queue, event.id.clone())
                     .execution_timeout(Duration::from_secs(300))
                     .build();
                 let handle = client.start_workflow(DiagnosisWorkflow::run, DiagnosisRequest { event, max_steps, priority: 0, approval: Default::default(), retry_of: None }, opts).await?;

@@ -4,7 +4,6 @@ use crate::config::Config;
 use aetherius_activities::{
     execution::ExecutionActivities, notify::NotifyActivities, reasoning::ReasoningActivities, report::ReportActivities,
 };
-use aetherius_core::queues;
 use aetherius_workflows::DiagnosisWorkflow;
 use aetherius_activities::knowledge::{self, KnowledgeBase};
 use aetherius_activities::llm::{Llm, LlmOptions, UsageStore};
@@ -80,7 +79,9 @@ pub fn knowledge(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Option<
 pub async fn app_state(config: &Config) -> anyhow::Result<aetherius_api::AppState> {
     let pool = database(config).await?;
     let access = Arc::new(aetherius_activities::execution::cluster_access(&config.execution));
-    let mut state = aetherius_api::AppState::new(config.api.clone(), temporal_client(config).await?, pool.clone(), access)?;
+    let mut api = config.api.clone();
+    api.queues = config.temporal.queues();
+    let mut state = aetherius_api::AppState::new(api, temporal_client(config).await?, pool.clone(), access)?;
     state.knowledge = knowledge(config, &pool)?;
     Ok(state)
 }
@@ -117,14 +118,15 @@ fn identity() -> String {
 /// Builds the worker of one pool. `cluster` makes an execution worker an in-cluster agent
 /// polling `execution-<cluster>`.
 pub async fn worker(runtime: &Runtime, client: Client, config: &Config, pool: Pool, cluster: Option<&str>) -> anyhow::Result<Worker> {
+    let q = config.temporal.queues();
     let options = match pool {
-        Pool::Reasoning => WorkerOptions::new(queues::REASONING)
+        Pool::Reasoning => WorkerOptions::new(q.reasoning.clone())
             .register_workflow::<DiagnosisWorkflow>()?
             .register_activities(ReasoningActivities::new(llm(config).await?).with_knowledge(reasoning_knowledge(config).await?))
-            .register_activities(crate::routing::RoutingActivities::new(client.clone()))
+            .register_activities(crate::routing::RoutingActivities::new(client.clone(), q.clone()))
             .build(),
         Pool::Execution => {
-            let queue = cluster.map(queues::execution_for_cluster).unwrap_or_else(|| queues::EXECUTION.to_owned());
+            let queue = cluster.map(|c| q.execution_for_cluster(c)).unwrap_or_else(|| q.execution.clone());
             WorkerOptions::new(queue).register_activities(ExecutionActivities::new(config.execution.clone())).build()
         }
         Pool::Report => {
@@ -138,7 +140,7 @@ pub async fn worker(runtime: &Runtime, client: Client, config: &Config, pool: Po
             }
             config.notifications.validate().map_err(anyhow::Error::msg).context("[notifications]")?;
             let notify = NotifyActivities::new(pool.clone(), config.notifications.clone(), &config.api.temporal_ui_url, &config.temporal.namespace);
-            WorkerOptions::new(queues::REPORT).register_activities(ReportActivities::new(pool)).register_activities(notify).build()
+            WorkerOptions::new(q.report.clone()).register_activities(ReportActivities::new(pool)).register_activities(notify).build()
         }
     };
     Ok(Worker::new(runtime, client, options)?)

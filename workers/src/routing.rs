@@ -6,7 +6,7 @@
 //! The workflow cannot ask Temporal itself (it must stay deterministic), so it asks this
 //! activity once per diagnosis and the answer is recorded in its history.
 
-use aetherius_core::queues::{self, activity};
+use aetherius_core::queues::{Queues, activity};
 use std::{
     sync::Arc,
     time::{Duration, SystemTime},
@@ -24,18 +24,19 @@ pub const AGENT_LIVENESS: Duration = Duration::from_secs(120);
 /// The routing activity; needs a Temporal client to see who polls.
 pub struct RoutingActivities {
     client: Client,
+    queues: Queues,
 }
 
 impl RoutingActivities {
-    /// With the client of the reasoning worker.
-    pub fn new(client: Client) -> Self {
-        RoutingActivities { client }
+    /// With the client and the queues of the reasoning worker.
+    pub fn new(client: Client, queues: Queues) -> Self {
+        RoutingActivities { client, queues }
     }
 
     /// The queue for `cluster`'s steps: its agent's queue when an agent polled it
     /// recently, else the shared execution queue.
     pub async fn queue_for(&self, cluster: &str) -> Result<String, tonic::Status> {
-        let agent_queue = queues::execution_for_cluster(cluster);
+        let agent_queue = self.queues.execution_for_cluster(cluster);
         let request = DescribeTaskQueueRequest {
             namespace: self.client.options().namespace.clone(),
             task_queue: Some(TaskQueue { name: agent_queue.clone(), kind: 1, ..Default::default() }),
@@ -51,7 +52,7 @@ impl RoutingActivities {
                 now.duration_since(seen).unwrap_or_default() < AGENT_LIVENESS
             })
         });
-        Ok(if live { agent_queue } else { queues::EXECUTION.to_owned() })
+        Ok(if live { agent_queue } else { self.queues.execution.clone() })
     }
 }
 

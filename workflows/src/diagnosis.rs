@@ -13,7 +13,7 @@ use aetherius_core::{
     Ending, Evidence, Method, Phase, ReportInput, RootCause, StepResult, StepStatus, StepSummary, StrategizeInput,
     approval::{AlertResolved, ApprovalAck, ApprovalRecord, ApprovalRequest, PendingApproval, Verdict},
     notify::{ChannelKind, DeliveryInput, NOTIFICATIONS_PATCH, PlannedDelivery},
-    queues,
+    queues::{self, Queues},
 };
 use std::{collections::VecDeque, error::Error, time::Duration};
 use temporalio_common::{ActivityCloseTimeouts, search_attributes::SearchAttributeKey};
@@ -29,6 +29,10 @@ pub const ROOT_CAUSE: SearchAttributeKey<String> = SearchAttributeKey::keyword(q
 
 /// Patch id of agent-mode routing (a `route_execution` activity before the first step).
 pub const AGENT_ROUTING_PATCH: &str = "agent-routing";
+
+/// Patch id of the loop guard: a `Continue` with no step left to run, or once the step
+/// budget is spent, ends the investigation (before it, only `decide_next` could end it).
+pub const BOUNDED_LOOP_PATCH: &str = "bounded-loop";
 
 /// The durable diagnosis of one alert.
 #[workflow]
@@ -87,9 +91,9 @@ fn timeouts(start_to_close: u64, schedule_to_close: u64) -> ActivityCloseTimeout
 pub const HEARTBEAT_TIMEOUT_SECS: u64 = 10;
 
 /// Reasoning activities are CPU-only and quick.
-fn reasoning_opts() -> ActivityOptions {
+fn reasoning_opts(q: &Queues) -> ActivityOptions {
     ActivityOptions::with_close_timeouts(timeouts(60, 300))
-        .task_queue(queues::REASONING)
+        .task_queue(q.reasoning.clone())
         .retry_policy(retry(3))
         .build()
 }
@@ -106,9 +110,9 @@ fn execution_opts(queue: &str) -> ActivityOptions {
 
 /// Storing the report must not be lost: more attempts, longer backoff. Its own cancellation
 /// token, so a cancelled diagnosis still stores its report.
-fn report_opts() -> ActivityOptions {
+fn report_opts(q: &Queues) -> ActivityOptions {
     ActivityOptions::with_close_timeouts(timeouts(30, 1800))
-        .task_queue(queues::REPORT)
+        .task_queue(q.report.clone())
         .cancellation_token(WorkflowCancellationToken::new())
         .retry_policy(
             RetryPolicy::builder()
@@ -122,9 +126,9 @@ fn report_opts() -> ActivityOptions {
 
 /// Planning notifications reads PostgreSQL: retried like the report, but a failure only
 /// means nobody is notified; the diagnosis still completes.
-fn plan_notifications_opts() -> ActivityOptions {
+fn plan_notifications_opts(q: &Queues) -> ActivityOptions {
     ActivityOptions::with_close_timeouts(timeouts(30, 300))
-        .task_queue(queues::REPORT)
+        .task_queue(q.report.clone())
         .cancellation_token(WorkflowCancellationToken::new())
         .retry_policy(retry(10))
         .build()
@@ -132,11 +136,11 @@ fn plan_notifications_opts() -> ActivityOptions {
 
 /// One channel: its own retry policy (from `[notifications.channels]`); Retry-After from
 /// the endpoint overrides the backoff of the next attempt.
-fn delivery_opts(d: &PlannedDelivery) -> ActivityOptions {
+fn delivery_opts(d: &PlannedDelivery, q: &Queues) -> ActivityOptions {
     let attempts = u64::from(d.max_attempts.max(1));
     let budget = attempts * (d.attempt_timeout_secs + 5) + attempts * d.max_interval_ms.div_ceil(1000) + 60;
     ActivityOptions::with_close_timeouts(timeouts(d.attempt_timeout_secs + 5, budget))
-        .task_queue(queues::REPORT)
+        .task_queue(q.report.clone())
         .cancellation_token(WorkflowCancellationToken::new())
         .retry_policy(
             RetryPolicy::builder()
@@ -174,6 +178,28 @@ fn skipped(command: aetherius_core::Command, record: &ApprovalRecord) -> StepRes
         error: Some(format!("not run: {why} (it needed approval because {})", record.reason)),
         truncated: false,
         duration_ms: 0,
+    }
+}
+
+/// The diagnosis of an investigation that ran out of steps (or budget) without a conclusion.
+fn unconcluded(results: &[StepResult], budget_spent: bool, max_steps: u32, reason: &str) -> Diagnosis {
+    let ran = results.iter().filter(|r| r.status != StepStatus::Skipped).count();
+    let why = if budget_spent {
+        format!("the step budget ({max_steps}) was spent")
+    } else {
+        "no step was left to run".to_owned()
+    };
+    Diagnosis {
+        root_cause: RootCause::Unknown,
+        resource: None,
+        summary: format!("The investigation stopped after {ran} step(s) without a conclusion: {why} (last reason to go on: {reason})."),
+        evidence: vec![],
+        recommendations: vec![if budget_spent {
+            "Read the steps below; if they point somewhere, retry with a larger `api.max_steps`.".into()
+        } else {
+            "Read the steps below and investigate by hand; the reasoning proposed nothing more to run.".into()
+        }],
+        confidence: 0.0,
     }
 }
 
@@ -291,7 +317,7 @@ impl DiagnosisWorkflow {
             started_at: Some(started_at),
             ended_at: Some(now(ctx)),
         };
-        let stored = ctx.execute_activity(Report, report_input, report_opts()).await?;
+        let stored = ctx.execute_activity(Report, report_input, report_opts(&Queues::of_workflow(ctx.task_queue()))).await?;
         if cancelled {
             ctx.state_mut(|w| w.status.phase = Phase::Cancelled);
             return Err(WorkflowTermination::cancelled());
@@ -308,13 +334,14 @@ impl DiagnosisWorkflow {
     /// diagnosis. Each activity records its delivery status in PostgreSQL.
     async fn notify(ctx: &mut WorkflowContext<Self>) {
         let workflow_id = ctx.workflow_id().to_owned();
-        let planned = match ctx.execute_activity(PlanNotifications, workflow_id.clone(), plan_notifications_opts()).await {
+        let q = Queues::of_workflow(ctx.task_queue());
+        let planned = match ctx.execute_activity(PlanNotifications, workflow_id.clone(), plan_notifications_opts(&q)).await {
             Ok(p) => p,
             Err(_) => return,
         };
         let sends = planned.iter().map(|d| {
             let input = DeliveryInput { workflow_id: workflow_id.clone(), channel: d.channel.clone(), max_attempts: d.max_attempts };
-            let opts = delivery_opts(d);
+            let opts = delivery_opts(d, &q);
             let ctx = &*ctx;
             async move {
                 match d.kind {
@@ -331,21 +358,23 @@ impl DiagnosisWorkflow {
     /// analyze → strategize → steps until a conclusion, the budget, or the alert resolving.
     async fn investigate(ctx: &mut WorkflowContext<Self>, req: &DiagnosisRequest) -> Result<Diagnosis, Stop> {
         let event = &req.event;
-        let analysis = ctx.execute_activity(Analyze, event.clone(), reasoning_opts()).await?;
+        // Tests run on suffixed queues of their own; production on the shared names.
+        let q = Queues::of_workflow(ctx.task_queue());
+        let analysis = ctx.execute_activity(Analyze, event.clone(), reasoning_opts(&q)).await?;
         ctx.state_mut(|w| {
             w.analysis = Some(analysis.clone());
             w.status.possible_causes = analysis.possible_causes.clone();
         });
         let strategy = ctx
-            .execute_activity(Strategize, StrategizeInput { event: event.clone(), analysis: analysis.clone() }, reasoning_opts())
+            .execute_activity(Strategize, StrategizeInput { event: event.clone(), analysis: analysis.clone() }, reasoning_opts(&q))
             .await?;
 
         // Agent mode (patch "agent-routing"): ask once where this cluster's steps run.
         // Histories from before the patch keep the shared queue.
         let execution_queue = if ctx.patched(AGENT_ROUTING_PATCH) {
-            ctx.execute_activity(RouteExecution, event.cluster_id.clone(), reasoning_opts()).await?
+            ctx.execute_activity(RouteExecution, event.cluster_id.clone(), reasoning_opts(&q)).await?
         } else {
-            queues::EXECUTION.to_owned()
+            q.execution.clone()
         };
 
         let mut pending: VecDeque<DiagnosticStep> = strategy.steps.into();
@@ -382,18 +411,22 @@ impl DiagnosisWorkflow {
             // Once the alert resolved, no more steps: conclude on what was read.
             let resolved = ctx.state(|w| w.status.resolved.is_some());
             let executed = results.iter().filter(|r| r.status != StepStatus::Skipped).count() as u32;
+            let steps_left = if resolved { 0 } else { req.max_steps.saturating_sub(results.len() as u32) };
             let input = DecideInput {
                 event: event.clone(),
                 analysis: analysis.clone(),
                 results: results.clone(),
                 pending: pending.iter().cloned().collect(),
-                steps_left: if resolved { 0 } else { req.max_steps.saturating_sub(results.len() as u32) },
+                steps_left,
             };
-            match ctx.execute_activity(DecideNext, input, reasoning_opts()).await? {
+            match ctx.execute_activity(DecideNext, input, reasoning_opts(&q)).await? {
                 Decision::Conclude { diagnosis } => return Ok(diagnosis),
                 Decision::Continue { add_steps, reason } => {
                     for s in add_steps.into_iter().rev() {
                         pending.push_front(s);
+                    }
+                    if (pending.is_empty() || steps_left == 0) && ctx.patched(BOUNDED_LOOP_PATCH) {
+                        return Ok(unconcluded(&results, steps_left == 0 && !resolved, req.max_steps, &reason));
                     }
                     ctx.state_mut(|w| w.status.last_reason = Some(reason));
                 }

@@ -32,15 +32,17 @@ async fn steps_run_on_the_clusters_own_agent_while_it_polls() {
     let (app, state) = api(&central_config).await;
     let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
     let client = pools::temporal_client(&central_config).await.unwrap();
-    let routing = RoutingActivities::new(client.clone());
-    assert_eq!(routing.queue_for(&cluster).await.unwrap(), queues::EXECUTION, "no agent yet: shared pool");
+    let q = central_config.temporal.queues();
+    assert_eq!(q, agent_config.temporal.queues(), "one test, one set of queues");
+    let routing = RoutingActivities::new(client.clone(), q.clone());
+    assert_eq!(routing.queue_for(&cluster).await.unwrap(), q.execution, "no agent yet: shared pool");
 
     let workers = vec![
         pools::worker(&runtime, client.clone(), &central_config, Pool::Reasoning, None).await.unwrap(),
         pools::worker(&runtime, client.clone(), &central_config, Pool::Report, None).await.unwrap(),
         pools::worker(&runtime, client.clone(), &agent_config, Pool::Execution, Some(&cluster)).await.unwrap(),
     ];
-    let agent_queue = queues::execution_for_cluster(&cluster);
+    let agent_queue = q.execution_for_cluster(&cluster);
 
     let body = async {
         let deadline = Instant::now() + Duration::from_secs(30);

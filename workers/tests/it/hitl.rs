@@ -304,7 +304,7 @@ async fn people_approve_reject_cancel_retry_and_resolve_diagnoses() {
         // 9. The queues: backlog and pollers, from Temporal.
         let (status, queues) = call(&app, "GET", "/queue/status", vec![]).await;
         assert_eq!(status, 200, "{queues}");
-        let reasoning = queues["queues"].as_array().unwrap().iter().find(|q| q["queue"] == "aetherius-reasoning" && q["type"] == "workflow").cloned();
+        let reasoning = queues["queues"].as_array().unwrap().iter().find(|q| q["queue"] == config.temporal.queues().reasoning.as_str() && q["type"] == "workflow").cloned();
         let reasoning = reasoning.expect("the reasoning queue is described");
         assert!(reasoning["pollers"].as_array().is_some_and(|p| !p.is_empty()), "our worker polls it: {reasoning}");
         assert!(reasoning["backlog"].is_i64(), "{reasoning}");

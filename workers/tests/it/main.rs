@@ -13,4 +13,6 @@ mod hitl;
 mod priority;
 mod notify;
 mod reports;
+mod shapes;
 mod webhook;
+mod workflow;

@@ -5,7 +5,7 @@
 //! default `aetherius-priority`) so no other test's worker drains the backlog.
 
 use crate::support::{api, config};
-use aetherius_core::{AlertmanagerAlert, StandardEvent, queues};
+use aetherius_core::{AlertmanagerAlert, StandardEvent};
 use aetherius_workers::pools;
 use aetherius_workflows::DiagnosisWorkflow;
 use std::time::{Duration, Instant};
@@ -56,7 +56,7 @@ async fn a_critical_diagnosis_runs_before_a_backlog_of_low_severity_ones() {
         .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(1))
         .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(1))
         .build();
-    let options = WorkerOptions::new(queues::REASONING).register_workflow::<DiagnosisWorkflow>().unwrap().tuner(tuner).build();
+    let options = WorkerOptions::new(config.temporal.queues().reasoning).register_workflow::<DiagnosisWorkflow>().unwrap().tuner(tuner).build();
     let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
     let mut worker = Worker::new(&runtime, pools::temporal_client(&config).await.unwrap(), options).unwrap();
     let stop = worker.shutdown_handle();

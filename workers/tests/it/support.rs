@@ -17,9 +17,25 @@ pub(crate) fn scenario_dir(id: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(id)
 }
 
-/// Configuration pointing at the test services and at `clusters` (id → kubeconfig).
+/// The task-queue suffix of the calling test: its name (cargo names the test's thread
+/// after it) and this test process, so no test, nor a run before this one, takes its tasks.
+pub(crate) fn queue_suffix() -> String {
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let run = RUN.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..8].to_owned());
+    let thread = std::thread::current();
+    let test = match thread.name() {
+        Some(name) if name != "main" => name.replace("::", "."),
+        // Not on the test's thread (or one test per process): a suffix of its own.
+        _ => uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
+    };
+    format!("{test}.{run}")
+}
+
+/// Configuration pointing at the test services and at `clusters` (id → kubeconfig), on
+/// the calling test's own task queues ([`queue_suffix`]).
 pub(crate) fn config(clusters: &[(&str, PathBuf)]) -> Config {
     let mut c = Config::default();
+    c.temporal.task_queue_suffix = queue_suffix();
     c.temporal.address = env("AETHERIUS_TEST_TEMPORAL");
     c.temporal.namespace = env("AETHERIUS_TEST_NAMESPACE");
     c.database.url = env("AETHERIUS_TEST_DATABASE_URL");
@@ -55,7 +71,9 @@ pub(crate) async fn api(config: &Config) -> (axum::Router, AppState) {
     let temporal = pools::temporal_client(config).await.expect("Temporal");
     let access = Arc::new(aetherius_activities::execution::cluster_access(&config.execution));
     // Knowledge tests put their own, isolated knowledge base in `state.knowledge`.
-    let state = AppState::new(config.api.clone(), temporal, pool, access).expect("API options");
+    let mut options = config.api.clone();
+    options.queues = config.temporal.queues();
+    let state = AppState::new(options, temporal, pool, access).expect("API options");
     (aetherius_api::app(state.clone()), state)
 }
 

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use temporalio_client::{WorkflowDescribeOptions, errors::WorkflowInteractionError};
 
-async fn wait_for_report(app: &axum::Router, id: &str) -> Value {
+pub(crate) async fn wait_for_report(app: &axum::Router, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let (status, body) = call(app, "GET", &format!("/tasks/{id}"), vec![]).await;
