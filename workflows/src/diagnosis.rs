@@ -10,7 +10,7 @@ use crate::activities::{
 };
 use aetherius_core::{
     AnalysisResult, DecideInput, Decision, Diagnosis, DiagnosisOutcome, DiagnosisRequest, DiagnosisStatus, DiagnosticStep,
-    Ending, Evidence, Method, Phase, ReportInput, RootCause, StepResult, StepStatus, StepSummary, StrategizeInput,
+    Ending, Evidence, Method, Observed, Phase, ReportInput, RootCause, StepResult, StepStatus, StepSummary, StrategizeInput,
     approval::{AlertResolved, ApprovalAck, ApprovalRecord, ApprovalRequest, PendingApproval, Verdict},
     notify::{ChannelKind, DeliveryInput, NOTIFICATIONS_PATCH, PlannedDelivery},
     queues,
@@ -29,6 +29,9 @@ pub const ROOT_CAUSE: SearchAttributeKey<String> = SearchAttributeKey::keyword(q
 
 /// Patch id of agent-mode routing (a `route_execution` activity before the first step).
 pub const AGENT_ROUTING_PATCH: &str = "agent-routing";
+
+/// Patch id of compact `decide_next` inputs ([`Observed`] steps instead of full results).
+pub const COMPACT_DECIDE_PATCH: &str = "compact-decide";
 
 /// The durable diagnosis of one alert.
 #[workflow]
@@ -174,6 +177,7 @@ fn skipped(command: aetherius_core::Command, record: &ApprovalRecord) -> StepRes
         error: Some(format!("not run: {why} (it needed approval because {})", record.reason)),
         truncated: false,
         duration_ms: 0,
+        output_ref: None,
     }
 }
 
@@ -382,10 +386,18 @@ impl DiagnosisWorkflow {
             // Once the alert resolved, no more steps: conclude on what was read.
             let resolved = ctx.state(|w| w.status.resolved.is_some());
             let executed = results.iter().filter(|r| r.status != StepStatus::Skipped).count() as u32;
+            // Patch "compact-decide": what the reasoning reads of each step, not every
+            // output again (history grew with the square of the steps).
+            let (full, observations) = if ctx.patched(COMPACT_DECIDE_PATCH) {
+                (vec![], results.iter().map(Observed::from).collect())
+            } else {
+                (results.clone(), vec![])
+            };
             let input = DecideInput {
                 event: event.clone(),
                 analysis: analysis.clone(),
-                results: results.clone(),
+                results: full,
+                observations,
                 pending: pending.iter().cloned().collect(),
                 steps_left: if resolved { 0 } else { req.max_steps.saturating_sub(results.len() as u32) },
             };

@@ -96,6 +96,7 @@ fn rejected(command: Command, rejection: Rejection) -> StepResult {
         error: Some(rejection.to_string()),
         truncated: false,
         duration_ms: 0,
+        output_ref: None,
     }
 }
 
