@@ -18,6 +18,7 @@ pub mod notify;
 pub mod reasoning;
 pub mod redact;
 pub mod report;
+pub mod step_outputs;
 
 /// Database migrations (sqlx), embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -226,6 +226,15 @@ impl StepResult {
         let text_room = if objects_size <= half { max - objects_size } else { half };
         let (output, cut_text) = if self.is_log() { tail(&self.output, text_room) } else { head(&self.output, text_room) };
         let object_room = max.saturating_sub(output.len());
+        // An object is large for a few long strings (annotations, ConfigMap values,
+        // certificates): cut those before giving up whole objects.
+        if objects_size > object_room {
+            let mut shrunk = false;
+            for o in &mut self.objects {
+                shrunk |= shrink_strings(o, LONG_STRING_BYTES);
+            }
+            self.truncated |= shrunk;
+        }
         let total = self.objects.len();
         let mut size = 0;
         self.objects.retain(|o| {
@@ -235,6 +244,22 @@ impl StepResult {
         self.output = output;
         self.truncated |= cut_text || self.objects.len() < total;
         self
+    }
+}
+
+/// Longest string an object keeps when a step is capped for history.
+const LONG_STRING_BYTES: usize = 4 * 1024;
+
+/// Cuts every string in `v` longer than `max` bytes to its head and a marker; whether any was.
+fn shrink_strings(v: &mut serde_json::Value, max: usize) -> bool {
+    match v {
+        serde_json::Value::String(t) if t.len() > max => {
+            *t = head(t, max).0;
+            true
+        }
+        serde_json::Value::Array(a) => a.iter_mut().fold(false, |cut, x| shrink_strings(x, max) | cut),
+        serde_json::Value::Object(m) => m.values_mut().fold(false, |cut, x| shrink_strings(x, max) | cut),
+        _ => false,
     }
 }
 
@@ -562,12 +587,16 @@ mod bounded_tests {
     }
 
     #[test]
-    fn capped_objects_stay_whole_and_text_keeps_its_head() {
+    fn capped_objects_lose_long_strings_first_and_text_keeps_its_head() {
         let big = json!({"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "x".repeat(200_000)}});
         let objects = vec![big.clone(), big.clone(), big];
         let r = result(Command::list("c", Some("ns"), "configmaps", None), "ConfigMap ns/a\n".repeat(30_000), objects).capped(HISTORY_STEP_BYTES);
         assert!(r.truncated);
-        assert_eq!(r.objects.len(), 0, "no whole 200 KB object fits in the half left to objects");
+        assert_eq!(r.objects.len(), 3, "long strings are cut before whole objects are dropped");
+        assert!(r.objects[0]["data"]["k"].as_str().unwrap().starts_with("xxxx") && r.objects[0]["data"]["k"].as_str().unwrap().contains("[... output truncated at 4096 bytes of 200000"));
+        let many: Vec<_> = (0..2000).map(|i| json!({"kind": "Pod", "metadata": {"name": format!("p-{i}"), "labels": {"a": "b".repeat(100)}}})).collect();
+        let r2 = result(Command::list("c", Some("ns"), "pods", None), String::new(), many).capped(HISTORY_STEP_BYTES);
+        assert!(r2.truncated && r2.objects.len() < 2000 && r2.objects[0]["metadata"]["name"] == "p-0", "many small objects: the first ones stay");
         assert!(r.output.starts_with("ConfigMap ns/a") && r.output.contains("[... output truncated at"));
         let size = r.output.len() + r.objects.iter().map(|o| o.to_string().len()).sum::<usize>();
         assert!(size <= HISTORY_STEP_BYTES + 100, "{size}");
