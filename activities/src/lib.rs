@@ -19,6 +19,7 @@ pub mod reasoning;
 /// Moved to `aetherius_core::redact` (pure text, fuzzed there); this path stays.
 pub use aetherius_core::redact;
 pub mod report;
+pub mod step_outputs;
 
 /// Database migrations (sqlx), embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

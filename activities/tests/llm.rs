@@ -250,7 +250,7 @@ async fn a_proposed_mutating_command_is_rejected_recorded_and_never_planned() {
 
     // decide_next: the rules have nothing to read and no finding; the LLM's reads are added,
     // its delete is named as rejected, and never becomes a step.
-    let input = DecideInput { event: e.clone(), analysis: analyze_alert(&e), results: vec![], pending: vec![], steps_left: 5 };
+    let input = DecideInput { event: e.clone(), analysis: analyze_alert(&e), results: vec![], observations: vec![], pending: vec![], steps_left: 5 };
     let rules = decide(&input);
     assert!(matches!(rules, Decision::Conclude { .. }), "{rules:?}");
     match assist::decide(&llm, &task(), &input, rules).await {
@@ -541,7 +541,8 @@ async fn a_diagnosis_with_the_llm_completes_over_a_fixture_cluster() {
         let input = DecideInput {
             event: event.clone(),
             analysis: analysis.clone(),
-            results: results.clone(),
+            results: vec![],
+            observations: results.iter().map(aetherius_core::Observed::from).collect(),
             pending: pending.iter().cloned().collect(),
             steps_left: max_steps - results.len() as u32,
         };

@@ -25,6 +25,7 @@ fn input(workflow_id: &str) -> ReportInput {
         error: None,
         truncated: false,
         duration_ms: 42,
+        output_ref: None,
     };
     let ran = StepSummary::from(&ran);
     serde_json::from_value(json!({

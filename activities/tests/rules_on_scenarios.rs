@@ -61,7 +61,9 @@ async fn diagnose(scenario: &Scenario, trace: bool, typed_list_items: bool) -> (
         let input = DecideInput {
             event: event.clone(),
             analysis: analysis.clone(),
-            results: results.clone(),
+            // The shape the workflow sends (patch `compact-decide`): compact observations.
+            results: vec![],
+            observations: results.iter().map(aetherius_core::Observed::from).collect(),
             pending: pending.iter().cloned().collect(),
             steps_left: max_steps - results.len() as u32,
         };

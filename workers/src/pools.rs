@@ -127,7 +127,18 @@ pub async fn worker(runtime: &Runtime, client: Client, config: &Config, pool: Po
             .build(),
         Pool::Execution => {
             let queue = cluster.map(|c| q.execution_for_cluster(c)).unwrap_or_else(|| q.execution.clone());
-            WorkerOptions::new(queue).register_activities(ExecutionActivities::new(config.execution.clone())).build()
+            // The shared pool keeps outputs too large for history in PostgreSQL (connected on
+            // first use); an in-cluster agent has no database and only caps them.
+            let outputs = match cluster {
+                None => Some(
+                    sqlx::postgres::PgPoolOptions::new()
+                        .max_connections(2)
+                        .connect_lazy(&config.database.url)
+                        .context("database.url")?,
+                ),
+                Some(_) => None,
+            };
+            WorkerOptions::new(queue).register_activities(ExecutionActivities::new(config.execution.clone()).with_outputs(outputs)).build()
         }
         Pool::Report => {
             let pool = database(config).await?;

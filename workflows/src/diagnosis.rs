@@ -10,7 +10,7 @@ use crate::activities::{
 };
 use aetherius_core::{
     AnalysisResult, DecideInput, Decision, Diagnosis, DiagnosisOutcome, DiagnosisRequest, DiagnosisStatus, DiagnosticStep,
-    Ending, Evidence, Method, Phase, ReportInput, RootCause, StepResult, StepStatus, StepSummary, StrategizeInput,
+    Ending, Evidence, Method, Observed, Phase, ReportInput, RootCause, StepResult, StepStatus, StepSummary, StrategizeInput,
     approval::{AlertResolved, ApprovalAck, ApprovalRecord, ApprovalRequest, PendingApproval, Verdict},
     notify::{ChannelKind, DeliveryInput, NOTIFICATIONS_PATCH, PlannedDelivery},
     queues::{self, Queues},
@@ -33,6 +33,8 @@ pub const AGENT_ROUTING_PATCH: &str = "agent-routing";
 /// Patch id of the loop guard: a `Continue` with no step left to run, or once the step
 /// budget is spent, ends the investigation (before it, only `decide_next` could end it).
 pub const BOUNDED_LOOP_PATCH: &str = "bounded-loop";
+/// Patch id of compact `decide_next` inputs ([`Observed`] steps instead of full results).
+pub const COMPACT_DECIDE_PATCH: &str = "compact-decide";
 
 /// The durable diagnosis of one alert.
 #[workflow]
@@ -178,6 +180,7 @@ fn skipped(command: aetherius_core::Command, record: &ApprovalRecord) -> StepRes
         error: Some(format!("not run: {why} (it needed approval because {})", record.reason)),
         truncated: false,
         duration_ms: 0,
+        output_ref: None,
     }
 }
 
@@ -412,10 +415,18 @@ impl DiagnosisWorkflow {
             let resolved = ctx.state(|w| w.status.resolved.is_some());
             let executed = results.iter().filter(|r| r.status != StepStatus::Skipped).count() as u32;
             let steps_left = if resolved { 0 } else { req.max_steps.saturating_sub(results.len() as u32) };
+            // Patch "compact-decide": what the reasoning reads of each step, not every
+            // output again (history grew with the square of the steps).
+            let (full, observations) = if ctx.patched(COMPACT_DECIDE_PATCH) {
+                (vec![], results.iter().map(Observed::from).collect())
+            } else {
+                (results.clone(), vec![])
+            };
             let input = DecideInput {
                 event: event.clone(),
                 analysis: analysis.clone(),
-                results: results.clone(),
+                results: full,
+                observations,
                 pending: pending.iter().cloned().collect(),
                 steps_left,
             };

@@ -5,7 +5,6 @@
 //! - `up` / `down`: start / stop the dev stack (Temporal, PostgreSQL + pgvector, Vault, Aetherius)
 //! - `demo`: up without Vault (installs only what it needs) + a real diagnosis of a scenario's alert, printed with its Temporal UI link
 //! - `test`: setup + the stack's services + every test + the fuzz targets (20 s each) + schemathesis against the API
-//! - `fuzz`: only the fuzz targets
 //! - `schema`: only the schemathesis run (the stack's services must be up)
 //! - `eval`: every scenario through the real stack, scored
 //! - `bench`: the performance figures of DESIGN.md

@@ -25,13 +25,21 @@ pub struct ExecutionActivities {
     clusters: Clusters,
     access: ClusterAccess,
     reviews: rbac::AccessReviews,
+    /// Where outputs too large for history are kept (`None`: an agent, or no database).
+    outputs: Option<sqlx::PgPool>,
 }
 
 impl ExecutionActivities {
     /// With the clusters this worker can reach.
     pub fn new(options: ExecutionOptions) -> Self {
         let access = cluster_access(&options);
-        ExecutionActivities { clusters: Clusters::new(options), access, reviews: rbac::AccessReviews::default() }
+        ExecutionActivities { clusters: Clusters::new(options), access, reviews: rbac::AccessReviews::default(), outputs: None }
+    }
+
+    /// Keeps outputs too large for history in `step_outputs` over `pool`.
+    pub fn with_outputs(mut self, pool: Option<sqlx::PgPool>) -> Self {
+        self.outputs = pool;
+        self
     }
 
     /// Runs a command through the safety layers and against its cluster. 4xx answers and
@@ -96,6 +104,7 @@ fn rejected(command: Command, rejection: Rejection) -> StepResult {
         error: Some(rejection.to_string()),
         truncated: false,
         duration_ms: 0,
+        output_ref: None,
     }
 }
 
@@ -120,10 +129,18 @@ impl ExecutionActivities {
             }
         };
         tokio::select! {
-            result = self.run(cmd) => result.map_err(|e| {
-                tracing::warn!(error = %e, "step failed, Temporal will retry");
-                ActivityError::from(e)
-            }),
+            result = self.run(cmd) => match result {
+                // At most HISTORY_STEP_BYTES go back into history; the whole stays in PostgreSQL.
+                Ok(r) => {
+                    let info = ctx.info();
+                    let workflow_id = info.workflow_id.clone().unwrap_or_default();
+                    Ok(crate::step_outputs::bound(self.outputs.as_ref(), &workflow_id, &info.activity_id, r).await)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "step failed, Temporal will retry");
+                    Err(ActivityError::from(e))
+                }
+            },
             () = ctx.cancelled() => {
                 tracing::info!(command = %line, "step stopped: the diagnosis was cancelled");
                 Err(ActivityError::cancelled())

@@ -41,6 +41,7 @@ pub(crate) fn success(command: Command, read: Read, max_bytes: usize) -> StepRes
         error: None,
         truncated: cut_read || cut_text || cut_objects,
         duration_ms: 0,
+        output_ref: None,
     }
 }
 
@@ -53,6 +54,7 @@ pub(crate) fn failure(command: Command, status: StepStatus, message: String) -> 
         error: Some(redact(&message)),
         truncated: false,
         duration_ms: 0,
+        output_ref: None,
     }
 }
 

@@ -128,17 +128,18 @@ pub async fn decide(llm: &Llm, task: &str, input: &DecideInput, rules: Decision)
     if !llm.options().consult_on_decide || input.steps_left == 0 {
         return rules;
     }
-    let obs = Observations::new(&input.results);
+    let steps = input.steps();
+    let obs = Observations::new(&steps);
     let findings = analyzers::analyze(&input.event, &obs, &crate::reasoning::scope::scope(&input.event, &obs));
     let best = findings.first().map_or(0.0, |f| f.confidence);
     if best >= UNSURE {
         return rules;
     }
-    let mut known: HashSet<String> = input.results.iter().map(|r| r.command.key()).chain(input.pending.iter().map(|p| p.command.key())).collect();
+    let mut known: HashSet<String> = steps.iter().map(|r| r.command.key()).chain(input.pending.iter().map(|p| p.command.key())).collect();
     let room = MAX_LLM_STEPS.min(input.steps_left as usize);
     match rules {
         Decision::Conclude { diagnosis } => {
-            let ctx = Context { event: &input.event, hypotheses: &input.analysis.possible_causes, findings: &findings, results: &input.results, pending: &input.pending };
+            let ctx = Context { event: &input.event, hypotheses: &input.analysis.possible_causes, findings: &findings, results: &steps, pending: &input.pending };
             let answered = match llm.analyze(task, &ctx).await {
                 Ok(a) => a,
                 Err(e) => {
@@ -168,7 +169,7 @@ pub async fn decide(llm: &Llm, task: &str, input: &DecideInput, rules: Decision)
             let mut pending = add_steps.clone();
             pending.extend(input.pending.iter().cloned());
             known.extend(add_steps.iter().map(|s| s.command.key()));
-            let ctx = Context { event: &input.event, hypotheses: &input.analysis.possible_causes, findings: &findings, results: &input.results, pending: &pending };
+            let ctx = Context { event: &input.event, hypotheses: &input.analysis.possible_causes, findings: &findings, results: &steps, pending: &pending };
             match llm.propose_next(task, &ctx).await {
                 Ok(answered) => {
                     let (steps, rejected) = new_steps(&answered.proposals, &mut known, room, &answered.model);

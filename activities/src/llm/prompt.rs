@@ -148,6 +148,7 @@ mod tests {
             error: None,
             truncated: false,
             duration_ms: 1,
+            output_ref: None,
         }
     }
 

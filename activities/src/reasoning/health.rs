@@ -226,7 +226,7 @@ mod tests {
 
     fn diagnose(labels: Value, results: Vec<StepResult>) -> Diagnosis {
         let event = alert(labels);
-        let input = DecideInput { analysis: analyze_alert(&event), event, results, pending: vec![], steps_left: 0 };
+        let input = DecideInput { analysis: analyze_alert(&event), event, results, observations: vec![], pending: vec![], steps_left: 0 };
         match decide(&input) {
             Decision::Conclude { diagnosis } => diagnosis,
             other => panic!("no conclusion: {other:?}"),

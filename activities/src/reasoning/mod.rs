@@ -150,7 +150,8 @@ pub fn strategize_plan(input: &StrategizeInput) -> DiagnosticStrategy {
 /// A consistent finding is a diagnosis, but the investigation reads on while it can, in
 /// case the decisive fact turns up (possibly for another cause); a weak one is only a lead.
 pub fn decide(input: &DecideInput) -> Decision {
-    let obs = Observations::new(&input.results);
+    let steps = input.steps();
+    let obs = Observations::new(&steps);
     // What belongs to the alert, worked out once for the rules, the plan and the conclusion.
     let sc = scope::scope(&input.event, &obs);
     let findings = analyzers::analyze(&input.event, &obs, &sc);
@@ -166,7 +167,7 @@ pub fn decide(input: &DecideInput) -> Decision {
     let conclusive = best.is_some_and(|f| f.tier == Tier::Decisive);
     let nothing_left = follow.is_empty() && input.pending.is_empty();
     if (conclusive && !events_pending) || nothing_left || input.steps_left == 0 {
-        return Decision::Conclude { diagnosis: conclude(input, &obs, &sc, &findings) };
+        return Decision::Conclude { diagnosis: conclude(input, &steps, &obs, &sc, &findings) };
     }
     if conclusive {
         // Only the pod's events stand between us and the conclusion: read them next,
@@ -183,7 +184,7 @@ pub fn decide(input: &DecideInput) -> Decision {
 /// The diagnosis: the best finding when it is at least consistent; `not-an-issue` only with
 /// positive evidence that the alert's object and what it points at are healthy now and no
 /// rule found even a lead; else `unknown`, naming the strongest lead and what to read next.
-fn conclude(input: &DecideInput, obs: &Observations<'_>, sc: &scope::Scope<'_>, findings: &[Finding]) -> Diagnosis {
+fn conclude(input: &DecideInput, steps: &[aetherius_core::StepResult], obs: &Observations<'_>, sc: &scope::Scope<'_>, findings: &[Finding]) -> Diagnosis {
     let effective = sc.target.clone().or_else(|| input.analysis.target.clone());
     let target = effective.as_ref();
     let best = findings.first();
@@ -242,7 +243,7 @@ fn conclude(input: &DecideInput, obs: &Observations<'_>, sc: &scope::Scope<'_>, 
     if let (Some(t), Some(why)) = (target, &not_clear) {
         evidence.push(Evidence { source: t.resource_ref(), detail: format!("not an all-clear: {why}") });
     }
-    evidence.extend(input.results.iter().filter(|r| r.error.is_some()).map(|r| Evidence { source: r.command.to_string(), detail: r.error.clone().unwrap_or_default() }));
+    evidence.extend(steps.iter().filter(|r| r.error.is_some()).map(|r| Evidence { source: r.command.to_string(), detail: r.error.clone().unwrap_or_default() }));
     let lead = match (best, &not_clear) {
         (Some(f), _) => format!(" Strongest lead ({}, weak): {}", f.root_cause, f.summary),
         (None, Some(why)) => format!(" Not an all-clear: {why}."),
@@ -251,7 +252,7 @@ fn conclude(input: &DecideInput, obs: &Observations<'_>, sc: &scope::Scope<'_>, 
     Diagnosis {
         root_cause: RootCause::Unknown,
         resource: best.and_then(|f| f.resource.clone()).or_else(|| target.map(Target::resource_ref)),
-        summary: format!("The evidence read ({} steps) does not support any known cause; a human should look.{lead}", input.results.len()),
+        summary: format!("The evidence read ({} steps) does not support any known cause; a human should look.{lead}", steps.len()),
         evidence,
         recommendations: vec![read_next(best, target), "Add what you learn to the knowledge base.".into()],
         confidence: UNKNOWN_CONFIDENCE,

@@ -5,6 +5,7 @@
 mod support;
 mod agent;
 mod auth;
+mod bounded;
 mod commands;
 mod eval;
 mod events;

@@ -18,7 +18,7 @@ pub(crate) fn alert_with(labels: Value, annotations: Value) -> StandardEvent {
 }
 
 pub(crate) fn result(command: Command, status: StepStatus, objects: Vec<Value>, output: &str) -> StepResult {
-    StepResult { command, status, output: output.into(), objects, error: None, truncated: false, duration_ms: 0 }
+    StepResult { command, status, output: output.into(), objects, error: None, truncated: false, duration_ms: 0, output_ref: None }
 }
 
 /// Objects as one successful read.

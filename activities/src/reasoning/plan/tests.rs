@@ -170,6 +170,7 @@ fn a_ready_node_does_not_clear_a_disk_alert() {
         analysis: crate::reasoning::analyze_alert(&e),
         event: e,
         results: vec![read(vec![node])],
+        observations: vec![],
         pending: vec![],
         steps_left: 0,
     };
@@ -402,7 +403,7 @@ fn pods_on_a_node_are_listed_namespace_by_namespace_when_the_cluster_wide_list_i
     let node = json!({"kind": "Node", "metadata": {"name": "w5"}, "status": {"conditions": [{"type": "DiskPressure", "status": "True"}]}});
     let mut across = all_namespaces(Command::list("c", None, "pods", None));
     across.flags.insert("field-selector".into(), "spec.nodeName=w5".into());
-    let denied = aetherius_core::StepResult { command: across, status: aetherius_core::StepStatus::Forbidden, output: String::new(), objects: vec![], error: Some("forbidden".into()), truncated: false, duration_ms: 0 };
+    let denied = aetherius_core::StepResult { command: across, status: aetherius_core::StepStatus::Forbidden, output: String::new(), objects: vec![], error: Some("forbidden".into()), truncated: false, duration_ms: 0, output_ref: None };
     let evicted = json!({"kind": "Event", "metadata": {"namespace": "web", "name": "a.1"}, "involvedObject": {"kind": "Pod", "namespace": "web", "name": "a"},
         "type": "Warning", "reason": "Evicted", "message": "The node was low on resource: inodes.", "source": {"component": "kubelet", "host": "w5"}});
     let steps = next(&e, &[read(vec![node.clone()]), denied.clone()]);

@@ -531,7 +531,7 @@ mod tests {
             serde_json::json!({"kind": "Service", "metadata": {"namespace": "b", "name": "api"}}),
             serde_json::json!({"kind": "StatefulSet", "metadata": {"namespace": "b", "name": "db"}}),
         ];
-        let results = vec![StepResult { command: Command::list("c", None, "pods", None), status: StepStatus::Success, output: String::new(), objects, error: None, truncated: false, duration_ms: 0 }];
+        let results = vec![StepResult { command: Command::list("c", None, "pods", None), status: StepStatus::Success, output: String::new(), objects, error: None, truncated: false, duration_ms: 0, output_ref: None }];
         let obs = Observations::new(&results);
         let r = |ns: Option<&str>, n: &str| resolve_named(&obs, ns, n).map(|t| t.resource_ref());
         assert_eq!(r(Some("a"), "web").as_deref(), Some("a/Deployment/web-v2"));
@@ -552,7 +552,7 @@ mod tests {
             hpa("old", "old", "False", "FailedGetScale", "the HPA controller was unable to get the target's current scale: deployments/scale.apps \"old\" not found"),
             hpa("indexer", "indexer", "True", "ReadyForNewScale", "recommended size matches current size"),
         ];
-        let results = vec![StepResult { command: Command::list("c", None, "pods", None), status: StepStatus::Success, output: String::new(), objects, error: None, truncated: false, duration_ms: 0 }];
+        let results = vec![StepResult { command: Command::list("c", None, "pods", None), status: StepStatus::Success, output: String::new(), objects, error: None, truncated: false, duration_ms: 0, output_ref: None }];
         let obs = Observations::new(&results);
         let gateway: Vec<&Value> = obs.all("Deployment").collect();
         let names: Vec<&str> = hpas_of(&obs, &gateway).iter().map(|h| s(h, "/metadata/name")).collect();

@@ -137,7 +137,7 @@ mod tests {
 
     fn read(objects: Vec<Value>) -> Vec<StepResult> {
         let command = Command::list("c", Some("shop"), "pods", None);
-        vec![StepResult { command, status: StepStatus::Success, output: String::new(), objects, error: None, truncated: false, duration_ms: 0 }]
+        vec![StepResult { command, status: StepStatus::Success, output: String::new(), objects, error: None, truncated: false, duration_ms: 0, output_ref: None }]
     }
 
     fn pod(name: &str, restarts: u64, finished: &str, ready: bool) -> Value {
