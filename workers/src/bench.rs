@@ -147,73 +147,141 @@ pub async fn e2e(mut config: Config, scenario_dir: &Path, runs: usize) -> anyhow
     }
 }
 
-/// Ingest: unique alerts through the webhook vs the raw Temporal client start rate, and
-/// duplicates answered from the dedup window. Nothing polls the started workflows; they
-/// are terminated at the end.
-pub async fn ingest(mut config: Config, scenario_dir: &Path, count: usize, concurrency: usize) -> anyhow::Result<String> {
+/// Ingest: unique alerts started four ways, interleaved in `rounds` rounds (each way
+/// first in turn, so a busy neighbour slows all alike): the raw Temporal client (same
+/// workflow and input, default options), the raw client with the webhook's start options
+/// (search attributes, priority, summary, timeout), the API's ingest path without HTTP
+/// (`ingest_event`: dedup, priority, the start with search attributes), and the webhook
+/// (HTTP router, parse, validate, then the same path). Then duplicates, answered from the
+/// dedup window. Nothing polls the started workflows; they are terminated at the end.
+pub async fn ingest(mut config: Config, scenario_dir: &Path, count: usize, concurrency: usize, rounds: usize) -> anyhow::Result<String> {
     open_api(&mut config);
+    let rounds = rounds.max(1);
     let scenario = Scenario::load(scenario_dir).with_context(|| format!("loading {}", scenario_dir.display()))?;
     let state = pools::app_state(&config).await?;
     aetherius_activities::MIGRATOR.run(&state.pool).await.context("running migrations")?;
     let app = aetherius_api::app(state.clone());
     let base = (std::process::id() as usize) * 100_000;
     let cluster = format!("ingest{}", std::process::id());
+    let per_round = count.div_ceil(rounds);
+    let alerts: Vec<Value> = (0..per_round * rounds * WAYS).map(|i| alert_of(&scenario, &cluster, base + i)).collect::<anyhow::Result<_>>()?;
+    let mut chunks = alerts.chunks(per_round);
 
-    // Raw client: the same workflow, ids and input, straight to Temporal.
-    let raw_ids: Vec<String> = (0..count).map(|i| format!("bench-raw-{cluster}-{i}")).collect();
-    let started = Instant::now();
-    let raw: Vec<anyhow::Result<()>> = stream::iter(raw_ids.iter().enumerate())
-        .map(|(i, id)| {
-            let state = state.clone();
-            let scenario = &scenario;
-            let cluster = &cluster;
-            async move {
-                let alert: AlertmanagerAlert = serde_json::from_value(alert_of(scenario, cluster, base + count + i)?)?;
-                let event = StandardEvent::from_alertmanager(&alert, "default");
-                let request = DiagnosisRequest { event, max_steps: 1, priority: 0, approval: Default::default(), retry_of: None };
-                let options = WorkflowStartOptions::new(queues::REASONING, id.clone()).build();
-                state.temporal.start_workflow(DiagnosisWorkflow::run, request, options).await?;
-                Ok(())
+    // The ways: raw, raw with the webhook's start options, ingest path, webhook.
+    const WAYS: usize = 4;
+    // secs[way][round], latencies[way]
+    let mut secs: [Vec<f64>; WAYS] = Default::default();
+    let mut latencies: [Vec<Duration>; WAYS] = Default::default();
+    let mut started_ids = vec![];
+    let mut webhook_alerts = vec![];
+    for round in 0..rounds {
+        for k in 0..WAYS {
+            let phase = (round + k) % WAYS;
+            let chunk = chunks.next().context("alerts")?;
+            let t = Instant::now();
+            let answers: Vec<anyhow::Result<(String, Duration)>> = stream::iter(chunk)
+                .map(|alert| {
+                    let (state, app) = (&state, &app);
+                    async move {
+                        let t = Instant::now();
+                        let id = match phase {
+                            0 => {
+                                let alert: AlertmanagerAlert = serde_json::from_value(alert.clone())?;
+                                let event = StandardEvent::from_alertmanager(&alert, "default");
+                                let id = event.id.clone();
+                                let request = DiagnosisRequest { event, max_steps: 1, priority: 0, approval: Default::default(), retry_of: None };
+                                let options = WorkflowStartOptions::new(queues::REASONING, id.clone()).build();
+                                state.temporal.start_workflow(DiagnosisWorkflow::run, request, options).await?;
+                                id
+                            }
+                            1 => {
+                                let alert: AlertmanagerAlert = serde_json::from_value(alert.clone())?;
+                                let event = StandardEvent::from_alertmanager(&alert, "default");
+                                let id = event.id.clone();
+                                let request = DiagnosisRequest {
+                                    event,
+                                    max_steps: state.options.max_steps,
+                                    priority: 0,
+                                    approval: Default::default(),
+                                    retry_of: None,
+                                };
+                                let options = aetherius_api::start_options(id.clone(), &request);
+                                state.temporal.start_workflow(DiagnosisWorkflow::run, request, options).await?;
+                                id
+                            }
+                            2 => {
+                                let alert: AlertmanagerAlert = serde_json::from_value(alert.clone())?;
+                                let event = StandardEvent::from_alertmanager(&alert, "default");
+                                let ingest = aetherius_api::ingest_event(state, event).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                                anyhow::ensure!(ingest.status == "started", "ingest_event answered {ingest:?}");
+                                ingest.workflow_id
+                            }
+                            _ => {
+                                let (status, body) = post(app, "/webhook/alertmanager", webhook(vec![alert.clone()])).await?;
+                                anyhow::ensure!(status == 202 && body["started"] == 1, "webhook answered {status}: {body}");
+                                body["workflows"][0]["workflow_id"].as_str().unwrap_or_default().to_owned()
+                            }
+                        };
+                        Ok((id, t.elapsed()))
+                    }
+                })
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
+            secs[phase].push(t.elapsed().as_secs_f64());
+            for a in answers {
+                let (id, latency) = a?;
+                started_ids.push(id);
+                latencies[phase].push(latency);
             }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    let raw_secs = started.elapsed().as_secs_f64();
-    raw.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
-
-    // Through the webhook: parse, validate, standardize, dedup check, start.
-    let alerts: Vec<Value> = (0..count).map(|i| alert_of(&scenario, &cluster, base + i)).collect::<anyhow::Result<_>>()?;
-    let (answers, api_secs) = post_all(&app, &alerts, concurrency).await;
-    let mut api_ids = vec![];
-    for a in answers {
-        let (status, body) = a?;
-        anyhow::ensure!(status == 202 && body["started"] == 1, "webhook answered {status}: {body}");
-        api_ids.push(body["workflows"][0]["workflow_id"].as_str().unwrap_or_default().to_owned());
+            if phase == 3 {
+                webhook_alerts.extend_from_slice(chunk);
+            }
+        }
     }
 
-    // The same alerts again: every one answered from the dedup window.
-    let (again, dup_secs) = post_all(&app, &alerts, concurrency).await;
+    // The webhook's alerts again: every one answered from the dedup window.
+    let (again, dup_secs) = post_all(&app, &webhook_alerts, concurrency).await;
     for a in again {
         let (_, body) = a?;
         anyhow::ensure!(body["workflows"][0]["status"] == "duplicate", "a repeat was not answered as duplicate: {body}");
     }
 
-    for id in raw_ids.iter().chain(&api_ids) {
+    for id in &started_ids {
         let handle = state.temporal.get_workflow_handle::<DiagnosisWorkflow>(id.clone());
         let _ = handle.terminate(WorkflowTerminateOptions::builder().reason("benchmark workflow").build()).await;
     }
-    let rate = |secs: f64| count as f64 / secs.max(1e-9);
+    let total = per_round * rounds;
+    let rate = |s: &[f64]| total as f64 / s.iter().sum::<f64>().max(1e-9);
+    // Per round: phase's share of the raw rate (raw time / phase time).
+    let spread = |phase: usize| {
+        let r: Vec<f64> = secs[0].iter().zip(&secs[phase]).map(|(raw, p)| 100.0 * raw / p.max(1e-9)).collect();
+        let (lo, hi) = r.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        format!("rounds {lo:.0}%..{hi:.0}%")
+    };
+    for l in &mut latencies {
+        l.sort();
+    }
+    let lat = |phase: usize| format!("p50 {}  p99 {}", ms(pct(&latencies[phase], 0.5)), ms(pct(&latencies[phase], 0.99)));
     let mut out = String::new();
-    writeln!(out, "ingest ({count} alerts, {concurrency} concurrent)")?;
-    writeln!(out, "  raw Temporal client starts: {:.0}/s", rate(raw_secs))?;
+    writeln!(out, "ingest ({total} alerts per way, {concurrency} concurrent, {rounds} interleaved rounds)")?;
+    writeln!(out, "  raw Temporal client starts:   {:.0}/s  {}", rate(&secs[0]), lat(0))?;
+    for (way, name) in [(1, "raw, the webhook's options:"), (2, "ingest path without HTTP:  "), (3, "webhook, unique alerts:    ")] {
+        writeln!(
+            out,
+            "  {name}  {:.0}/s  ({:.0}% of raw; {}{})  {}",
+            rate(&secs[way]),
+            100.0 * rate(&secs[way]) / rate(&secs[0]),
+            spread(way),
+            if way == 3 { "; target >= 95%" } else { "" },
+            lat(way)
+        )?;
+    }
     writeln!(
         out,
-        "  webhook, unique alerts:     {:.0}/s  ({:.0}% of raw; target >= 90%)",
-        rate(api_secs),
-        100.0 * raw_secs / api_secs.max(1e-9)
+        "  webhook, duplicates:          {:.0}/s  (answered from the dedup window, Temporal untouched)",
+        webhook_alerts.len() as f64 / dup_secs.max(1e-9)
     )?;
-    writeln!(out, "  webhook, duplicates:        {:.0}/s  (answered from the dedup window, Temporal untouched)", rate(dup_secs))?;
     Ok(out)
 }
 

@@ -143,12 +143,15 @@ enum BenchCmd {
         /// Scenario whose alert is sent (with distinct startsAt values).
         #[arg(long, default_value = "scenarios/crashloop-missing-env")]
         scenario: PathBuf,
-        /// Alerts per phase.
+        /// Alerts per way of starting.
         #[arg(long, default_value_t = 300)]
         count: usize,
         /// Requests in flight.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+        /// Interleaved rounds (each way first in turn).
+        #[arg(long, default_value_t = 6)]
+        rounds: usize,
     },
     /// A burst through the real HTTP webhook of a separate `aetherius all` (this binary):
     /// most alerts re-sent, many clusters (one unconfigured) and namespaces; counts every
@@ -292,8 +295,8 @@ async fn run(command: Cmd, config: Config) -> anyhow::Result<()> {
             print!("{}", aetherius_workers::bench::e2e(config, &scenario, runs).await?);
             Ok(())
         }
-        Cmd::Bench { command: BenchCmd::Ingest { scenario, count, concurrency } } => {
-            print!("{}", aetherius_workers::bench::ingest(config, &scenario, count, concurrency).await?);
+        Cmd::Bench { command: BenchCmd::Ingest { scenario, count, concurrency, rounds } } => {
+            print!("{}", aetherius_workers::bench::ingest(config, &scenario, count, concurrency, rounds).await?);
             Ok(())
         }
         Cmd::Bench { command: BenchCmd::Burst { scenarios, alerts, unique, namespaces, concurrency, finish_timeout } } => {
