@@ -203,9 +203,15 @@ async fn start(state: &AppState, event: StandardEvent) -> Result<(), WorkflowSta
     start_request(state, id, request).await
 }
 
-/// Starts a diagnosis of `request` under `id`: search attributes for the UI's filters,
-/// Temporal priority from the score, and room in the execution timeout for approvals.
+/// Starts a diagnosis of `request` under `id` with [`start_options`].
 pub(crate) async fn start_request(state: &AppState, id: String, request: DiagnosisRequest) -> Result<(), WorkflowStartError> {
+    let options = start_options(&state.options.queues.reasoning, id, &request);
+    state.temporal.start_workflow(DiagnosisWorkflow::run, request, options).await.map(|_| ())
+}
+
+/// How a diagnosis starts on `queue` (the reasoning queue): its id (a duplicate is refused), search attributes for the UI's
+/// filters, Temporal priority from the score, and room in the execution timeout for approvals.
+pub fn start_options(queue: &str, id: String, request: &DiagnosisRequest) -> WorkflowStartOptions {
     let event = &request.event;
     let mut attrs = vec![
         SearchAttributeKey::<String>::keyword(sa::CLUSTER_ID).value_set(event.cluster_id.clone()),
@@ -220,15 +226,14 @@ pub(crate) async fn start_request(state: &AppState, id: String, request: Diagnos
         Some(old) => format!("{} on {} (retry of {old})", event.alertname(), event.cluster_id),
         None => format!("{} on {}", event.alertname(), event.cluster_id),
     };
-    let options = WorkflowStartOptions::new(state.options.queues.reasoning.clone(), id)
+    WorkflowStartOptions::new(queue.to_owned(), id)
         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
         .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
         .search_attributes(SearchAttributes::new(attrs))
         .priority(Priority::builder().priority_key(priority::temporal_priority_key(request.priority)).build())
         .execution_timeout(request.execution_timeout())
         .static_summary(summary)
-        .build();
-    state.temporal.start_workflow(DiagnosisWorkflow::run, request, options).await.map(|_| ())
+        .build()
 }
 
 pub(crate) fn ui_url(state: &AppState, workflow_id: &str) -> String {

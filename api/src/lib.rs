@@ -21,7 +21,7 @@ pub use auth::{Auth, Caller, Role};
 pub use commands::verdict;
 pub use dedup::DedupWindow;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
-pub use ingest::Ingest;
+pub use ingest::{Ingest, start_options};
 pub use ops::Metrics;
 
 use aetherius_core::priority::PriorityWeights;

@@ -143,12 +143,39 @@ enum BenchCmd {
         /// Scenario whose alert is sent (with distinct startsAt values).
         #[arg(long, default_value = "scenarios/crashloop-missing-env")]
         scenario: PathBuf,
-        /// Alerts per phase.
+        /// Alerts per way of starting.
         #[arg(long, default_value_t = 300)]
         count: usize,
         /// Requests in flight.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+        /// Interleaved rounds (each way first in turn).
+        #[arg(long, default_value_t = 6)]
+        rounds: usize,
+    },
+    /// A burst through the real HTTP webhook of a separate `aetherius all` (this binary):
+    /// most alerts re-sent, many clusters (one unconfigured) and namespaces; counts every
+    /// answer, the workflows started, the time until every report is stored, and the
+    /// child's peak RSS.
+    Burst {
+        /// Scenario folders, each served as one configured fixture cluster.
+        #[arg(long = "scenario", default_values = ["scenarios/crashloop-missing-env", "scenarios/crashloop-db-refused", "scenarios/coredns-crashloop-unknown-corefile-plugin"])]
+        scenarios: Vec<PathBuf>,
+        /// Alerts in the burst, re-sends included.
+        #[arg(long, default_value_t = 10_000)]
+        alerts: usize,
+        /// Distinct alerts among them.
+        #[arg(long, default_value_t = 1_000)]
+        unique: usize,
+        /// Namespaces the alerts are spread over.
+        #[arg(long, default_value_t = 20)]
+        namespaces: usize,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Seconds the diagnoses may take to finish before the run counts as wrong.
+        #[arg(long, default_value_t = 900)]
+        finish_timeout: u64,
     },
     /// Vector search over many entries (random unit vectors, own schema) and query
     /// embedding latency (the real model).
@@ -268,8 +295,21 @@ async fn run(command: Cmd, config: Config) -> anyhow::Result<()> {
             print!("{}", aetherius_workers::bench::e2e(config, &scenario, runs).await?);
             Ok(())
         }
-        Cmd::Bench { command: BenchCmd::Ingest { scenario, count, concurrency } } => {
-            print!("{}", aetherius_workers::bench::ingest(config, &scenario, count, concurrency).await?);
+        Cmd::Bench { command: BenchCmd::Ingest { scenario, count, concurrency, rounds } } => {
+            print!("{}", aetherius_workers::bench::ingest(config, &scenario, count, concurrency, rounds).await?);
+            Ok(())
+        }
+        Cmd::Bench { command: BenchCmd::Burst { scenarios, alerts, unique, namespaces, concurrency, finish_timeout } } => {
+            let options = aetherius_workers::bench::BurstOptions {
+                scenarios,
+                alerts,
+                unique,
+                namespaces,
+                concurrency,
+                finish_timeout: std::time::Duration::from_secs(finish_timeout),
+            };
+            let bin = std::env::current_exe().context("locating this binary")?;
+            print!("{}", aetherius_workers::bench::burst(config, &bin, &options).await?);
             Ok(())
         }
         Cmd::Bench { command: BenchCmd::Knowledge { entries, queries, schema, fresh } } => {

@@ -56,6 +56,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     };
     aetherius(&["bench", "e2e"])?;
     aetherius(&["bench", "ingest"])?;
+    aetherius(&["bench", "burst"])?;
     aetherius(&["bench", "knowledge"])?;
     idle_rss(root, &bin)?;
     Ok(())
