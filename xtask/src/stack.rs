@@ -250,9 +250,7 @@ fn temporal(root: &Path) -> Result<()> {
     for value in ["matching.useNewMatcher=true", "matching.numTaskqueueReadPartitions=1", "matching.numTaskqueueWritePartitions=1"] {
         cmd.args(["--dynamic-config-value", value]);
     }
-    for (name, ty) in SEARCH_ATTRIBUTES {
-        cmd.args(["--search-attribute", &format!("{name}={ty}")]);
-    }
+    cmd.args(aetherius_core::queues::search_attributes::dev_server_args());
     spawn(root, "temporal", &mut cmd)?;
     wait_for("Temporal", Duration::from_secs(60), || {
         port_open(TEMPORAL_PORT) && port_open(TEMPORAL_UI_PORT)
