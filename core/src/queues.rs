@@ -116,6 +116,12 @@ pub mod search_attributes {
         (ROOT_CAUSE, "Keyword"),
         (PRIORITY, "Int"),
     ];
+
+    /// `temporal server start-dev` arguments that register every attribute (the dev stack
+    /// and the fault suite's own servers).
+    pub fn dev_server_args() -> Vec<String> {
+        ALL.iter().flat_map(|(name, ty)| ["--search-attribute".to_owned(), format!("{name}={ty}")]).collect()
+    }
 }
 
 #[cfg(test)]

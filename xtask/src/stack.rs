@@ -263,9 +263,7 @@ fn temporal(root: &Path) -> Result<()> {
     for value in ["matching.useNewMatcher=true", "matching.numTaskqueueReadPartitions=1", "matching.numTaskqueueWritePartitions=1"] {
         cmd.args(["--dynamic-config-value", value]);
     }
-    for (name, ty) in SEARCH_ATTRIBUTES {
-        cmd.args(["--search-attribute", &format!("{name}={ty}")]);
-    }
+    cmd.args(aetherius_core::queues::search_attributes::dev_server_args());
     long_step(
         &format!("starting the Temporal dev server on :{TEMPORAL_PORT} (UI :{TEMPORAL_UI_PORT})"),
         "about 5 s",
