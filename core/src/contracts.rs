@@ -437,6 +437,14 @@ pub enum Ending {
         /// The reason given, if any.
         reason: Option<String>,
     },
+    /// An activity failed for good (a non-retryable failure, or its retries spent): the
+    /// diagnosis stopped there, and its workflow ends failed after this report.
+    Failed {
+        /// Where it stopped (the phase, and the step's command when a step failed).
+        stage: String,
+        /// The failure, as Temporal reported it.
+        error: String,
+    },
 }
 
 /// A step as the report shows it.
@@ -505,6 +513,8 @@ pub enum Phase {
     Completed,
     /// Cancelled (a report is still written).
     Cancelled,
+    /// An activity failed for good (a report is still written, then the workflow fails).
+    Failed,
 }
 
 /// Answer of the `status` query.

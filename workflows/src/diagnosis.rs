@@ -51,15 +51,18 @@ pub struct DiagnosisWorkflow {
 enum Stop {
     /// The workflow was cancelled.
     Cancelled,
-    /// An activity failed for good.
-    Failed(WorkflowTermination),
+    /// An activity failed for good: the workflow's failure, and the failure in words.
+    Failed(WorkflowTermination, String),
 }
 
 impl From<ActivityExecutionError> for Stop {
     fn from(e: ActivityExecutionError) -> Self {
         match e {
             ActivityExecutionError::Cancelled(_) => Stop::Cancelled,
-            other => Stop::Failed(other.into()),
+            other => {
+                let words = failure_words(&other);
+                Stop::Failed(other.into(), words)
+            }
         }
     }
 }
@@ -79,6 +82,24 @@ fn retry(max_attempts: u32) -> RetryPolicy {
         .non_retryable_error_types(["InvalidInput", "InvalidCommand"])
         .build()
 }
+
+/// An activity's failure in words, innermost cause last, for the report.
+fn failure_words(e: &ActivityExecutionError) -> String {
+    let mut words = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !words.contains(&text) {
+            words = format!("{words}: {text}");
+        }
+        source = inner.source();
+    }
+    words
+}
+
+/// Patch id of the failure report: an activity that fails for good ends the diagnosis with
+/// a report saying where and why, then the workflow fails (before it, it failed with no report).
+pub const FAILED_REPORT_PATCH: &str = "failed-report";
 
 /// Per-attempt and overall bounds, in seconds.
 fn timeouts(start_to_close: u64, schedule_to_close: u64) -> ActivityCloseTimeouts {
@@ -222,9 +243,38 @@ impl DiagnosisWorkflow {
     pub async fn run(ctx: &mut WorkflowContext<Self>, req: DiagnosisRequest) -> WorkflowResult<DiagnosisOutcome> {
         ctx.state_mut(|w| w.status.phase = Phase::Analyzing);
         let started_at = now(ctx);
+        let mut failure = None;
         let (mut diagnosis, mut ending) = match Self::investigate(ctx, &req).await {
             Ok(d) => (d, Ending::Concluded),
-            Err(Stop::Failed(e)) => return Err(e),
+            Err(Stop::Failed(e, words)) => {
+                if !ctx.patched(FAILED_REPORT_PATCH) {
+                    return Err(e);
+                }
+                failure = Some(e);
+                let (phase, step) = ctx.state(|w| (w.status.phase, w.status.current_step.clone()));
+                let stage = match (phase, step) {
+                    (Phase::Investigating, Some(step)) => format!("investigating (step `{step}`)"),
+                    (phase, _) => serde_json::to_value(phase)
+                        .ok()
+                        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+                        .unwrap_or_else(|| "diagnosing".into()),
+                };
+                let steps = ctx.state(|w| w.status.steps.iter().filter(|s| s.status != StepStatus::Skipped).count());
+                let diagnosis = Diagnosis {
+                    root_cause: RootCause::Unknown,
+                    resource: None,
+                    summary: format!(
+                        "The diagnosis stopped while {stage} after {steps} step(s): {words}. No cause was established."
+                    ),
+                    evidence: vec![],
+                    recommendations: vec![
+                        "Fix what the failure names (a cluster's configuration or credentials, an unreachable service), then retry the diagnosis (POST /tasks/{id}/retry).".into(),
+                        "Meanwhile, investigate the alert by hand: Aetherius did not conclude.".into(),
+                    ],
+                    confidence: 0.0,
+                };
+                (diagnosis, Ending::Failed { stage, error: words })
+            }
             Err(Stop::Cancelled) => {
                 let reason = ctx.cancellation_token().reason().filter(|r| !r.is_empty());
                 let steps = ctx.state(|w| w.status.steps.iter().filter(|s| s.status != StepStatus::Skipped).count());
@@ -327,6 +377,10 @@ impl DiagnosisWorkflow {
         }
         if ctx.patched(NOTIFICATIONS_PATCH) {
             Self::notify(ctx).await;
+        }
+        if let Some(failure) = failure {
+            ctx.state_mut(|w| w.status.phase = Phase::Failed);
+            return Err(failure);
         }
         ctx.state_mut(|w| w.status.phase = Phase::Completed);
         Ok(DiagnosisOutcome { report_id: stored.report_id, diagnosis, steps_executed })

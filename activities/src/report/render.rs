@@ -223,6 +223,10 @@ impl ReportView {
                 "cancelled",
                 Some(format!("Cancelled{} before the diagnosis concluded.", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())),
             ),
+            Ending::Failed { stage, error } => (
+                "failed",
+                Some(format!("The diagnosis stopped while {stage}: it failed for good ({error}). Nothing after that ran.")),
+            ),
         };
         let approval_of = |n: usize| {
             r.approvals.iter().find(|a| a.step_id == format!("step-{n}")).map(|a| ApprovalView {

@@ -9,7 +9,7 @@
 use crate::support::config;
 use aetherius_core::{
     AlertmanagerAlert, AnalysisResult, Command, DecideInput, Decision, DiagnosisOutcome, DiagnosisRequest, DiagnosticStep,
-    DiagnosticStrategy, Method, ReportInput, RootCause, StandardEvent, StepResult, StepStatus, StoredReport, StrategizeInput,
+    DiagnosticStrategy, Ending, Method, ReportInput, RootCause, StandardEvent, StepResult, StepStatus, StoredReport, StrategizeInput,
     notify::PlannedDelivery,
     queues::{Queues, activity},
 };
@@ -99,6 +99,7 @@ impl StandIns {
             error: None,
             truncated: false,
             duration_ms: 1,
+            output_ref: None,
         })
     }
 
@@ -218,7 +219,7 @@ async fn a_continue_with_nothing_to_run_ends_the_loop_with_a_report() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_step_budget_ends_the_loop_even_when_decide_next_always_adds_steps() {
     // A reasoning that never concludes and always proposes one more step.
-    let (script, _id, result) = diagnose((0..3).map(step).collect(), |input| go_on(vec![step(100 + input.results.len())], "one more"), None, 4).await;
+    let (script, _id, result) = diagnose((0..3).map(step).collect(), |input| go_on(vec![step(100 + input.steps().len())], "one more"), None, 4).await;
     let outcome = result.expect("the diagnosis completes");
     let calls = script.calls.lock().unwrap().clone();
     assert_eq!(calls.iter().filter(|c| **c == activity::EXECUTE_STEP).count(), 4, "exactly the budget: {calls:?}");
@@ -235,7 +236,7 @@ async fn the_step_budget_ends_the_loop_even_when_decide_next_always_adds_steps()
 async fn decide_next_concluding_ends_the_loop_before_the_plan_runs_out() {
     let (script, _id, result) = diagnose(
         (0..3).map(step).collect(),
-        |input| match input.results.len() {
+        |input| match input.steps().len() {
             1 => Decision::Conclude {
                 diagnosis: aetherius_core::Diagnosis {
                     root_cause: RootCause::CrashloopMissingConfig,
@@ -259,12 +260,23 @@ async fn decide_next_concluding_ends_the_loop_before_the_plan_runs_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_step_that_fails_for_good_fails_the_diagnosis_with_the_steps_error() {
+async fn a_step_that_fails_for_good_ends_the_diagnosis_with_a_report_that_says_so() {
     let (script, _id, result) = diagnose((0..2).map(step).collect(), |_| go_on(vec![], "unused"), Some("the API server refused the command"), 5).await;
-    let failure = result.expect_err("today a step that fails for good fails the workflow");
+    let failure = result.expect_err("the workflow still fails, so Temporal shows the failure");
     assert!(failure.contains("the API server refused the command"), "the failure names the step's error: {failure}");
     let calls = script.calls.lock().unwrap().clone();
     assert_eq!(calls.iter().filter(|c| **c == activity::EXECUTE_STEP).count(), 1, "non-retryable: one attempt: {calls:?}");
-    // Today the workflow fails before `report`: no report says which step failed.
-    assert!(script.reports.lock().unwrap().is_empty(), "no report is written today");
+    let reports = script.reports.lock().unwrap();
+    assert_eq!(reports.len(), 1, "one report, written before the workflow fails: {calls:?}");
+    let report = &reports[0];
+    match &report.ending {
+        Ending::Failed { stage, error } => {
+            assert!(stage.contains("kubectl get pods checkout-0 -n shop"), "the report names the failed step: {stage}");
+            assert!(error.contains("the API server refused the command"), "and why: {error}");
+        }
+        other => panic!("the report must say the diagnosis failed, not {other:?}"),
+    }
+    assert_eq!(report.diagnosis.root_cause, RootCause::Unknown);
+    assert!(report.diagnosis.summary.contains("the API server refused the command"), "{}", report.diagnosis.summary);
+    assert!(calls.contains(&activity::PLAN_NOTIFICATIONS), "the failure report is sent like any other: {calls:?}");
 }
