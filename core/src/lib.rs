@@ -5,6 +5,7 @@
 
 pub mod alert;
 pub mod approval;
+pub mod budget;
 pub mod command;
 pub mod contracts;
 pub mod fingerprint;

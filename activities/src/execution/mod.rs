@@ -17,9 +17,6 @@ use std::{sync::Arc, time::Instant};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-/// How often a running step heartbeats (the SDK throttles to its heartbeat timeout too).
-const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// Activities of the execution pool.
 pub struct ExecutionActivities {
     clusters: Clusters,
@@ -110,25 +107,9 @@ impl ExecutionActivities {
         ctx: ActivityContext,
         cmd: Command,
     ) -> Result<StepResult, ActivityError> {
-        let line = cmd.to_string();
-        let heartbeats = async {
-            loop {
-                if let Err(e) = ctx.record_heartbeat(()).await {
-                    tracing::warn!(error = %e, "heartbeat not recorded");
-                }
-                tokio::time::sleep(HEARTBEAT_EVERY).await;
-            }
-        };
-        tokio::select! {
-            result = self.run(cmd) => result.map_err(|e| {
-                tracing::warn!(error = %e, "step failed, Temporal will retry");
-                ActivityError::from(e)
-            }),
-            () = ctx.cancelled() => {
-                tracing::info!(command = %line, "step stopped: the diagnosis was cancelled");
-                Err(ActivityError::cancelled())
-            }
-            () = heartbeats => unreachable!("the heartbeat loop never ends"),
-        }
+        crate::heartbeat::heartbeating(&ctx, self.run(cmd)).await?.map_err(|e| {
+            tracing::warn!(error = %e, "step failed");
+            ActivityError::from(e)
+        })
     }
 }
