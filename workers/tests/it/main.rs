@@ -12,5 +12,6 @@ mod knowledge;
 mod hitl;
 mod priority;
 mod notify;
+mod recovery;
 mod reports;
 mod webhook;
