@@ -106,7 +106,7 @@ async fn list_pods(clusters: &Clusters) -> Result<Vec<String>, String> {
 async fn client_error(clusters: &Clusters) -> String {
     match clusters.client(CLUSTER).await {
         Ok(_) => panic!("expected no client"),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     }
 }
 

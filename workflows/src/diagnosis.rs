@@ -64,18 +64,14 @@ impl From<temporalio_workflow::WorkflowCancellationError> for Stop {
     }
 }
 
-/// Failure types no retry can fix (see ARCHITECTURE.md, "The retry contract"); activities
-/// also mark them non-retryable themselves.
-const NON_RETRYABLE: [&str; 6] =
-    ["InvalidInput", "InvalidCommand", "UnsupportedRead", "UnknownCluster", "CredentialsConfig", "Forbidden"];
-
 fn retry(b: &budget::ActivityBudget) -> RetryPolicy {
     RetryPolicy::builder()
         .initial_interval(Duration::from_millis(b.initial_interval_ms))
         .backoff_coefficient(2.0)
         .maximum_interval(Duration::from_secs(b.max_interval_secs))
         .maximum_attempts(b.max_attempts)
-        .non_retryable_error_types(NON_RETRYABLE)
+        // Activities mark these non-retryable themselves; listed too, for older workers.
+        .non_retryable_error_types(aetherius_core::failure::NON_RETRYABLE)
         .build()
 }
 

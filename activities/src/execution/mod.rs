@@ -6,10 +6,10 @@ mod kube_read;
 mod rbac;
 mod render;
 
-pub use cluster::{ClusterOptions, Clusters, ExecutionOptions};
+pub use cluster::{ClientError, ClusterOptions, Clusters, ExecutionOptions};
 
 use aetherius_core::{
-    Command, StepResult, StepStatus,
+    Command, StepResult, StepStatus, budget,
     queues::activity,
     safety::{self, ClusterAccess, Rejection},
 };
@@ -32,14 +32,15 @@ impl ExecutionActivities {
     }
 
     /// Runs a command through the safety layers and against its cluster. 4xx answers and
-    /// rejections are results; only transport and server errors are `Err` (retryable).
+    /// rejections are results; `Err` is a failure of the retry contract (transport, 429,
+    /// 5xx: retried; unknown cluster, bad credentials configuration: not).
     pub async fn run(&self, cmd: Command) -> Result<StepResult, kube_read::Error> {
         let started = Instant::now();
         // Layers 1-3 and 5 are pure; layer 4 asks the cluster itself.
         if let Err(rejection) = safety::check_with_access(&cmd, &self.access) {
             return Ok(rejected(cmd, rejection));
         }
-        let client = self.clusters.client(&cmd.cluster_id).await.map_err(kube_read::Error::Credentials)?;
+        let client = self.clusters.client(&cmd.cluster_id).await?;
         if let Err(rejection) = self.reviews.check(&client, &cmd.cluster_id, &safety::rbac_attributes(&cmd)).await? {
             // Refused before the call: the same fact a 403 would be, named by its layer.
             let mut result = rejected(cmd, rejection);
@@ -59,7 +60,7 @@ impl ExecutionActivities {
         let duration_ms = started.elapsed().as_millis() as u64;
         let mut result = match outcome {
             Ok(read) => render::success(cmd, read, max),
-            Err(kube_read::Error::Status { code, message }) => {
+            Err(kube_read::Error::Status { code, message }) if !aetherius_core::failure::transient_status(code) => {
                 if code == 401 {
                     // Expired or rotated credentials: the next step fetches fresh ones.
                     self.clusters.invalidate(&cmd.cluster_id);
@@ -107,9 +108,19 @@ impl ExecutionActivities {
         ctx: ActivityContext,
         cmd: Command,
     ) -> Result<StepResult, ActivityError> {
-        crate::heartbeat::heartbeating(&ctx, self.run(cmd)).await?.map_err(|e| {
-            tracing::warn!(error = %e, "step failed");
-            ActivityError::from(e)
-        })
+        let attempt = ctx.info().attempt;
+        match crate::heartbeat::heartbeating(&ctx, self.run(cmd.clone())).await? {
+            Ok(result) => Ok(result),
+            // The last attempt of a transient failure: the diagnosis goes on with what it has,
+            // and the step says what happened.
+            Err(e) if e.failure_type().1 && attempt >= budget::EXECUTE_STEP.max_attempts => {
+                tracing::warn!(error = %e, attempt, "step failed on its last attempt");
+                Ok(render::failure(cmd, StepStatus::Failed, format!("{e} (gave up after {attempt} attempts)")))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, "step failed");
+                Err(e.into_activity_error())
+            }
+        }
     }
 }
