@@ -47,7 +47,7 @@ async fn api_server_429_and_5xx_are_retried_then_the_read_works() {
         assert_eq!(faults.pending(), 0, "{code} was answered");
         // The retry (what Temporal runs next) reads it.
         let ok = outcome(&exec, line).await.expect("the retry works");
-        assert_eq!(ok.status, StepStatus::Succeeded, "after {code}: {ok:?}");
+        assert_eq!(ok.status, StepStatus::Success, "after {code}: {ok:?}");
     }
     // A 4xx is an answer, not a failure: a result, never retried.
     let missing = outcome(&exec, "kubectl get deployment nope -n shop").await.unwrap();
@@ -66,7 +66,7 @@ async fn an_access_review_that_fails_transiently_is_retried_never_cached_as_a_de
     }
     // Had the failure been cached as a denial, this would be Forbidden for a minute.
     let ok = outcome(&exec, line).await.expect("the review is asked again and allows it");
-    assert_eq!(ok.status, StepStatus::Succeeded, "{ok:?}");
+    assert_eq!(ok.status, StepStatus::Success, "{ok:?}");
 }
 
 #[tokio::test]
@@ -118,7 +118,7 @@ async fn bad_credentials_configuration_and_unknown_clusters_are_permanent() {
     // agent's): layer 5 refuses it when it knows the clusters; the client lookup is the
     // backstop, and permanent.
     let clusters = aetherius_activities::execution::Clusters::new(options);
-    let err = clusters.client("elsewhere").await.expect_err("no such cluster");
+    let Err(err) = clusters.client("elsewhere").await else { panic!("no such cluster") };
     assert!(matches!(err, aetherius_activities::execution::ClientError::UnknownCluster(_)), "{err}");
     let unknown = exec.run(kubectl::parse("kubectl get pods -n shop", "elsewhere").unwrap()).await;
     match unknown {

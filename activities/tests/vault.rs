@@ -90,7 +90,7 @@ async fn serve(app: Router) -> SocketAddr {
 
 /// Pod names in the fixture's namespace, through the cluster's client.
 async fn list_pods(clusters: &Clusters) -> Result<Vec<String>, String> {
-    let client = clusters.client(CLUSTER).await?;
+    let client = clusters.client(CLUSTER).await.map_err(|e| e.to_string())?;
     let pods = Api::<Pod>::namespaced(client, NAMESPACE)
         .list(&ListParams::default())
         .await
