@@ -137,6 +137,9 @@ impl Clusters {
             config.read_timeout = Some(std::time::Duration::from_secs(
                 this.options.command_timeout_secs,
             ));
+            // Temporal owns retries (the retry contract): kube's own 429/503/504 retry
+            // would hide them from it, and retry for up to 15 attempts inside one.
+            config.default_retry = false;
             let client = kube::Client::try_from(config)
                 .map_err(|e| CredentialsError::Kube(format!("building the client: {e}")))?;
             tracing::info!(
