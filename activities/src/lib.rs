@@ -11,6 +11,7 @@
 //!   that refines the rules' analysis and decisions.
 
 pub mod execution;
+pub mod heartbeat;
 pub mod knowledge;
 pub mod labels;
 pub mod llm;

@@ -90,7 +90,7 @@ async fn serve(app: Router) -> SocketAddr {
 
 /// Pod names in the fixture's namespace, through the cluster's client.
 async fn list_pods(clusters: &Clusters) -> Result<Vec<String>, String> {
-    let client = clusters.client(CLUSTER).await?;
+    let client = clusters.client(CLUSTER).await.map_err(|e| e.to_string())?;
     let pods = Api::<Pod>::namespaced(client, NAMESPACE)
         .list(&ListParams::default())
         .await
@@ -106,7 +106,7 @@ async fn list_pods(clusters: &Clusters) -> Result<Vec<String>, String> {
 async fn client_error(clusters: &Clusters) -> String {
     match clusters.client(CLUSTER).await {
         Ok(_) => panic!("expected no client"),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     }
 }
 

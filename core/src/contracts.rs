@@ -26,13 +26,14 @@ pub struct DiagnosisRequest {
 }
 
 impl DiagnosisRequest {
-    /// Bound of the whole diagnosis: ten minutes of work, plus the longest every step could
-    /// wait for a human when its policy asks for approvals.
+    /// Bound of the whole diagnosis: every activity's budget on the longest path (see
+    /// [`budget`](crate::budget)), plus the longest every step could wait for a human when
+    /// its policy asks for approvals.
     pub fn execution_timeout(&self) -> std::time::Duration {
         let a = &self.approval;
         let may_wait = a.always || a.configmaps || a.llm_proposed || !a.sensitive_namespaces.is_empty();
         let waits = if may_wait { u64::from(self.max_steps).saturating_mul(a.timeout_secs) } else { 0 };
-        std::time::Duration::from_secs(600u64.saturating_add(waits))
+        std::time::Duration::from_secs(crate::budget::execution_timeout_secs(self.max_steps, waits))
     }
 }
 

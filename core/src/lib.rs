@@ -5,7 +5,9 @@
 
 pub mod alert;
 pub mod approval;
+pub mod budget;
 pub mod command;
+pub mod failure;
 pub mod contracts;
 pub mod fingerprint;
 pub mod kubectl;

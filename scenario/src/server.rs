@@ -64,9 +64,50 @@ impl RequestLog {
     }
 }
 
+/// Failures the fixture answers instead of the real answer, for fault tests. Each is used
+/// once, by the first request whose path contains its fragment; it answers the way
+/// kube-apiserver does (a `Status` with code and reason; `Retry-After` on 429).
+#[derive(Debug, Clone, Default)]
+pub struct Faults(Arc<Mutex<Vec<(String, u16)>>>);
+
+impl Faults {
+    /// The next request whose path contains `path` is answered `code` (429, 500, 503, 504).
+    pub fn push(&self, path: &str, code: u16) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push((path.to_owned(), code));
+    }
+
+    /// Faults not used yet.
+    pub fn pending(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    fn take(&self, path: &str) -> Option<u16> {
+        let mut faults = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let i = faults.iter().position(|(p, _)| path.contains(p.as_str()))?;
+        Some(faults.remove(i).1)
+    }
+}
+
+/// kube-apiserver's answer for `code`.
+fn fault(code: u16, path: &str) -> Response {
+    let code = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let (reason, message) = match code.as_u16() {
+        429 => ("TooManyRequests", "the server has received too many requests and has asked us to try again later".to_owned()),
+        503 => ("ServiceUnavailable", "the server is currently unable to handle the request".to_owned()),
+        504 => ("Timeout", "the server was unable to return a response in the time allotted, but may still be processing the request".to_owned()),
+        _ => ("InternalError", format!("an error on the server (\"fixture fault\") has prevented the request from succeeding (get {path})")),
+    };
+    let mut response = status_with(code, reason, message, json!({"retryAfterSeconds": 1}));
+    if code == StatusCode::TOO_MANY_REQUESTS {
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    response
+}
+
 struct Served {
     cluster: Cluster,
     log: RequestLog,
+    faults: Faults,
 }
 
 /// The router serving `cluster`.
@@ -76,7 +117,29 @@ pub fn router(cluster: Cluster) -> Router {
 
 /// The router serving `cluster`, appending every request to `log`.
 pub fn recording_router(cluster: Cluster, log: RequestLog) -> Router {
-    Router::new().fallback(handle).with_state(Arc::new(Served { cluster, log }))
+    faulty_router(cluster, log, Faults::default())
+}
+
+/// Like [`recording_router`], answering with `faults` where they match.
+pub fn faulty_router(cluster: Cluster, log: RequestLog, faults: Faults) -> Router {
+    Router::new().fallback(handle).with_state(Arc::new(Served { cluster, log, faults }))
+}
+
+/// Serves `cluster` with `faults` injected; returns the bound address and the task.
+pub async fn serve_with_faults(
+    cluster: Cluster,
+    addr: SocketAddr,
+    faults: Faults,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let app = faulty_router(cluster, RequestLog::default(), faults);
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "fixture cluster stopped");
+        }
+    });
+    Ok((local, task))
 }
 
 /// Serves `cluster` on `addr` until the task is dropped; returns the bound address.
@@ -176,6 +239,9 @@ async fn handle(
         query: uri.query().unwrap_or_default().to_owned(),
         accept: accept.unwrap_or_default().to_owned(),
     });
+    if let Some(code) = served.faults.take(uri.path()) {
+        return fault(code, uri.path());
+    }
     let cluster = &served.cluster;
     let path = uri.path().trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();

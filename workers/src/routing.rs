@@ -60,8 +60,8 @@ impl RoutingActivities {
 impl RoutingActivities {
     /// The execution queue for a cluster (agent mode or shared pool).
     #[activity(name = activity::ROUTE_EXECUTION)]
-    pub async fn route_execution(self: Arc<Self>, _ctx: ActivityContext, cluster: String) -> Result<String, ActivityError> {
-        let queue = self.queue_for(&cluster).await.map_err(|e| {
+    pub async fn route_execution(self: Arc<Self>, ctx: ActivityContext, cluster: String) -> Result<String, ActivityError> {
+        let queue = aetherius_activities::heartbeat::heartbeating(&ctx, self.queue_for(&cluster)).await?.map_err(|e| {
             tracing::warn!(cluster, error = %e, "could not describe the agent queue; Temporal will retry");
             ActivityError::from(anyhow::anyhow!("describe task queue: {e}"))
         })?;

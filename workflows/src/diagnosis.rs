@@ -13,6 +13,7 @@ use aetherius_core::{
     Ending, Evidence, Method, Observed, Phase, ReportInput, RootCause, StepResult, StepStatus, StepSummary, StrategizeInput,
     approval::{AlertResolved, ApprovalAck, ApprovalRecord, ApprovalRequest, PendingApproval, Verdict},
     notify::{ChannelKind, DeliveryInput, NOTIFICATIONS_PATCH, PlannedDelivery},
+    budget,
     queues::{self, Queues},
 };
 use std::{collections::VecDeque, error::Error, time::Duration};
@@ -73,13 +74,14 @@ impl From<temporalio_workflow::WorkflowCancellationError> for Stop {
     }
 }
 
-fn retry(max_attempts: u32) -> RetryPolicy {
+fn retry(b: &budget::ActivityBudget) -> RetryPolicy {
     RetryPolicy::builder()
-        .initial_interval(Duration::from_millis(200))
+        .initial_interval(Duration::from_millis(b.initial_interval_ms))
         .backoff_coefficient(2.0)
-        .maximum_interval(Duration::from_secs(10))
-        .maximum_attempts(max_attempts)
-        .non_retryable_error_types(["InvalidInput", "InvalidCommand"])
+        .maximum_interval(Duration::from_secs(b.max_interval_secs))
+        .maximum_attempts(b.max_attempts)
+        // Activities mark these non-retryable themselves; listed too, for older workers.
+        .non_retryable_error_types(aetherius_core::failure::NON_RETRYABLE)
         .build()
 }
 
@@ -109,61 +111,57 @@ fn timeouts(start_to_close: u64, schedule_to_close: u64) -> ActivityCloseTimeout
     }
 }
 
-/// A step's worker heartbeats every few seconds: a lost worker or a cancelled diagnosis is
-/// noticed within this.
-pub const HEARTBEAT_TIMEOUT_SECS: u64 = 10;
+/// A running activity's worker heartbeats every few seconds: a lost worker or a cancelled
+/// diagnosis is noticed within this.
+pub const HEARTBEAT_TIMEOUT_SECS: u64 = budget::HEARTBEAT_TIMEOUT_SECS;
 
-/// Reasoning activities are CPU-only and quick.
-fn reasoning_opts(q: &Queues) -> ActivityOptions {
-    ActivityOptions::with_close_timeouts(timeouts(60, 300))
-        .task_queue(q.reasoning.clone())
-        .retry_policy(retry(3))
+/// An activity with its budget (`aetherius_core::budget`) and the heartbeat timeout.
+fn budgeted(b: &budget::ActivityBudget, queue: &str) -> ActivityOptions {
+    ActivityOptions::with_close_timeouts(timeouts(b.start_to_close_secs, b.schedule_to_close_secs))
+        .task_queue(queue.to_owned())
+        .heartbeat_timeout(Duration::from_secs(budget::HEARTBEAT_TIMEOUT_SECS))
+        .retry_policy(retry(b))
         .build()
 }
 
-/// A step talks to a cluster: bounded by the command timeout, retried on transport errors.
+/// Its own cancellation token: runs to its end even when the diagnosis is cancelled.
+fn uncancelled(mut opts: ActivityOptions) -> ActivityOptions {
+    opts.cancellation_token = Some(WorkflowCancellationToken::new());
+    opts
+}
+
+/// Reasoning activities: rules, the knowledge base, an LLM call.
+fn reasoning_opts(q: &Queues) -> ActivityOptions {
+    budgeted(&budget::REASONING, &q.reasoning)
+}
+
+/// A step talks to a cluster: bounded by the command timeout, retried on transient errors.
 /// `queue` is the shared pool or the cluster's own agent.
 fn execution_opts(queue: &str) -> ActivityOptions {
-    ActivityOptions::with_close_timeouts(timeouts(310, 600))
-        .task_queue(queue.to_owned())
-        .heartbeat_timeout(Duration::from_secs(HEARTBEAT_TIMEOUT_SECS))
-        .retry_policy(retry(3))
-        .build()
+    budgeted(&budget::EXECUTE_STEP, queue)
 }
 
 /// Storing the report must not be lost: more attempts, longer backoff. Its own cancellation
 /// token, so a cancelled diagnosis still stores its report.
 fn report_opts(q: &Queues) -> ActivityOptions {
-    ActivityOptions::with_close_timeouts(timeouts(30, 1800))
-        .task_queue(q.report.clone())
-        .cancellation_token(WorkflowCancellationToken::new())
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .maximum_interval(Duration::from_secs(60))
-                .maximum_attempts(20)
-                .build(),
-        )
-        .build()
+    uncancelled(budgeted(&budget::REPORT, &q.report))
 }
 
-/// Planning notifications reads PostgreSQL: retried like the report, but a failure only
-/// means nobody is notified; the diagnosis still completes.
+/// Planning notifications reads PostgreSQL: a failure only means nobody is notified; the
+/// diagnosis still completes.
 fn plan_notifications_opts(q: &Queues) -> ActivityOptions {
-    ActivityOptions::with_close_timeouts(timeouts(30, 300))
-        .task_queue(q.report.clone())
-        .cancellation_token(WorkflowCancellationToken::new())
-        .retry_policy(retry(10))
-        .build()
+    uncancelled(budgeted(&budget::PLAN_NOTIFICATIONS, &q.report))
 }
 
 /// One channel: its own retry policy (from `[notifications.channels]`); Retry-After from
 /// the endpoint overrides the backoff of the next attempt.
 fn delivery_opts(d: &PlannedDelivery, q: &Queues) -> ActivityOptions {
     let attempts = u64::from(d.max_attempts.max(1));
-    let budget = attempts * (d.attempt_timeout_secs + 5) + attempts * d.max_interval_ms.div_ceil(1000) + 60;
-    ActivityOptions::with_close_timeouts(timeouts(d.attempt_timeout_secs + 5, budget))
+    let total = attempts * (d.attempt_timeout_secs + 5) + attempts * d.max_interval_ms.div_ceil(1000) + 60;
+    let total = total.min(budget::NOTIFY_MAX_SECS);
+    ActivityOptions::with_close_timeouts(timeouts((d.attempt_timeout_secs + 5).min(total), total))
         .task_queue(q.report.clone())
+        .heartbeat_timeout(Duration::from_secs(budget::HEARTBEAT_TIMEOUT_SECS))
         .cancellation_token(WorkflowCancellationToken::new())
         .retry_policy(
             RetryPolicy::builder()

@@ -118,15 +118,15 @@ impl Clusters {
     /// The client of `cluster`: cached while its credentials are fresh, else built from
     /// credentials fetched from its provider (concurrent callers share one fetch). The error
     /// names the cluster and the failing step, never a secret.
-    pub async fn client(&self, cluster: &str) -> Result<kube::Client, String> {
+    pub async fn client(&self, cluster: &str) -> Result<kube::Client, ClientError> {
         let opts = self
             .options
             .clusters
             .get(cluster)
-            .ok_or_else(|| format!("cluster {cluster:?} is not configured"))?;
+            .ok_or_else(|| ClientError::UnknownCluster(format!("cluster {cluster:?} is not configured")))?;
         let provider = opts
             .provider()
-            .map_err(|e| format!("cluster {cluster:?}: {e}"))?;
+            .map_err(|e| ClientError::Config(format!("cluster {cluster:?}: {e}")))?;
         let (this, provider) = (self, &provider);
         let fetch = move || async move {
             let creds = this
@@ -137,6 +137,9 @@ impl Clusters {
             config.read_timeout = Some(std::time::Duration::from_secs(
                 this.options.command_timeout_secs,
             ));
+            // Temporal owns retries (the retry contract): kube's own 429/503/504 retry
+            // would hide them from it, and retry for up to 15 attempts inside one.
+            config.default_retry = false;
             let client = kube::Client::try_from(config)
                 .map_err(|e| CredentialsError::Kube(format!("building the client: {e}")))?;
             tracing::info!(
@@ -150,8 +153,30 @@ impl Clusters {
         self.clients
             .get(cluster, fetch)
             .await
-            .map_err(|e| format!("cluster {cluster:?} ({}): {e}", provider.name()))
+            .map_err(|e| {
+                let msg = format!("cluster {cluster:?} ({}): {e}", provider.name());
+                match e {
+                    CredentialsError::VaultUnavailable(_) => ClientError::Unavailable(msg),
+                    _ => ClientError::Config(msg),
+                }
+            })
     }
+}
+
+/// Why a cluster has no client. The message names the cluster and the failing step, never
+/// a secret.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClientError {
+    /// No `[execution.clusters.<id>]` for it: permanent.
+    #[error("{0}")]
+    UnknownCluster(String),
+    /// The credentials configuration is wrong (contradictory, a missing file or variable,
+    /// Vault refusing the role): permanent until someone fixes it.
+    #[error("{0}")]
+    Config(String),
+    /// The credentials source could not answer now (Vault down, 429, 5xx): retried.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 #[cfg(test)]

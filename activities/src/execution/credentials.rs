@@ -296,6 +296,9 @@ pub enum CredentialsError {
     /// Vault refused or failed.
     #[error("vault: {0}")]
     Vault(String),
+    /// Vault could not answer now (transport error, 429, 5xx): worth retrying.
+    #[error("vault unavailable: {0}")]
+    VaultUnavailable(String),
     /// The credentials do not make a usable kube configuration.
     #[error("kube config: {0}")]
     Kube(String),
@@ -306,6 +309,13 @@ fn vault_error(what: &str, e: vaultrs::error::ClientError) -> CredentialsError {
     use vaultrs::error::ClientError as E;
     // Never a response body: only status codes, Vault's own error strings ("permission
     // denied") and transport causes.
+    let busy = |code: u16| code == 429 || code >= 500;
+    let transient = match &e {
+        E::APIError { code, .. } | E::RestClientError { source: R::ServerResponseError { code, .. } } => busy(*code),
+        E::RestClientError { source: R::ResponseParseError { .. } } => false,
+        E::RestClientError { .. } => true,
+        _ => false,
+    };
     let detail = match &e {
         E::APIError { code, errors } if errors.is_empty() => format!("status {code}"),
         E::APIError { code, errors } => {
@@ -344,7 +354,11 @@ fn vault_error(what: &str, e: vaultrs::error::ClientError) -> CredentialsError {
         }
         other => error_chain(other),
     };
-    CredentialsError::Vault(format!("{what}: {detail}"))
+    if transient {
+        CredentialsError::VaultUnavailable(format!("{what}: {detail}"))
+    } else {
+        CredentialsError::Vault(format!("{what}: {detail}"))
+    }
 }
 
 /// Vault's error strings on one line: "1 error occurred:\n\t* permission denied\n\n" →

@@ -65,13 +65,38 @@ pub enum Error {
     },
     /// No credentials or client for the cluster.
     #[error("credentials: {0}")]
-    Credentials(String),
+    Credentials(#[from] super::cluster::ClientError),
     /// Anything else: connection refused, timeout, bad response.
     #[error("transport: {0}")]
     Transport(String),
     /// The command cannot be mapped to a read (should have been rejected before).
     #[error("unsupported command: {0}")]
     Unsupported(String),
+}
+
+impl Error {
+    /// Its `type_name` in the retry contract, and whether a retry may help.
+    pub fn failure_type(&self) -> (&'static str, bool) {
+        use super::cluster::ClientError;
+        use aetherius_core::failure as f;
+        match self {
+            Error::Status { code, .. } => (f::CLUSTER_UNAVAILABLE, f::transient_status(*code)),
+            Error::Credentials(ClientError::UnknownCluster(_)) => (f::UNKNOWN_CLUSTER, false),
+            Error::Credentials(ClientError::Config(_)) => (f::CREDENTIALS_CONFIG, false),
+            Error::Credentials(ClientError::Unavailable(_)) => (f::CREDENTIALS_UNAVAILABLE, true),
+            Error::Transport(_) => (f::CLUSTER_TRANSPORT, true),
+            Error::Unsupported(_) => (f::UNSUPPORTED_READ, false),
+        }
+    }
+
+    /// The activity failure: an `ApplicationFailure` with the contract's `type_name`,
+    /// non-retryable when no retry can help.
+    pub fn into_activity_error(self) -> temporalio_sdk::activities::ActivityError {
+        let (type_name, retryable) = self.failure_type();
+        let failure =
+            temporalio_sdk::ApplicationFailure::builder(self).type_name(type_name.to_owned()).non_retryable(!retryable).build();
+        temporalio_sdk::activities::ActivityError::application(failure)
+    }
 }
 
 impl From<kube::Error> for Error {

@@ -6,19 +6,16 @@ mod kube_read;
 mod rbac;
 mod render;
 
-pub use cluster::{ClusterOptions, Clusters, ExecutionOptions};
+pub use cluster::{ClientError, ClusterOptions, Clusters, ExecutionOptions};
 
 use aetherius_core::{
-    Command, StepResult, StepStatus,
+    Command, StepResult, StepStatus, budget,
     queues::activity,
     safety::{self, ClusterAccess, Rejection},
 };
 use std::{sync::Arc, time::Instant};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-
-/// How often a running step heartbeats (the SDK throttles to its heartbeat timeout too).
-const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Activities of the execution pool.
 pub struct ExecutionActivities {
@@ -43,14 +40,15 @@ impl ExecutionActivities {
     }
 
     /// Runs a command through the safety layers and against its cluster. 4xx answers and
-    /// rejections are results; only transport and server errors are `Err` (retryable).
+    /// rejections are results; `Err` is a failure of the retry contract (transport, 429,
+    /// 5xx: retried; unknown cluster, bad credentials configuration: not).
     pub async fn run(&self, cmd: Command) -> Result<StepResult, kube_read::Error> {
         let started = Instant::now();
         // Layers 1-3 and 5 are pure; layer 4 asks the cluster itself.
         if let Err(rejection) = safety::check_with_access(&cmd, &self.access) {
             return Ok(rejected(cmd, rejection));
         }
-        let client = self.clusters.client(&cmd.cluster_id).await.map_err(kube_read::Error::Credentials)?;
+        let client = self.clusters.client(&cmd.cluster_id).await?;
         if let Err(rejection) = self.reviews.check(&client, &cmd.cluster_id, &safety::rbac_attributes(&cmd)).await? {
             // Refused before the call: the same fact a 403 would be, named by its layer.
             let mut result = rejected(cmd, rejection);
@@ -70,7 +68,7 @@ impl ExecutionActivities {
         let duration_ms = started.elapsed().as_millis() as u64;
         let mut result = match outcome {
             Ok(read) => render::success(cmd, read, max),
-            Err(kube_read::Error::Status { code, message }) => {
+            Err(kube_read::Error::Status { code, message }) if !aetherius_core::failure::transient_status(code) => {
                 if code == 401 {
                     // Expired or rotated credentials: the next step fetches fresh ones.
                     self.clusters.invalidate(&cmd.cluster_id);
@@ -119,33 +117,24 @@ impl ExecutionActivities {
         ctx: ActivityContext,
         cmd: Command,
     ) -> Result<StepResult, ActivityError> {
-        let line = cmd.to_string();
-        let heartbeats = async {
-            loop {
-                if let Err(e) = ctx.record_heartbeat(()).await {
-                    tracing::warn!(error = %e, "heartbeat not recorded");
-                }
-                tokio::time::sleep(HEARTBEAT_EVERY).await;
+        let attempt = ctx.info().attempt;
+        match crate::heartbeat::heartbeating(&ctx, self.run(cmd.clone())).await? {
+            // At most HISTORY_STEP_BYTES go back into history; the whole stays in PostgreSQL.
+            Ok(result) => {
+                let info = ctx.info();
+                let workflow_id = info.workflow_id.clone().unwrap_or_default();
+                Ok(crate::step_outputs::bound(self.outputs.as_ref(), &workflow_id, &info.activity_id, result).await)
             }
-        };
-        tokio::select! {
-            result = self.run(cmd) => match result {
-                // At most HISTORY_STEP_BYTES go back into history; the whole stays in PostgreSQL.
-                Ok(r) => {
-                    let info = ctx.info();
-                    let workflow_id = info.workflow_id.clone().unwrap_or_default();
-                    Ok(crate::step_outputs::bound(self.outputs.as_ref(), &workflow_id, &info.activity_id, r).await)
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "step failed, Temporal will retry");
-                    Err(ActivityError::from(e))
-                }
-            },
-            () = ctx.cancelled() => {
-                tracing::info!(command = %line, "step stopped: the diagnosis was cancelled");
-                Err(ActivityError::cancelled())
+            // The last attempt of a transient failure: the diagnosis goes on with what it has,
+            // and the step says what happened.
+            Err(e) if e.failure_type().1 && attempt >= budget::EXECUTE_STEP.max_attempts => {
+                tracing::warn!(error = %e, attempt, "step failed on its last attempt");
+                Ok(render::failure(cmd, StepStatus::Failed, format!("{e} (gave up after {attempt} attempts)")))
             }
-            () = heartbeats => unreachable!("the heartbeat loop never ends"),
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, "step failed");
+                Err(e.into_activity_error())
+            }
         }
     }
 }

@@ -28,7 +28,8 @@ pub(crate) struct AccessReviews {
 
 impl AccessReviews {
     /// Checks every attribute set of a command on `cluster`, in order. `Ok(Err(..))` is a
-    /// rejection; `Err` is a failure to ask (transport), which the caller may retry.
+    /// rejection; `Err` is a failure to ask (transport, 429, 5xx), never cached, which the
+    /// caller retries.
     pub(crate) async fn check(
         &self,
         client: &Client,
@@ -74,6 +75,11 @@ async fn review(client: &Client, attrs: &RbacAttributes) -> Result<Result<(), St
     let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
     let answer = match api.create(&PostParams::default(), &review).await {
         Ok(a) => a,
+        // The API server is overloaded or failing: not an answer; the step is retried and
+        // nothing is cached.
+        Err(kube::Error::Api(status)) if aetherius_core::failure::transient_status(status.code) => {
+            return Err(kube::Error::Api(status));
+        }
         // The review itself was refused or is not served: fail closed, say why.
         Err(kube::Error::Api(status)) => {
             return Ok(Err(format!("the access review could not be made ({}: {})", status.code, status.message)));

@@ -485,26 +485,26 @@ fn kind_name(kind: ChannelKind) -> &'static str {
 impl NotifyActivities {
     /// The channels a stored report goes to.
     #[activity(name = activity::PLAN_NOTIFICATIONS)]
-    pub async fn plan_notifications(self: Arc<Self>, _ctx: ActivityContext, workflow_id: String) -> Result<Vec<PlannedDelivery>, ActivityError> {
-        self.plan(&workflow_id).await.map_err(ActivityError::from)
+    pub async fn plan_notifications(self: Arc<Self>, ctx: ActivityContext, workflow_id: String) -> Result<Vec<PlannedDelivery>, ActivityError> {
+        crate::heartbeat::heartbeating(&ctx, self.plan(&workflow_id)).await?.map_err(ActivityError::from)
     }
 
     /// Sends the report to one Slack channel.
     #[activity(name = activity::NOTIFY_SLACK)]
     pub async fn notify_slack(self: Arc<Self>, ctx: ActivityContext, input: DeliveryInput) -> Result<DeliveryStatus, ActivityError> {
-        self.deliver(ChannelKind::Slack, &input, ctx.info().attempt).await
+        crate::heartbeat::heartbeating(&ctx, self.deliver(ChannelKind::Slack, &input, ctx.info().attempt)).await?
     }
 
     /// Sends the report to one generic webhook.
     #[activity(name = activity::NOTIFY_WEBHOOK)]
     pub async fn notify_webhook(self: Arc<Self>, ctx: ActivityContext, input: DeliveryInput) -> Result<DeliveryStatus, ActivityError> {
-        self.deliver(ChannelKind::Webhook, &input, ctx.info().attempt).await
+        crate::heartbeat::heartbeating(&ctx, self.deliver(ChannelKind::Webhook, &input, ctx.info().attempt)).await?
     }
 
     /// Sends the report by email.
     #[activity(name = activity::NOTIFY_EMAIL)]
     pub async fn notify_email(self: Arc<Self>, ctx: ActivityContext, input: DeliveryInput) -> Result<DeliveryStatus, ActivityError> {
-        self.deliver(ChannelKind::Email, &input, ctx.info().attempt).await
+        crate::heartbeat::heartbeating(&ctx, self.deliver(ChannelKind::Email, &input, ctx.info().attempt)).await?
     }
 }
 

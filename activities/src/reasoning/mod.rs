@@ -281,33 +281,42 @@ impl ReasoningActivities {
     /// Initial analysis of the alert.
     #[activity(name = activity::ANALYZE)]
     pub async fn analyze(self: std::sync::Arc<Self>, ctx: ActivityContext, event: StandardEvent) -> Result<AnalysisResult, ActivityError> {
-        let mut rules = analyze_alert(&event);
-        if let Some(kb) = &self.knowledge {
-            rules = with_knowledge(kb, &event, rules).await;
-        }
-        Ok(match &self.llm {
-            Some(llm) => crate::llm::assist::analyze(llm, &task_id(&ctx, &event.id), &event, rules).await,
-            None => rules,
-        })
+        let work = async {
+            let mut rules = analyze_alert(&event);
+            if let Some(kb) = &self.knowledge {
+                rules = with_knowledge(kb, &event, rules).await;
+            }
+            match &self.llm {
+                Some(llm) => crate::llm::assist::analyze(llm, &task_id(&ctx, &event.id), &event, rules).await,
+                None => rules,
+            }
+        };
+        crate::heartbeat::heartbeating(&ctx, work).await
     }
 
     /// The first diagnostic plan.
     #[activity(name = activity::STRATEGIZE)]
-    pub async fn strategize(self: std::sync::Arc<Self>, _ctx: ActivityContext, input: StrategizeInput) -> Result<DiagnosticStrategy, ActivityError> {
-        let plan = strategize_plan(&input);
-        Ok(match &self.llm {
-            Some(llm) => crate::llm::assist::extend_plan(llm, &input, plan),
-            None => plan,
-        })
+    pub async fn strategize(self: std::sync::Arc<Self>, ctx: ActivityContext, input: StrategizeInput) -> Result<DiagnosticStrategy, ActivityError> {
+        let work = async {
+            let plan = strategize_plan(&input);
+            match &self.llm {
+                Some(llm) => crate::llm::assist::extend_plan(llm, &input, plan),
+                None => plan,
+            }
+        };
+        crate::heartbeat::heartbeating(&ctx, work).await
     }
 
     /// What to do after a step.
     #[activity(name = activity::DECIDE_NEXT)]
     pub async fn decide_next(self: std::sync::Arc<Self>, ctx: ActivityContext, input: DecideInput) -> Result<Decision, ActivityError> {
-        let decision = decide(&input);
-        Ok(match &self.llm {
-            Some(llm) => crate::llm::assist::decide(llm, &task_id(&ctx, &input.event.id), &input, decision).await,
-            None => decision,
-        })
+        let work = async {
+            let decision = decide(&input);
+            match &self.llm {
+                Some(llm) => crate::llm::assist::decide(llm, &task_id(&ctx, &input.event.id), &input, decision).await,
+                None => decision,
+            }
+        };
+        crate::heartbeat::heartbeating(&ctx, work).await
     }
 }

@@ -63,8 +63,8 @@ impl ReportActivities {
 impl ReportActivities {
     /// Renders and stores the report.
     #[activity(name = activity::REPORT)]
-    pub async fn report(self: Arc<Self>, _ctx: ActivityContext, input: ReportInput) -> Result<StoredReport, ActivityError> {
-        self.store(&input).await.map_err(|e| {
+    pub async fn report(self: Arc<Self>, ctx: ActivityContext, input: ReportInput) -> Result<StoredReport, ActivityError> {
+        crate::heartbeat::heartbeating(&ctx, self.store(&input)).await?.map_err(|e| {
             tracing::warn!(error = %e, workflow_id = %input.workflow_id, "storing the report failed, Temporal will retry");
             ActivityError::from(e)
         })

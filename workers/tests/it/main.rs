@@ -13,6 +13,7 @@ mod knowledge;
 mod hitl;
 mod priority;
 mod notify;
+mod recovery;
 mod reports;
 mod shapes;
 mod webhook;
