@@ -3,7 +3,7 @@
 //! start-to-close timeout.
 
 use crate::support::{api, call, config, scenario_dir};
-use aetherius_core::{budget, queues};
+use aetherius_core::budget;
 use aetherius_workers::{
     pools::{self, Pool},
     routing::RoutingActivities,
@@ -60,8 +60,8 @@ async fn a_step_lost_with_its_worker_process_is_retried_on_another_within_fiftee
     std::fs::write(
         &file,
         format!(
-            "[temporal]\naddress = {:?}\nnamespace = {:?}\n[execution.clusters.{cluster}]\nkubeconfig = {:?}\n",
-            central.temporal.address, central.temporal.namespace, silent_kubeconfig
+            "[temporal]\naddress = {:?}\nnamespace = {:?}\ntask_queue_suffix = {:?}\n[execution.clusters.{cluster}]\nkubeconfig = {:?}\n",
+            central.temporal.address, central.temporal.namespace, central.temporal.task_queue_suffix, silent_kubeconfig
         ),
     )
     .unwrap();
@@ -77,12 +77,12 @@ async fn a_step_lost_with_its_worker_process_is_retried_on_another_within_fiftee
 
     let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
     let client = pools::temporal_client(&central).await.unwrap();
-    let routing = RoutingActivities::new(client.clone());
+    let routing = RoutingActivities::new(client.clone(), central.temporal.queues());
     let workers = vec![
         pools::worker(&runtime, client.clone(), &central, Pool::Reasoning, None).await.unwrap(),
         pools::worker(&runtime, client.clone(), &central, Pool::Report, None).await.unwrap(),
     ];
-    let agent_queue = queues::execution_for_cluster(&cluster);
+    let agent_queue = central.temporal.queues().execution_for_cluster(&cluster);
 
     let body = async {
         let deadline = Instant::now() + Duration::from_secs(60);
