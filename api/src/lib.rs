@@ -3,6 +3,7 @@
 //! `fn app(state) -> Router` is the whole surface; it is tested in-process. Every route is
 //! listed in [`routes`] and its access in [`auth::ROUTES`].
 
+mod approvals;
 pub mod auth;
 mod commands;
 pub mod custom;
@@ -54,6 +55,10 @@ pub struct ApiOptions {
     pub temporal_ui_url: String,
     /// Temporal namespace, for links.
     pub temporal_namespace: String,
+    /// Public URL of this API (`https://aetherius.example.com`); approve / reject links in
+    /// Slack point under it. None: no links.
+    #[serde(default)]
+    pub public_url: Option<String>,
     /// Which diagnosis steps wait for a human (`[api.approval]`).
     #[serde(default)]
     pub approval: aetherius_core::approval::ApprovalConfig,
@@ -86,6 +91,7 @@ impl Default for ApiOptions {
             priority: PriorityWeights::default(),
             temporal_ui_url: "http://127.0.0.1:8233".into(),
             temporal_namespace: "default".into(),
+            public_url: None,
             approval: Default::default(),
             auth: auth::AuthOptions::default(),
             cors_allowed_origins: vec![],
@@ -125,6 +131,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// This API's Prometheus registry.
     pub metrics: Metrics,
+    /// Key of approve / reject links (`[api.approval] link_secret_*`); none: links are refused.
+    pub link_key: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -143,7 +151,9 @@ impl AppState {
                 return Err(ConfigError::Invalid(format!("api.cors_allowed_origins: {origin:?} is not a valid origin")));
             }
         }
+        let link_key = aetherius_activities::notify::link::secret(&options.approval).map_err(ConfigError::Invalid)?.map(Arc::from);
         Ok(AppState {
+            link_key,
             auth: Arc::new(Auth::new(&options.auth)?),
             dedup: DedupWindow::new(std::time::Duration::from_secs(options.dedup_ttl_secs)),
             options: Arc::new(options),
@@ -175,6 +185,8 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/tasks/{id}/retry", post(tasks::retry)),
         (Method::POST, "/tasks/{id}/approve", post(tasks::approve)),
         (Method::POST, "/tasks/{id}/reject", post(tasks::reject)),
+        (Method::GET, "/approvals/{token}", get(approvals::page)),
+        (Method::POST, "/approvals/{token}", post(approvals::decide)),
         (Method::GET, "/queue/status", get(tasks::queue_status)),
         (Method::GET, "/tools", get(commands::tools)),
         (Method::POST, "/commands/validate", post(commands::validate)),
