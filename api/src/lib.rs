@@ -55,10 +55,6 @@ pub struct ApiOptions {
     pub temporal_ui_url: String,
     /// Temporal namespace, for links.
     pub temporal_namespace: String,
-    /// Public URL of this API (`https://aetherius.example.com`); approve / reject links in
-    /// Slack point under it. None: no links.
-    #[serde(default)]
-    pub public_url: Option<String>,
     /// Which diagnosis steps wait for a human (`[api.approval]`).
     #[serde(default)]
     pub approval: aetherius_core::approval::ApprovalConfig,
@@ -91,7 +87,6 @@ impl Default for ApiOptions {
             priority: PriorityWeights::default(),
             temporal_ui_url: "http://127.0.0.1:8233".into(),
             temporal_namespace: "default".into(),
-            public_url: None,
             approval: Default::default(),
             auth: auth::AuthOptions::default(),
             cors_allowed_origins: vec![],

@@ -139,7 +139,7 @@ pub async fn worker(runtime: &Runtime, client: Client, config: &Config, pool: Po
             config.notifications.validate().map_err(anyhow::Error::msg).context("[notifications]")?;
             let link_key = aetherius_activities::notify::link::secret(&config.api.approval).map_err(anyhow::Error::msg)?;
             let notify = NotifyActivities::new(pool.clone(), config.notifications.clone(), &config.api.temporal_ui_url, &config.temporal.namespace)
-                .with_approval_links(config.api.public_url.as_deref(), link_key);
+                .with_approval_links(link_key);
             WorkerOptions::new(queues::REPORT).register_activities(ReportActivities::new(pool)).register_activities(notify).build()
         }
     };

@@ -35,7 +35,8 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 pub struct NotificationOptions {
     /// Off: nothing is planned or sent.
     pub enabled: bool,
-    /// Public URL of the API; a message links `{public_base_url}/reports/{id}`.
+    /// Public URL of the API; a message links `{public_base_url}/reports/{id}`, an approval
+    /// request `{public_base_url}/approvals/{token}`.
     pub public_base_url: Option<String>,
     /// A fingerprint notified on a channel is not notified there again for this long.
     pub repeat_window_secs: u64,
@@ -306,10 +307,11 @@ impl NotifyActivities {
         }
     }
 
-    /// Approval requests carry approve / reject links under `public_url` (`[api] public_url`),
-    /// signed with `key` (`[api.approval] link_secret_*`); without either, they carry none.
-    pub fn with_approval_links(mut self, public_url: Option<&str>, key: Option<String>) -> Self {
-        self.approval_links = public_url.zip(key).map(|(u, k)| (u.trim_end_matches('/').to_owned(), k));
+    /// Approval requests carry approve / reject links under `public_base_url`, signed with
+    /// `key` (`[api.approval] link_secret_*`); without either, they carry none.
+    pub fn with_approval_links(mut self, key: Option<String>) -> Self {
+        let base = self.options.public_base_url.as_deref().map(|u| u.trim_end_matches('/').to_owned());
+        self.approval_links = base.zip(key);
         self
     }
 

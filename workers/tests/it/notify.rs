@@ -380,7 +380,7 @@ async fn approval_links(received: &Received, step: &str) -> (String, String, Val
         if let Some(v) = found {
             let buttons = v["blocks"].as_array().unwrap().iter().find(|b| b["type"] == "actions").unwrap()["elements"].as_array().unwrap().clone();
             let url = |id: &str| buttons.iter().find(|b| b["action_id"] == id).and_then(|b| b["url"].as_str()).unwrap_or_else(|| panic!("no {id} button: {v}")).to_owned();
-            let path = |u: String| u.strip_prefix("https://aetherius.test").unwrap_or_else(|| panic!("{u} is not under public_url")).to_owned();
+            let path = |u: String| u.strip_prefix("https://aetherius.test").unwrap_or_else(|| panic!("{u} is not under public_base_url")).to_owned();
             return (path(url("approve")), path(url("reject")), v);
         }
         assert!(Instant::now() < deadline, "no Slack approval request for {step} within 30 s: {:?}", received.slack.lock().unwrap());
@@ -408,7 +408,7 @@ async fn a_waiting_step_is_posted_to_slack_and_decided_through_its_link() {
     std::fs::write(tmp.path().join("slack-url"), format!("http://{addr}/slack\n")).unwrap();
     std::fs::write(tmp.path().join("link-key"), format!("{}\n", uuid::Uuid::new_v4())).unwrap();
     config.notifications.channels.insert("slack".into(), ChannelOptions { url_file: Some(tmp.path().join("slack-url")), ..channel(ChannelKind::Slack) });
-    config.api.public_url = Some("https://aetherius.test/".into());
+    config.notifications.public_base_url = Some("https://aetherius.test/".into());
     config.api.approval.link_secret_file = Some(tmp.path().join("link-key"));
     // Logs in `shop` wait for a person; a minute to decide.
     config.api.approval.sensitive_namespaces = vec!["shop".into()];
