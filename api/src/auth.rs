@@ -82,6 +82,9 @@ pub enum Access {
     Role(Role),
     /// A bearer token of at least operator, or a valid webhook signature.
     Webhook,
+    /// No credential but the signed link in the path (approve / reject links); rate-limited
+    /// per client address.
+    Link,
 }
 
 /// Every route: method, axum path, access. A route missing here is refused.
@@ -102,6 +105,9 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/tasks/{id}/retry", Access::Role(Role::Operator)),
     ("POST", "/tasks/{id}/approve", Access::Role(Role::Approver)),
     ("POST", "/tasks/{id}/reject", Access::Role(Role::Approver)),
+    // The signed token in the path is the credential (links in Slack).
+    ("GET", "/approvals/{token}", Access::Link),
+    ("POST", "/approvals/{token}", Access::Link),
     ("GET", "/reports", Access::Role(Role::Viewer)),
     ("GET", "/reports/{id}", Access::Role(Role::Viewer)),
     ("POST", "/reports/{id}/archive", Access::Role(Role::Operator)),

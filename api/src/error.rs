@@ -107,6 +107,9 @@ pub enum ApiError {
     /// No representation the `Accept` header allows.
     #[error("{0}")]
     NotAcceptable(String),
+    /// A credential that was valid and is no more (an expired approval link).
+    #[error("{0}")]
+    Gone(String),
 }
 
 impl ApiError {
@@ -128,6 +131,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, "not_acceptable"),
+            ApiError::Gone(_) => (StatusCode::GONE, "link_expired"),
             ApiError::InvalidFilter(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_filter"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::UnknownSource(_) => (StatusCode::NOT_FOUND, "unknown_source"),

@@ -3,6 +3,7 @@
 //! `fn app(state) -> Router` is the whole surface; it is tested in-process. Every route is
 //! listed in [`routes`] and its access in [`auth::ROUTES`].
 
+mod approvals;
 pub mod auth;
 mod commands;
 pub mod custom;
@@ -129,6 +130,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// This API's Prometheus registry.
     pub metrics: Metrics,
+    /// Key of approve / reject links (`[api.approval] link_secret_*`); none: links are refused.
+    pub link_key: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -147,7 +150,9 @@ impl AppState {
                 return Err(ConfigError::Invalid(format!("api.cors_allowed_origins: {origin:?} is not a valid origin")));
             }
         }
+        let link_key = aetherius_activities::notify::link::secret(&options.approval).map_err(ConfigError::Invalid)?.map(Arc::from);
         Ok(AppState {
+            link_key,
             auth: Arc::new(Auth::new(&options.auth)?),
             dedup: DedupWindow::new(std::time::Duration::from_secs(options.dedup_ttl_secs)),
             options: Arc::new(options),
@@ -179,6 +184,8 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/tasks/{id}/retry", post(tasks::retry)),
         (Method::POST, "/tasks/{id}/approve", post(tasks::approve)),
         (Method::POST, "/tasks/{id}/reject", post(tasks::reject)),
+        (Method::GET, "/approvals/{token}", get(approvals::page)),
+        (Method::POST, "/approvals/{token}", post(approvals::decide)),
         (Method::GET, "/queue/status", get(tasks::queue_status)),
         (Method::GET, "/tools", get(commands::tools)),
         (Method::POST, "/commands/validate", post(commands::validate)),

@@ -8,7 +8,7 @@ use crate::{
     auth::{self, Access, SIGNATURE_HEADER},
     commands, custom,
     error::ErrorBody,
-    ingest, knowledge, manual, ops, reports, tasks,
+    approvals, ingest, knowledge, manual, ops, reports, tasks,
 };
 use axum::{
     Json,
@@ -34,6 +34,7 @@ use utoipa_scalar::Scalar;
         ops::health, ops::live, ops::ready, ops::metrics, api_description, docs,
         ingest::alertmanager, custom::webhook,
         manual::create_task, tasks::list_tasks, tasks::get_task, tasks::cancel, tasks::retry, tasks::approve, tasks::reject,
+        approvals::page, approvals::decide,
         tasks::queue_status,
         commands::tools, commands::validate,
         knowledge::create, knowledge::list, knowledge::get, knowledge::update, knowledge::delete, knowledge::search,
@@ -46,6 +47,7 @@ use utoipa_scalar::Scalar;
         (name = "operations", description = "Probes, metrics, this description."),
         (name = "webhooks", description = "Alerts in: a bearer token (operator) or a signature."),
         (name = "tasks", description = "Diagnoses: trigger, list, read, cancel, retry, approve, reject."),
+        (name = "approvals", description = "Approve / reject links (sent to Slack): a page, then a form; the signed token is the credential."),
         (name = "commands", description = "What commands can run, and would this one."),
         (name = "knowledge", description = "The runbook knowledge base."),
         (name = "reports", description = "Diagnosis reports (Markdown, HTML, JSON by `Accept`) and the audit trail."),
@@ -91,6 +93,14 @@ impl Modify for Security {
                 let role = match access {
                     Access::Open => {
                         op.security = Some(vec![SecurityRequirement::default()]);
+                        continue;
+                    }
+                    Access::Link => {
+                        // The signed token in the path is the credential.
+                        op.security = Some(vec![SecurityRequirement::default()]);
+                        op.responses.responses.entry("429".into()).or_insert_with(|| {
+                            error("Too many requests from this client (`rate_limited`); see `Retry-After`.").into()
+                        });
                         continue;
                     }
                     Access::Role(role) => {
@@ -211,7 +221,7 @@ mod tests {
                     .flat_map(|r| r.as_object().unwrap().keys().cloned())
                     .collect();
                 let expected: Vec<&str> = match access {
-                    Access::Open => vec![],
+                    Access::Open | Access::Link => vec![],
                     Access::Role(_) => vec![BEARER],
                     Access::Webhook => vec![BEARER, SIGNATURE],
                 };

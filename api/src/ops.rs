@@ -144,6 +144,12 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         return next.run(req).await;
     }
     let ip = client_key(&req);
+    if access == Access::Link {
+        if let Err(e) = state.auth.rate_limit(&ip) {
+            return e.into_response();
+        }
+        return next.run(req).await;
+    }
     match authenticate(&state, access, req).await {
         Ok((caller, mut req)) => {
             let key = if state.auth.disabled() { ip } else { format!("caller:{}", caller.name) };

@@ -386,9 +386,32 @@ async fn decide(
         (None, Some(by)) if !by.trim().is_empty() => by,
         (None, _) => return Err(ApiError::InvalidPayload("by: say who decides (authentication is off, so the API cannot tell)".into())),
     };
-    let (handle, status) = describe(&state, &id).await?;
-    must_be_running(&id, status, if approve { "approve a step of" } else { "reject a step of" })?;
-    let step_id = match body.step_id {
+    decide_step(&state, &id, body.step_id, by, body.comment, approve).await.map(Json)
+}
+
+/// The step of diagnosis `id` waiting for approval now; 409 `not_running` when it ended.
+pub(crate) async fn waiting_step(state: &AppState, id: &str) -> Result<Option<aetherius_core::approval::PendingApproval>, ApiError> {
+    let (handle, status) = describe(state, id).await?;
+    must_be_running(id, status, "decide a step of")?;
+    handle
+        .query(DiagnosisWorkflow::pending_approval, (), WorkflowQueryOptions::default())
+        .await
+        .map_err(|e| ApiError::temporal(format!("pending_approval query: {e}")))
+}
+
+/// Sends the `approve` (or `reject`) update for `step_id` of diagnosis `id` (the step waiting
+/// now when `None`), decided by `by`. The workflow's validator's refusals map to 409/422.
+pub(crate) async fn decide_step(
+    state: &AppState,
+    id: &str,
+    step_id: Option<String>,
+    by: String,
+    comment: String,
+    approve: bool,
+) -> Result<ApprovalAck, ApiError> {
+    let (handle, status) = describe(state, id).await?;
+    must_be_running(id, status, if approve { "approve a step of" } else { "reject a step of" })?;
+    let step_id = match step_id {
         Some(s) => s,
         None => {
             let waiting = handle
@@ -400,13 +423,13 @@ async fn decide(
                 .ok_or_else(|| ApiError::Conflict { code: "not_waiting", message: format!("diagnosis {id:?} has no step waiting for approval") })?
         }
     };
-    let request = ApprovalRequest { step_id, by, comment: body.comment };
+    let request = ApprovalRequest { step_id, by, comment };
     let sent = if approve {
         handle.execute_update(DiagnosisWorkflow::approve, request, WorkflowExecuteUpdateOptions::default()).await
     } else {
         handle.execute_update(DiagnosisWorkflow::reject, request, WorkflowExecuteUpdateOptions::default()).await
     };
-    sent.map(Json).map_err(|e| match e {
+    sent.map_err(|e| match e {
         WorkflowUpdateError::Failed(failure) => {
             // The workflow's validator answers "<code>: <message>".
             let message = failure.message.clone();

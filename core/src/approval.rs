@@ -88,6 +88,12 @@ pub struct ApprovalConfig {
     pub timeout_secs: u64,
     /// Clusters by id: `always` makes every step wait.
     pub clusters: BTreeMap<String, ClusterApproval>,
+    /// Environment variable holding the key that signs approve / reject links in Slack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_secret_env: Option<String>,
+    /// File holding that key (instead of `link_secret_env`, e.g. a mounted Secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_secret_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ApprovalConfig {
@@ -98,6 +104,8 @@ impl Default for ApprovalConfig {
             llm_proposed: false,
             timeout_secs: DEFAULT_APPROVAL_TIMEOUT_SECS,
             clusters: BTreeMap::new(),
+            link_secret_env: None,
+            link_secret_file: None,
         }
     }
 }

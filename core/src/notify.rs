@@ -6,6 +6,20 @@ use serde::{Deserialize, Serialize};
 /// Patch id of notifications (plan, then one activity per channel, after the report).
 pub const NOTIFICATIONS_PATCH: &str = "notifications";
 
+/// Patch id of the approval request posted to Slack when a step starts waiting.
+pub const APPROVAL_NOTIFY_PATCH: &str = "approval-notify";
+
+/// What `notify_approval` posts: the step waiting in diagnosis `workflow_id` of `event`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalNotice {
+    /// Workflow id of the diagnosis.
+    pub workflow_id: String,
+    /// The alert (its labels pick the channels).
+    pub event: crate::StandardEvent,
+    /// The waiting step.
+    pub pending: crate::approval::PendingApproval,
+}
+
 /// Kind of a notification channel; each has its own activity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -87,6 +87,8 @@ pub mod activity {
     pub const NOTIFY_WEBHOOK: &str = "notify_webhook";
     /// Send a report by email.
     pub const NOTIFY_EMAIL: &str = "notify_email";
+    /// Post a step waiting for approval to the Slack channels of the alert.
+    pub const NOTIFY_APPROVAL: &str = "notify_approval";
 }
 
 /// Workflow type name of the diagnosis.

@@ -150,7 +150,9 @@ pub async fn worker(runtime: &Runtime, client: Client, config: &Config, pool: Po
                 tokio::spawn(prune_audit_daily(pool.clone(), days));
             }
             config.notifications.validate().map_err(anyhow::Error::msg).context("[notifications]")?;
-            let notify = NotifyActivities::new(pool.clone(), config.notifications.clone(), &config.api.temporal_ui_url, &config.temporal.namespace);
+            let link_key = aetherius_activities::notify::link::secret(&config.api.approval).map_err(anyhow::Error::msg)?;
+            let notify = NotifyActivities::new(pool.clone(), config.notifications.clone(), &config.api.temporal_ui_url, &config.temporal.namespace)
+                .with_approval_links(link_key);
             WorkerOptions::new(q.report.clone()).register_activities(ReportActivities::new(pool)).register_activities(notify).build()
         }
     };

@@ -4,7 +4,7 @@
 use aetherius_core::{
     AnalysisResult, Command, DecideInput, Decision, DiagnosticStrategy, ReportInput, StandardEvent, StepResult,
     StoredReport, StrategizeInput,
-    notify::{DeliveryInput, DeliveryStatus, PlannedDelivery},
+    notify::{ApprovalNotice, DeliveryInput, DeliveryStatus, PlannedDelivery},
     queues::activity,
 };
 use temporalio_common::ActivityDefinition;
@@ -46,4 +46,6 @@ declare! {
     NotifyWebhook: activity::NOTIFY_WEBHOOK, DeliveryInput => DeliveryStatus;
     /// Report pool: send one email.
     NotifyEmail: activity::NOTIFY_EMAIL, DeliveryInput => DeliveryStatus;
+    /// Report pool: post a step waiting for approval to Slack (channels it reached out).
+    NotifyApproval: activity::NOTIFY_APPROVAL, ApprovalNotice => u32;
 }

@@ -5,17 +5,18 @@
 //! the `alert_resolved` signal ends it early, and a cancel request ends it with a report.
 
 use crate::activities::{
-    Analyze, DecideNext, ExecuteStep, NotifyEmail, NotifySlack, NotifyWebhook, PlanNotifications, Report, RouteExecution,
+    Analyze, DecideNext, ExecuteStep, NotifyApproval, NotifyEmail, NotifySlack, NotifyWebhook, PlanNotifications, Report, RouteExecution,
     Strategize,
 };
 use aetherius_core::{
     AnalysisResult, DecideInput, Decision, Diagnosis, DiagnosisOutcome, DiagnosisRequest, DiagnosisStatus, DiagnosticStep,
     Ending, Evidence, Method, Observed, Phase, ReportInput, RootCause, StepResult, StepStatus, StepSummary, StrategizeInput,
     approval::{AlertResolved, ApprovalAck, ApprovalRecord, ApprovalRequest, PendingApproval, Verdict},
-    notify::{ChannelKind, DeliveryInput, NOTIFICATIONS_PATCH, PlannedDelivery},
     budget,
+    notify::{APPROVAL_NOTIFY_PATCH, ApprovalNotice, ChannelKind, DeliveryInput, NOTIFICATIONS_PATCH, PlannedDelivery},
     queues::{self, Queues},
 };
+use futures::{FutureExt, future::FusedFuture};
 use std::{collections::VecDeque, error::Error, time::Duration};
 use temporalio_common::{ActivityCloseTimeouts, search_attributes::SearchAttributeKey};
 use temporalio_macros::{workflow, workflow_methods};
@@ -151,6 +152,23 @@ fn report_opts(q: &Queues) -> ActivityOptions {
 /// diagnosis still completes.
 fn plan_notifications_opts(q: &Queues) -> ActivityOptions {
     uncancelled(budgeted(&budget::PLAN_NOTIFICATIONS, &q.report))
+}
+
+/// Posting an approval request to Slack: a few quick attempts, its own cancellation token;
+/// it never holds up the decision for long nor fails the diagnosis.
+fn approval_notify_opts(q: &Queues) -> ActivityOptions {
+    ActivityOptions::with_close_timeouts(timeouts(15, 60))
+        .task_queue(q.report.clone())
+        .cancellation_token(WorkflowCancellationToken::new())
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(10))
+                .maximum_attempts(3)
+                .build(),
+        )
+        .build()
 }
 
 /// One channel: its own retry policy (from `[notifications.channels]`); Retry-After from
@@ -451,7 +469,7 @@ impl DiagnosisWorkflow {
                     Some(reason) => {
                         // Steps are numbered in the order they run: what an approval names.
                         let step_id = format!("step-{}", results.len() + 1);
-                        let record = Self::await_approval(ctx, &step, step_id, reason, req.approval.timeout_secs).await?;
+                        let record = Self::await_approval(ctx, req, &step, step_id, reason).await?;
                         if record.verdict.runs() {
                             ctx.execute_activity(ExecuteStep, step.command, execution_opts(&execution_queue)).await?
                         } else {
@@ -504,13 +522,16 @@ impl DiagnosisWorkflow {
     }
 
     /// Waits for a person's decision on `step`, the timeout, the alert resolving or a cancel.
+    /// With patch "approval-notify", the step is also posted to the alert's Slack channels
+    /// (with approve / reject links) while it waits.
     async fn await_approval(
         ctx: &mut WorkflowContext<Self>,
+        req: &DiagnosisRequest,
         step: &DiagnosticStep,
         step_id: String,
         reason: String,
-        timeout_secs: u64,
     ) -> Result<ApprovalRecord, Stop> {
+        let timeout_secs = req.approval.timeout_secs;
         let since = now(ctx);
         let pending = PendingApproval {
             step_id: step_id.clone(),
@@ -522,14 +543,37 @@ impl DiagnosisWorkflow {
         };
         ctx.state_mut(|w| {
             w.decision = None;
-            w.status.pending_approval = Some(pending);
+            w.status.pending_approval = Some(pending.clone());
             w.status.phase = Phase::AwaitingApproval;
         });
+        let notice = ctx.patched(APPROVAL_NOTIFY_PATCH).then(|| ApprovalNotice {
+            workflow_id: ctx.workflow_id().to_owned(),
+            event: req.event.clone(),
+            pending,
+        });
+        let notifying = notice.is_some();
+        let q = Queues::of_workflow(ctx.task_queue());
+        // Runs beside the wait; its outcome (audit rows) is not the diagnosis's concern.
+        let mut notify = std::pin::pin!(
+            async {
+                if let Some(n) = notice {
+                    let _ = ctx.execute_activity(NotifyApproval, n, approval_notify_opts(&q)).await;
+                }
+            }
+            .fuse()
+        );
         let mut timer = std::pin::pin!(ctx.timer(Duration::from_secs(timeout_secs)));
-        let woke = select! {
-            r = ctx.wait_condition(|w: &Self| w.decision.is_some() || w.status.resolved.is_some()) => r.map(|()| false),
-            _ = timer.as_mut() => Ok(true),
+        let woke = loop {
+            select! {
+                r = ctx.wait_condition(|w: &Self| w.decision.is_some() || w.status.resolved.is_some()) => break r.map(|()| false),
+                _ = timer.as_mut() => break Ok(true),
+                () = notify.as_mut() => {}
+            }
         };
+        // The request's activity is bounded (approval_notify_opts); let it finish.
+        if notifying && !notify.is_terminated() {
+            notify.as_mut().await;
+        }
         let timed_out = matches!(woke, Ok(true));
         if !timed_out {
             timer.cancel();

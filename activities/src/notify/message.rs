@@ -98,6 +98,56 @@ pub fn slack(r: &ReportInput, links: &Links) -> Value {
     json!({"text": text(&headline(r), 300), "blocks": blocks})
 }
 
+/// Links of an approval request: where the approve and reject pages are (none without a
+/// link key or a public URL), and the diagnosis in the Temporal UI.
+#[derive(Debug, Clone)]
+pub struct ApprovalLinks {
+    /// `GET /approvals/{token}` pages: (approve, reject).
+    pub decide: Option<(String, String)>,
+    /// The diagnosis in the Temporal UI.
+    pub temporal: String,
+}
+
+/// The Slack message of a step that waits for a person: the command, why it waits, until
+/// when, and approve / reject link buttons (each opens a page that asks who decides; the
+/// link alone changes nothing).
+pub fn approval_slack(n: &aetherius_core::notify::ApprovalNotice, links: &ApprovalLinks) -> Value {
+    let e = &n.event;
+    let p = &n.pending;
+    let place = match &e.namespace {
+        Some(ns) => format!("{}/{ns}", e.cluster_id),
+        None => e.cluster_id.clone(),
+    };
+    let head = format!("Approval needed: {} on {place}", e.alertname());
+    let fields = format!(
+        "*Step {}* wants to run:\n`{}`\n*Why it waits:* {}\n*Purpose:* {}\n*Expires:* {} (skipped if nobody decides)",
+        text(&p.step_id, 40),
+        text(&p.command, 500),
+        text(&p.reason, 400),
+        text(&p.purpose, 400),
+        p.expires_at.format("%Y-%m-%d %H:%M:%S UTC"),
+    );
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": plain(&head, 150), "emoji": false}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": fields}}),
+    ];
+    let mut buttons = vec![];
+    match &links.decide {
+        Some((approve, reject)) => {
+            buttons.push(json!({"type": "button", "text": {"type": "plain_text", "text": "Approve…"}, "url": approve, "style": "primary", "action_id": "approve"}));
+            buttons.push(json!({"type": "button", "text": {"type": "plain_text", "text": "Reject…"}, "url": reject, "style": "danger", "action_id": "reject"}));
+        }
+        None => blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+            "No approve / reject links (no link key or public URL is configured): decide with `POST /tasks/{}/approve` or `/reject`, or the `approve` / `reject` update in the Temporal UI.",
+            text(&n.workflow_id, 300)
+        )}})),
+    }
+    buttons.push(json!({"type": "button", "text": {"type": "plain_text", "text": "Temporal UI"}, "url": links.temporal, "action_id": "temporal"}));
+    blocks.push(json!({"type": "actions", "elements": buttons}));
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Diagnosis `{}` · fingerprint `{}`", mrkdwn_escape(&n.workflow_id), mrkdwn_escape(&e.fingerprint))}]}));
+    json!({"text": text(&format!("{head}: {}", p.command), 300), "blocks": blocks})
+}
+
 /// The generic webhook's JSON body (redacted).
 pub fn webhook(r: &ReportInput, report_id: &str, links: &Links) -> Value {
     let e = &r.event;

@@ -4,6 +4,7 @@
 //! `notify_webhook`, `notify_email`) with its own retry policy. Every delivery's status is
 //! a row of the `notifications` table (one per diagnosis and channel).
 
+pub mod link;
 pub mod message;
 pub mod send;
 
@@ -34,7 +35,8 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 pub struct NotificationOptions {
     /// Off: nothing is planned or sent.
     pub enabled: bool,
-    /// Public URL of the API; a message links `{public_base_url}/reports/{id}`.
+    /// Public URL of the API; a message links `{public_base_url}/reports/{id}`, an approval
+    /// request `{public_base_url}/approvals/{token}`.
     pub public_base_url: Option<String>,
     /// A fingerprint notified on a channel is not notified there again for this long.
     pub repeat_window_secs: u64,
@@ -171,6 +173,15 @@ impl Route {
             && within(&self.root_causes, rc)
             && !self.except_root_causes.iter().any(|x| x == rc)
     }
+
+    /// Whether an alert still under diagnosis matches: severity, cluster and namespace only,
+    /// since the root cause is not known yet.
+    fn matches_alert(&self, e: &aetherius_core::StandardEvent) -> bool {
+        let within = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x.eq_ignore_ascii_case(v));
+        within(&self.severities, &e.severity)
+            && within(&self.clusters, &e.cluster_id)
+            && (self.namespaces.is_empty() || e.namespace.as_deref().is_some_and(|ns| within(&self.namespaces, ns)))
+    }
 }
 
 impl NotificationOptions {
@@ -184,6 +195,20 @@ impl NotificationOptions {
         names.sort();
         names.dedup();
         names.retain(|n| self.channels.contains_key(n));
+        names
+    }
+
+    /// The Slack channels an approval request of `e` goes to: those of every route matching
+    /// its severity, cluster and namespace (root-cause filters do not apply: no cause yet).
+    pub fn slack_channels_for_alert(&self, e: &aetherius_core::StandardEvent) -> Vec<String> {
+        let mut names: Vec<String> = if self.routes.is_empty() {
+            self.channels.keys().cloned().collect()
+        } else {
+            self.routes.iter().filter(|route| route.matches_alert(e)).flat_map(|route| route.channels.iter().cloned()).collect()
+        };
+        names.sort();
+        names.dedup();
+        names.retain(|n| self.channels.get(n).is_some_and(|c| c.kind == ChannelKind::Slack));
         names
     }
 
@@ -257,6 +282,8 @@ pub struct NotifyActivities {
     /// `{ui}/namespaces/{namespace}/workflows/{id}`.
     temporal_ui: String,
     http: reqwest::Client,
+    /// Public URL of the API and the link key: both, or no approve / reject links.
+    approval_links: Option<(String, String)>,
 }
 
 /// A stored report: its id, input and Markdown.
@@ -276,6 +303,75 @@ impl NotifyActivities {
             options,
             temporal_ui: format!("{}/namespaces/{namespace}/workflows", temporal_ui_url.trim_end_matches('/')),
             http: reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build().unwrap_or_default(),
+            approval_links: None,
+        }
+    }
+
+    /// Approval requests carry approve / reject links under `public_base_url`, signed with
+    /// `key` (`[api.approval] link_secret_*`); without either, they carry none.
+    pub fn with_approval_links(mut self, key: Option<String>) -> Self {
+        let base = self.options.public_base_url.as_deref().map(|u| u.trim_end_matches('/').to_owned());
+        self.approval_links = base.zip(key);
+        self
+    }
+
+    /// Posts the waiting step of `n` to every Slack channel its alert routes to. `Ok(n)`: sent
+    /// to `n` channels. Fails (to be retried) only when every channel failed; each channel's
+    /// outcome is an audit row.
+    pub async fn post_approval(&self, n: &aetherius_core::notify::ApprovalNotice) -> Result<usize, SendError> {
+        if !self.options.enabled {
+            return Ok(0);
+        }
+        let decide = self.approval_links.as_ref().map(|(base, key)| {
+            let url = |verdict| {
+                let claims = link::LinkClaims {
+                    workflow_id: n.workflow_id.clone(),
+                    step_id: n.pending.step_id.clone(),
+                    verdict,
+                    expires_at: n.pending.expires_at.timestamp(),
+                };
+                format!("{base}/approvals/{}", link::sign(key.as_bytes(), &claims))
+            };
+            (url(link::LinkVerdict::Approve), url(link::LinkVerdict::Reject))
+        });
+        let links = message::ApprovalLinks { decide, temporal: format!("{}/{}", self.temporal_ui, n.workflow_id) };
+        let body = serde_json::to_vec(&message::approval_slack(n, &links)).expect("JSON");
+        let channels = self.options.slack_channels_for_alert(&n.event);
+        let (mut sent, mut last_error) = (0, None);
+        for name in &channels {
+            let c = &self.options.channels[name];
+            let outcome = match secret(&c.url_env, &c.url_file) {
+                Ok(Some(url)) => send::post_json_within(&self.http, &url, body.clone(), &[], Duration::from_secs(c.timeout_secs.max(1))).await,
+                Ok(None) => Err(SendError::Permanent("no url".into())),
+                Err(e) => Err(e),
+            };
+            let entry = crate::report::audit::AuditEntry {
+                workflow_id: n.workflow_id.clone(),
+                kind: "notification",
+                actor: format!("notify:{name}"),
+                cluster_id: n.event.cluster_id.clone(),
+                namespace: n.event.namespace.clone(),
+                command: Some(n.pending.command.clone()),
+                decision: Some(if outcome.is_ok() { "sent" } else { "failed" }.into()),
+                result_digest: None,
+                approver: None,
+                detail: serde_json::json!({"approval_request": n.pending.step_id, "links": links.decide.is_some(),
+                                           "error": outcome.as_ref().err().map(ToString::to_string)}),
+                // One row per step, channel and outcome, however often a retry posts it.
+                dedup_key: format!("{}/notification/approval/{}/{name}/{}", n.workflow_id, n.pending.step_id, if outcome.is_ok() { "sent" } else { "failed" }),
+            };
+            match outcome {
+                Ok(()) => sent += 1,
+                Err(e) => last_error = Some(e),
+            }
+            if let Ok(mut conn) = self.pool.acquire().await {
+                let _ = crate::report::audit::record(&mut conn, &entry).await;
+            }
+        }
+        tracing::info!(workflow_id = %n.workflow_id, step = %n.pending.step_id, channels = channels.len(), sent, "approval request");
+        match last_error {
+            Some(e) if sent == 0 => Err(e),
+            _ => Ok(sent),
         }
     }
 
@@ -499,6 +595,16 @@ impl NotifyActivities {
     #[activity(name = activity::NOTIFY_WEBHOOK)]
     pub async fn notify_webhook(self: Arc<Self>, ctx: ActivityContext, input: DeliveryInput) -> Result<DeliveryStatus, ActivityError> {
         crate::heartbeat::heartbeating(&ctx, self.deliver(ChannelKind::Webhook, &input, ctx.info().attempt)).await?
+    }
+
+    /// Posts a step waiting for approval to the alert's Slack channels.
+    #[activity(name = activity::NOTIFY_APPROVAL)]
+    pub async fn notify_approval(self: Arc<Self>, _ctx: ActivityContext, notice: aetherius_core::notify::ApprovalNotice) -> Result<u32, ActivityError> {
+        match self.post_approval(&notice).await {
+            Ok(n) => Ok(n as u32),
+            Err(SendError::Permanent(e)) => Err(ActivityError::application(ApplicationFailure::non_retryable(SendError::Permanent(e)))),
+            Err(e @ SendError::Retry { after, .. }) => Err(ActivityError::application(ApplicationFailure::builder(e).maybe_next_retry_delay(after).build())),
+        }
     }
 
     /// Sends the report by email.

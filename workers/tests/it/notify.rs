@@ -357,3 +357,159 @@ async fn retry_after_is_honoured_and_a_refused_connection_fails_alone() {
         () = body => {}
     }
 }
+
+/// A raw request to the router: status, content type and body text.
+async fn raw(app: &axum::Router, method: &str, uri: &str, content_type: &str, body: String) -> (u16, String, String) {
+    use tower::ServiceExt;
+    let req = axum::http::Request::builder().method(method).uri(uri).header("content-type", content_type).body(axum::body::Body::from(body)).unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    (status, ct, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The approve / reject link paths of the Slack approval request for `step`, once received.
+async fn approval_links(received: &Received, step: &str) -> (String, String, Value) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = received.slack.lock().unwrap().iter().find(|v| {
+            v["blocks"][0]["text"]["text"].as_str().is_some_and(|t| t.starts_with("Approval needed"))
+                && v["blocks"][1]["text"]["text"].as_str().is_some_and(|t| t.contains(&format!("*Step {step}*")))
+        }).cloned();
+        if let Some(v) = found {
+            let buttons = v["blocks"].as_array().unwrap().iter().find(|b| b["type"] == "actions").unwrap()["elements"].as_array().unwrap().clone();
+            let url = |id: &str| buttons.iter().find(|b| b["action_id"] == id).and_then(|b| b["url"].as_str()).unwrap_or_else(|| panic!("no {id} button: {v}")).to_owned();
+            let path = |u: String| u.strip_prefix("https://aetherius.test").unwrap_or_else(|| panic!("{u} is not under public_base_url")).to_owned();
+            return (path(url("approve")), path(url("reject")), v);
+        }
+        assert!(Instant::now() < deadline, "no Slack approval request for {step} within 30 s: {:?}", received.slack.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_waiting_step_is_posted_to_slack_and_decided_through_its_link() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let received = Arc::new(Received::default());
+    let receiver = axum::Router::new()
+        .route("/slack", post(|State(r): State<Arc<Received>>, axum::Json(v): axum::Json<Value>| async move {
+            r.slack.lock().unwrap().push(v);
+            "ok"
+        }))
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (cluster, kubeconfig) = fixture_cluster("crashloop-missing-env", tmp.path()).await;
+    let mut config = config(&[(cluster.as_str(), kubeconfig)]);
+    std::fs::write(tmp.path().join("slack-url"), format!("http://{addr}/slack\n")).unwrap();
+    std::fs::write(tmp.path().join("link-key"), format!("{}\n", uuid::Uuid::new_v4())).unwrap();
+    config.notifications.channels.insert("slack".into(), ChannelOptions { url_file: Some(tmp.path().join("slack-url")), ..channel(ChannelKind::Slack) });
+    config.notifications.public_base_url = Some("https://aetherius.test/".into());
+    config.api.approval.link_secret_file = Some(tmp.path().join("link-key"));
+    // Logs in `shop` wait for a person; a minute to decide.
+    config.api.approval.sensitive_namespaces = vec!["shop".into()];
+    config.api.approval.timeout_secs = 60;
+    let (app, _state) = api(&config).await;
+    let (_runtime, workers) = all_pools(&config).await;
+    let task = |id: String| {
+        let app = app.clone();
+        async move {
+            let (status, body) = call(&app, "GET", &format!("/tasks/{id}"), vec![]).await;
+            assert_eq!(status, 200, "{body}");
+            body
+        }
+    };
+
+    let body = async {
+        let (status, answer) = call(&app, "POST", "/webhook/alertmanager", serde_json::to_vec(&payload(vec![unique_alert("crashloop-missing-env")])).unwrap()).await;
+        assert_eq!(status, 202, "{answer}");
+        let id = answer["workflows"][0]["workflow_id"].as_str().unwrap().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let pending = loop {
+            let b = task(id.clone()).await;
+            if !b["pending_approval"].is_null() {
+                break b["pending_approval"].clone();
+            }
+            assert!(b["status"] == "running" && Instant::now() < deadline, "no step waited: {b}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let step = pending["step_id"].as_str().unwrap().to_owned();
+        let command = pending["command"].as_str().unwrap().to_owned();
+        let (approve, reject, message) = approval_links(&received, &step).await;
+        let fields = message["blocks"][1]["text"]["text"].as_str().unwrap();
+        assert!(fields.contains("kubectl logs") && fields.contains("sensitive") && fields.contains("*Expires:*"), "{message}");
+        assert!(approve.starts_with("/approvals/") && reject.starts_with("/approvals/") && approve != reject, "{approve} {reject}");
+
+        // GET shows the page and changes nothing (Slack prefetches links).
+        for link in [&approve, &reject] {
+            let (status, ct, html) = raw(&app, "GET", link, "text/plain", String::new()).await;
+            assert_eq!(status, 200, "{html}");
+            assert!(ct.starts_with("text/html"), "{ct}");
+            assert!(html.contains("<form method=\"post\">") && html.contains(&step) && html.contains("kubectl logs"), "{html}");
+            assert!(!html.contains("src=") && !html.contains("<link"), "self-contained: {html}");
+        }
+        let still = task(id.clone()).await;
+        assert_eq!(still["pending_approval"]["step_id"], step.as_str(), "a GET must not decide: {still}");
+        assert!(still["report"].is_null(), "{still}");
+
+        // A tampered token (another step, signature kept) is refused, as is a form without a name.
+        let token = approve.strip_prefix("/approvals/").unwrap();
+        let (payload_b64, sig) = token.split_once('.').unwrap();
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut claims: Value = serde_json::from_slice(&b64.decode(payload_b64).unwrap()).unwrap();
+        claims["v"] = json!("reject");
+        let forged = format!("/approvals/{}.{sig}", b64.encode(serde_json::to_vec(&claims).unwrap()));
+        let form = "application/x-www-form-urlencoded";
+        let (status, _, answer) = raw(&app, "POST", &forged, form, "by=mallory".into()).await;
+        assert_eq!(status, 403, "{answer}");
+        assert_eq!(serde_json::from_str::<Value>(&answer).unwrap()["error"]["code"], "forbidden", "{answer}");
+        let (status, _, answer) = raw(&app, "GET", &forged, "text/plain", String::new()).await;
+        assert_eq!(status, 403, "{answer}");
+        let (status, _, answer) = raw(&app, "POST", &approve, form, "by=+&comment=x".into()).await;
+        assert_eq!(status, 422, "{answer}");
+        assert_eq!(task(id.clone()).await["pending_approval"]["step_id"], step.as_str());
+
+        // The form decides: the same update as POST /tasks/{id}/approve.
+        let (status, ct, page) = raw(&app, "POST", &approve, form, "by=Carol+Ng&comment=read-only%2C+go".into()).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(ct.starts_with("text/html") && page.contains("approved") && page.contains("Carol Ng (slack link)"), "{page}");
+        // The other link of the same step now answers the validator's 409.
+        let (status, _, answer) = raw(&app, "POST", &reject, form, "by=dave".into()).await;
+        assert_eq!(status, 409, "{answer}");
+        let code = serde_json::from_str::<Value>(&answer).unwrap()["error"]["code"].as_str().unwrap().to_owned();
+        assert!(matches!(code.as_str(), "already_decided" | "not_waiting" | "not_running"), "{answer}");
+
+        // Later waiting steps: each is posted too; approve them through their links.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let done = loop {
+            let b = task(id.clone()).await;
+            if b["status"] != "running" && b.get("report").is_some_and(|r| !r.is_null()) {
+                break b;
+            }
+            if let Some(s) = b["pending_approval"]["step_id"].as_str().filter(|s| *s != step) {
+                let (next, _, _) = approval_links(&received, s).await;
+                let (status, _, answer) = raw(&app, "POST", &next, form, "by=Carol+Ng".into()).await;
+                assert!(status == 200 || status == 409, "{answer}");
+            }
+            assert!(Instant::now() < deadline, "the diagnosis did not finish: {b}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let report = &done["report"];
+        let approvals = report["approvals"].as_array().expect("approvals in the report");
+        assert_eq!(approvals[0]["step_id"], step.as_str(), "{approvals:?}");
+        assert_eq!(approvals[0]["command"], command.as_str(), "{approvals:?}");
+        assert_eq!((approvals[0]["verdict"].as_str(), approvals[0]["by"].as_str()), (Some("approved"), Some("Carol Ng (slack link)")), "{approvals:?}");
+        assert_eq!(approvals[0]["comment"], "read-only, go", "{approvals:?}");
+        assert!(report["diagnosis"]["evidence"].to_string().contains("DATABASE_URL"), "the approved logs step ran: {report}");
+        eprintln!("approval links: workflow {id}, {} approval(s) through Slack links", approvals.len());
+    };
+    tokio::select! {
+        r = pools::run_workers(workers) => panic!("workers stopped: {r:?}"),
+        () = body => {}
+    }
+}
