@@ -71,6 +71,9 @@ pub struct AnalysisResult {
     pub tokens_used: u32,
     /// Model used, if any.
     pub model: Option<String>,
+    /// Knowledge entries the analysis used: `"<title>" (entry <id>, match <score>)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub knowledge: Vec<String>,
 }
 
 /// Who put a step in the plan.
@@ -463,6 +466,9 @@ pub struct StepSummary {
     /// Why it failed or did not run (a safety layer's refusal, a rejected approval).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The earliest symptom the step's objects show (the report's timeline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_symptom: Option<crate::symptom::Symptom>,
 }
 
 impl From<&StepResult> for StepSummary {
@@ -473,6 +479,7 @@ impl From<&StepResult> for StepSummary {
             duration_ms: r.duration_ms,
             output_digest: Some(r.output_ref.clone().unwrap_or_else(|| output_digest(&r.output, &r.objects))),
             error: r.error.clone(),
+            first_symptom: crate::symptom::first_symptom(&r.objects),
         }
     }
 }

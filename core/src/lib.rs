@@ -16,6 +16,7 @@ pub mod priority;
 pub mod queues;
 pub mod redact;
 pub mod safety;
+pub mod symptom;
 pub mod target;
 pub mod taxonomy;
 

@@ -186,11 +186,17 @@ async fn fixture_cluster(dir: &Path, faults: &Faults) -> (String, PathBuf) {
 }
 
 /// The configuration file every `aetherius` child of a test reads; `extra` is appended.
+/// `max_connections` of the config the processes run with: at most this many report inserts
+/// can wait on the lock at once, and the pool also serves other queries.
+const DB_CONNECTIONS: usize = 5;
+/// Report inserts waiting on the lock when the fault strikes (some of the pool's connections).
+const WAITING_INSERTS: usize = DB_CONNECTIONS - 2;
+
 fn write_config(dir: &Path, temporal: &str, database: &str, cluster: &(String, PathBuf), extra: &str) -> PathBuf {
     let path = dir.join("aetherius.toml");
     let text = format!(
         "log = \"warn\"\n\n[temporal]\naddress = \"{temporal}\"\nnamespace = \"{NAMESPACE}\"\n\n\
-         [database]\nurl = \"{database}\"\nmax_connections = 5\n\n\
+         [database]\nurl = \"{database}\"\nmax_connections = {DB_CONNECTIONS}\n\n\
          [api]\nlisten = \"127.0.0.1:{}\"\ntemporal_namespace = \"{NAMESPACE}\"\n\n[api.auth]\ndisabled = true\nrate_limit_per_minute = 0\n\n\
          [knowledge]\nenabled = false\n\n[execution.clusters.{}]\nkubeconfig = \"{}\"\n{extra}",
         free_port(),
@@ -352,7 +358,9 @@ async fn kill_mid_diagnosis(what: &str, pools: &[&[&str]], victim: usize, busy: 
                 .unwrap() as usize,
             _ => faults.in_flight.load(SeqCst),
         };
-        if busy_now >= DIAGNOSES / 2 {
+        // Report inserts are bounded by the process's database pool (max_connections = 5).
+        let enough = if busy == Busy::Reports { WAITING_INSERTS } else { DIAGNOSES / 2 };
+        if busy_now >= enough {
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(90), "{what}: only {busy_now} diagnoses busy after 90 s");
@@ -525,7 +533,7 @@ fn postgres_stopped_during_report_and_started_again() {
         let start = Instant::now();
         loop {
             let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE relation = 'reports'::regclass AND NOT granted").fetch_one(&db).await.unwrap();
-            if waiting as usize >= DIAGNOSES / 2 {
+            if waiting as usize >= WAITING_INSERTS {
                 break;
             }
             assert!(start.elapsed() < Duration::from_secs(90), "{what}: only {waiting} report inserts waiting after 90 s");

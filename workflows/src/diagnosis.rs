@@ -372,6 +372,7 @@ impl DiagnosisWorkflow {
             method: Method::RuleBased,
             tokens_used: 0,
             model: None,
+            knowledge: vec![],
         });
         let report_input = ReportInput {
             workflow_id: ctx.workflow_id().to_owned(),

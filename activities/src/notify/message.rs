@@ -213,6 +213,7 @@ pub(crate) mod tests {
                 method: Method::RuleBased,
                 tokens_used: 0,
                 model: None,
+                knowledge: vec![],
             },
             steps: vec![],
             diagnosis: Diagnosis {

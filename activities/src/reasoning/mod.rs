@@ -66,6 +66,7 @@ pub async fn with_knowledge(kb: &crate::knowledge::KnowledgeBase, event: &Standa
     analysis.confidence = analysis.confidence.max(best.score.min(0.9));
     analysis.summary = format!("{} Runbook: {:?} (match {:.2}).", analysis.summary, best.entry.title, best.score);
     analysis.suggested_steps.push(format!("Follow the runbook {:?} (knowledge entry {}).", best.entry.title, best.entry.id));
+    analysis.knowledge.push(format!("{:?} (entry {}, match {:.2})", best.entry.title, best.entry.id, best.score));
     analysis
 }
 
@@ -132,6 +133,7 @@ pub fn analyze_alert(event: &StandardEvent) -> AnalysisResult {
         method: Method::RuleBased,
         tokens_used: 0,
         model: None,
+        knowledge: vec![],
     }
 }
 

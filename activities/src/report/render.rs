@@ -253,6 +253,9 @@ impl ReportView {
             .collect();
 
         let mut timeline = vec![TimelineEntry { at: e.timestamp, what: format!("{} started firing ({})", e.alertname(), e.severity) }];
+        if let Some(first) = r.steps.iter().filter_map(|s| s.first_symptom.as_ref()).min_by_key(|s| s.at) {
+            timeline.push(TimelineEntry { at: first.at, what: format!("First symptom: {}", first.what) });
+        }
         if let Some(at) = r.started_at {
             timeline.push(TimelineEntry { at, what: "Diagnosis started".into() });
         }
@@ -302,7 +305,7 @@ impl ReportView {
                 summary: r.analysis.summary.clone(),
                 possible_causes: r.analysis.possible_causes.clone(),
             },
-            knowledge: vec![],
+            knowledge: r.analysis.knowledge.clone(),
             llm: LlmView { model: r.analysis.model.clone(), tokens: r.analysis.tokens_used, cost_usd: None },
             retry_of: r.retry_of.clone(),
         }

