@@ -3,10 +3,10 @@
 //! the workflow execution timeout they all fit inside.
 //!
 //! The arithmetic: the longest a diagnosis can legitimately run is
-//! `analyze + strategize + route_execution + max_steps × (execute_step + decide_next)
-//!  + decide_next + report + plan_notifications + one delivery + approval waits`,
-//! each term an activity's schedule-to-close (its attempts, their backoff and the time
-//! waiting for a worker included). [`execution_timeout`] is that sum, so the workflow never
+//! `analyze + strategize + route_execution + max_steps × (execute_step + decide_next) +
+//! decide_next + report + plan_notifications + one delivery + approval waits`, each term an
+//! activity's schedule-to-close (its attempts, their backoff and the time waiting for a
+//! worker included). [`execution_timeout`] is that sum, so the workflow never
 //! times out while an activity, the report above all, is still inside its own budget.
 
 use crate::command::DEFAULT_TIMEOUT_SECS;
@@ -124,7 +124,7 @@ mod tests {
         for (name, b) in ALL {
             assert!(HEARTBEAT_TIMEOUT_SECS * 1000 + b.initial_interval_ms <= 15_000, "{name}");
         }
-        assert!(HEARTBEAT_EVERY_SECS * 3 <= HEARTBEAT_TIMEOUT_SECS, "three heartbeats fit in the timeout");
+        const { assert!(HEARTBEAT_EVERY_SECS * 3 <= HEARTBEAT_TIMEOUT_SECS, "three heartbeats fit in the timeout") };
     }
 
     #[test]
@@ -135,7 +135,7 @@ mod tests {
             assert!(b.start_to_close_secs >= HEARTBEAT_TIMEOUT_SECS, "{name}");
         }
         // A step's attempt outlives the command timeout, so the kube client gives up first.
-        assert!(EXECUTE_STEP.start_to_close_secs > DEFAULT_TIMEOUT_SECS);
+        const { assert!(EXECUTE_STEP.start_to_close_secs > DEFAULT_TIMEOUT_SECS) };
         // The report's whole retry budget: schedule-to-close ends it, not its attempt count
         // running out early (20 attempts of a quick failure take about 8 minutes of backoff).
         assert!(REPORT.attempts_secs() >= REPORT.schedule_to_close_secs);
