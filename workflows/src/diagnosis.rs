@@ -622,6 +622,9 @@ impl DiagnosisWorkflow {
             )
             .into());
         }
+        if let Some((verdict, by)) = self.decision.as_ref().filter(|(_, d)| d.step_id == req.step_id) {
+            return Err(format!("already_decided: step {} was already decided ({verdict:?} by {})", req.step_id, by.by).into());
+        }
         match &self.status.pending_approval {
             None => Err(format!("not_waiting: no step is waiting for approval (asked about step {})", req.step_id).into()),
             Some(p) if p.step_id != req.step_id => {
@@ -636,6 +639,9 @@ impl DiagnosisWorkflow {
 
     fn take_decision(&mut self, verdict: Verdict, req: ApprovalRequest) -> ApprovalAck {
         let ack = ApprovalAck { step_id: req.step_id.clone(), verdict, by: req.by.clone() };
+        // Decided: nothing waits any more, even while the run loop has yet to take it (an
+        // approval request still being posted to Slack finishes first).
+        self.status.pending_approval = None;
         self.decision = Some((verdict, req));
         ack
     }
