@@ -13,10 +13,12 @@ use axum::{
 };
 use serde::Deserialize;
 
-/// The claims of `token`: 403 when forged, 410 when expired, 503 without a link key.
+/// The claims of `token`: 403 when forged, 410 when expired, 404 when this server has no
+/// link key (links are off: there is nothing a token could name, and a client is not at fault
+/// for a server's choice, so not a 5xx).
 fn claims(state: &AppState, token: &str) -> Result<LinkClaims, ApiError> {
     let key = state.link_key.as_ref().ok_or_else(|| {
-        ApiError::NotConfigured("approval links are not configured ([api.approval] link_secret_env or link_secret_file)".into())
+        ApiError::NotFound("approval links are not enabled on this server ([api.approval] link_secret_env or link_secret_file)".into())
     })?;
     if token.len() > 4096 {
         return Err(ApiError::Forbidden("the approval link is not valid".into()));
@@ -86,11 +88,11 @@ fn page_html(c: &LinkClaims, p: &PendingApproval) -> String {
     responses(
         (status = 200, description = "A self-contained HTML page with the step and a form that POSTs the decision.", body = String, content_type = "text/html"),
         (status = 403, description = "The token is not valid (`forbidden`).", body = crate::error::ErrorBody),
-        (status = 404, description = "No such diagnosis (`not_found`).", body = crate::error::ErrorBody),
+        (status = 404, description = "No such diagnosis, or approval links are not enabled on this server (`not_found`).", body = crate::error::ErrorBody),
         (status = 409, description = "The step no longer waits (`not_waiting`) or the diagnosis ended (`not_running`).", body = crate::error::ErrorBody),
         (status = 410, description = "The link expired with the step's wait (`link_expired`).", body = crate::error::ErrorBody),
         (status = 422, description = "The path does not decode (`invalid_payload`).", body = crate::error::ErrorBody),
-        (status = 503, description = "Links are not configured, or Temporal is unavailable (`unavailable`).", body = crate::error::ErrorBody)))]
+        (status = 503, description = "Temporal is unavailable (`unavailable`).", body = crate::error::ErrorBody)))]
 pub(crate) async fn page(State(state): State<AppState>, crate::error::PathParam(token): crate::error::PathParam) -> Result<Response, ApiError> {
     let c = claims(&state, &token)?;
     let pending = still_waiting(&state, &c).await?;
@@ -119,11 +121,11 @@ pub(crate) struct DecisionForm {
     responses(
         (status = 200, description = "Decided: a page saying so (`text/html`), or the update's answer when `Accept` asks for JSON.", body = ApprovalAck),
         (status = 403, description = "The token is not valid (`forbidden`).", body = crate::error::ErrorBody),
-        (status = 404, description = "No such diagnosis (`not_found`).", body = crate::error::ErrorBody),
+        (status = 404, description = "No such diagnosis, or approval links are not enabled on this server (`not_found`).", body = crate::error::ErrorBody),
         (status = 409, description = "The step no longer waits (`not_waiting`), was decided (`already_decided`), or the diagnosis ended (`not_running`).", body = crate::error::ErrorBody),
         (status = 410, description = "The link expired with the step's wait (`link_expired`).", body = crate::error::ErrorBody),
         (status = 422, description = "The form is not valid or names nobody (`invalid_payload`).", body = crate::error::ErrorBody),
-        (status = 503, description = "Links are not configured, or Temporal is unavailable (`unavailable`).", body = crate::error::ErrorBody)))]
+        (status = 503, description = "Temporal is unavailable (`unavailable`).", body = crate::error::ErrorBody)))]
 pub(crate) async fn decide(
     State(state): State<AppState>,
     crate::error::PathParam(token): crate::error::PathParam,
