@@ -92,6 +92,17 @@ pub const PLAN_NOTIFICATIONS: ActivityBudget = ActivityBudget {
     max_interval_secs: 10,
 };
 
+/// Posting a waiting step's approval request to Slack: a few quick attempts, bounded well
+/// inside the approval wait it runs beside. No heartbeat: one attempt is shorter than the
+/// 15 s a lost worker may take to notice.
+pub const APPROVAL_NOTICE: ActivityBudget = ActivityBudget {
+    start_to_close_secs: 15,
+    schedule_to_close_secs: 60,
+    max_attempts: 3,
+    initial_interval_ms: 1000,
+    max_interval_secs: 10,
+};
+
 /// Most one channel's delivery (its configured attempts and backoff) may take; deliveries
 /// run side by side, so one of them counts.
 pub const NOTIFY_MAX_SECS: u64 = 600;

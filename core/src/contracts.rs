@@ -41,7 +41,7 @@ impl DiagnosisRequest {
 pub const DEFAULT_MAX_STEPS: u32 = 12;
 
 /// How an analysis was reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// A knowledge-base entry matched with a high score.
@@ -49,11 +49,12 @@ pub enum Method {
     /// An LLM produced it.
     AiGenerated,
     /// The rule analyzers produced it.
+    #[default]
     RuleBased,
 }
 
 /// Output of `analyze` (the seed's `AnalysisResult`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct AnalysisResult {
     /// One paragraph for a human.
     pub summary: String,

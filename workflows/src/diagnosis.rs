@@ -10,7 +10,7 @@ use crate::activities::{
 };
 use aetherius_core::{
     AnalysisResult, DecideInput, Decision, Diagnosis, DiagnosisOutcome, DiagnosisRequest, DiagnosisStatus, DiagnosticStep,
-    Ending, Evidence, Method, Observed, Phase, ReportInput, RootCause, StepResult, StepStatus, StepSummary, StrategizeInput,
+    Ending, Evidence, Observed, Phase, ReportInput, RootCause, StepResult, StepStatus, StepSummary, StrategizeInput,
     approval::{AlertResolved, ApprovalAck, ApprovalRecord, ApprovalRequest, PendingApproval, Verdict},
     budget,
     notify::{APPROVAL_NOTIFY_PATCH, ApprovalNotice, ChannelKind, DeliveryInput, NOTIFICATIONS_PATCH, PlannedDelivery},
@@ -118,9 +118,15 @@ pub const HEARTBEAT_TIMEOUT_SECS: u64 = budget::HEARTBEAT_TIMEOUT_SECS;
 
 /// An activity with its budget (`aetherius_core::budget`) and the heartbeat timeout.
 fn budgeted(b: &budget::ActivityBudget, queue: &str) -> ActivityOptions {
+    let mut opts = timed(b, queue);
+    opts.heartbeat_timeout = Some(Duration::from_secs(budget::HEARTBEAT_TIMEOUT_SECS));
+    opts
+}
+
+/// An activity with its budget and no heartbeat (its attempt is short enough on its own).
+fn timed(b: &budget::ActivityBudget, queue: &str) -> ActivityOptions {
     ActivityOptions::with_close_timeouts(timeouts(b.start_to_close_secs, b.schedule_to_close_secs))
         .task_queue(queue.to_owned())
-        .heartbeat_timeout(Duration::from_secs(budget::HEARTBEAT_TIMEOUT_SECS))
         .retry_policy(retry(b))
         .build()
 }
@@ -154,21 +160,10 @@ fn plan_notifications_opts(q: &Queues) -> ActivityOptions {
     uncancelled(budgeted(&budget::PLAN_NOTIFICATIONS, &q.report))
 }
 
-/// Posting an approval request to Slack: a few quick attempts, its own cancellation token;
-/// it never holds up the decision for long nor fails the diagnosis.
+/// Posting an approval request to Slack (`budget::APPROVAL_NOTICE`): its own cancellation
+/// token; it never holds up the decision for long nor fails the diagnosis.
 fn approval_notify_opts(q: &Queues) -> ActivityOptions {
-    ActivityOptions::with_close_timeouts(timeouts(15, 60))
-        .task_queue(q.report.clone())
-        .cancellation_token(WorkflowCancellationToken::new())
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(10))
-                .maximum_attempts(3)
-                .build(),
-        )
-        .build()
+    uncancelled(timed(&budget::APPROVAL_NOTICE, &q.report))
 }
 
 /// One channel: its own retry policy (from `[notifications.channels]`); Retry-After from
@@ -365,14 +360,7 @@ impl DiagnosisWorkflow {
         });
         let analysis = ctx.state(|w| w.analysis.clone()).unwrap_or_else(|| AnalysisResult {
             summary: "The diagnosis stopped before its first analysis.".into(),
-            possible_causes: vec![],
-            suggested_steps: vec![],
-            confidence: 0.0,
-            target: None,
-            method: Method::RuleBased,
-            tokens_used: 0,
-            model: None,
-            knowledge: vec![],
+            ..Default::default()
         });
         let report_input = ReportInput {
             workflow_id: ctx.workflow_id().to_owned(),

@@ -189,7 +189,7 @@ pub fn email(r: &ReportInput, markdown: &str, links: &Links) -> (String, String)
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use aetherius_core::{AnalysisResult, Diagnosis, Evidence, Method, RootCause, StandardEvent};
+    use aetherius_core::{AnalysisResult, Diagnosis, Evidence, RootCause, StandardEvent};
 
     pub(crate) fn report() -> ReportInput {
         let alert: aetherius_core::AlertmanagerAlert = serde_json::from_value(json!({
@@ -204,17 +204,7 @@ pub(crate) mod tests {
             ended_at: None,
             workflow_id: "diag-prod-1".into(),
             event: StandardEvent::from_alertmanager(&alert, "prod"),
-            analysis: AnalysisResult {
-                summary: String::new(),
-                possible_causes: vec![],
-                suggested_steps: vec![],
-                confidence: 0.0,
-                target: None,
-                method: Method::RuleBased,
-                tokens_used: 0,
-                model: None,
-                knowledge: vec![],
-            },
+            analysis: AnalysisResult::default(),
             steps: vec![],
             diagnosis: Diagnosis {
                 root_cause: RootCause::CrashloopMissingConfig,
