@@ -140,3 +140,35 @@ async fn retention_deletes_only_rows_older_than_it() {
         sqlx::query_scalar("SELECT dedup_key FROM audit_logs WHERE workflow_id = $1").bind(&wf).fetch_all(&pool).await.unwrap();
     assert_eq!(left, [format!("{wf}/recent")]);
 }
+
+#[tokio::test]
+async fn the_report_states_every_llm_call_of_the_diagnosis_and_its_cost() {
+    use aetherius_activities::llm::{ModelPrice, Prices, TokenUsage, UsageStore};
+    let pool = database().await;
+    let wf = format!("report-llm-{}", uuid::Uuid::new_v4());
+    // What the LLM client records as answers arrive: analyze, then two decide_next calls,
+    // one of them on the complex model; the API names its dated snapshot.
+    let ledger = UsageStore::Postgres(pool.clone());
+    let day = chrono::Utc::now().date_naive();
+    let usage = |p, c| TokenUsage { prompt_tokens: p, completion_tokens: c, total_tokens: p + c };
+    ledger.record(&wf, day, "gpt-4o-mini-2024-07-18", &usage(1200, 300)).await.unwrap();
+    ledger.record(&wf, day, "gpt-4o-mini-2024-07-18", &usage(2000, 150)).await.unwrap();
+    ledger.record(&wf, day, "o3-large", &usage(500, 500)).await.unwrap();
+    ledger.record("another-diagnosis", day, "gpt-4o-mini-2024-07-18", &usage(9, 9)).await.unwrap();
+    let prices = Prices([("gpt-4o-mini".to_owned(), ModelPrice { input_per_million: 0.15, output_per_million: 0.6 })].into());
+    let acts = ReportActivities::new(pool.clone()).with_prices(prices);
+    acts.store(&input(&wf)).await.expect("stored");
+
+    let (report, markdown): (serde_json::Value, String) =
+        sqlx::query_as("SELECT report, markdown FROM reports WHERE workflow_id = $1").bind(&wf).fetch_one(&pool).await.unwrap();
+    let models = report["llm_usage"].as_array().expect("the ledger is in the stored report");
+    assert_eq!(models.len(), 2, "{models:?}");
+    assert_eq!(models[0]["model"], "gpt-4o-mini-2024-07-18");
+    assert_eq!((models[0]["requests"].as_u64(), models[0]["total_tokens"].as_u64()), (Some(2), Some(3650)));
+    let cost = models[0]["cost_usd"].as_f64().expect("a configured price");
+    assert!((cost - (3200.0 * 0.15 + 450.0 * 0.6) / 1e6).abs() < 1e-12, "{cost}");
+    assert_eq!(models[1]["model"], "o3-large");
+    assert!(models[1].get("cost_usd").is_none(), "no price configured: no cost, never a guess");
+    assert!(markdown.contains("gpt-4o-mini-2024-07-18: 2 calls, 3650 tokens (3200 prompt, 450 completion), 0.000750 USD"), "{markdown}");
+    assert!(markdown.contains("in all 4650 tokens, cost unknown"), "{markdown}");
+}

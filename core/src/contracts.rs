@@ -421,6 +421,29 @@ pub struct ReportInput {
     /// When the diagnosis ended, just before its report (workflow time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// What every LLM call of the diagnosis spent, per model. The workflow leaves it empty;
+    /// the report activity fills it from the usage ledger (`llm_usage_task_model`), which
+    /// counts `analyze` and every `decide_next`, retries included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub llm_usage: Vec<ModelSpend>,
+}
+
+/// One model's share of a diagnosis' LLM use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ModelSpend {
+    /// The model as the API named it in its answers (often a dated snapshot).
+    pub model: String,
+    /// Answers received.
+    pub requests: u64,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Total tokens.
+    pub total_tokens: u64,
+    /// USD, from `[llm.prices]`; absent when no price is configured for the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 /// How a diagnosis ended.

@@ -180,6 +180,9 @@ mod tests {
             let (prod, staging) = (c.api.approval.policy_for("prod"), c.api.approval.policy_for("staging"));
             assert!(prod.always && !staging.always && staging.llm_proposed, "{:?}", c.api.approval);
             assert_eq!(staging.sensitive_namespaces, vec!["payments".to_owned()]);
+            let prices = &c.llm.as_ref().expect("[llm]").prices;
+            assert_eq!(prices.price_for("gpt-4o-mini-2024-07-18").map(|p| p.output_per_million), Some(0.6));
+            assert_eq!(prices.validate(), Ok(()));
             let n = &c.notifications;
             assert_eq!((n.enabled, n.repeat_window_secs, n.channels.len(), n.routes.len()), (true, 14400, 3, 2));
             assert_eq!(n.channels["sre-mail"].smtp_password_file.as_deref(), Some(Path::new("/var/run/secrets/aetherius/smtp-password")));

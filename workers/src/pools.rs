@@ -153,7 +153,12 @@ pub async fn worker(runtime: &Runtime, client: Client, config: &Config, pool: Po
             let link_key = aetherius_activities::notify::link::secret(&config.api.approval).map_err(anyhow::Error::msg)?;
             let notify = NotifyActivities::new(pool.clone(), config.notifications.clone(), &config.api.temporal_ui_url, &config.temporal.namespace)
                 .with_approval_links(link_key);
-            WorkerOptions::new(q.report.clone()).register_activities(ReportActivities::new(pool)).register_activities(notify).build()
+            let prices = config.llm.as_ref().map(|l| l.prices.clone()).unwrap_or_default();
+            prices.validate().map_err(anyhow::Error::msg).context("[llm.prices]")?;
+            WorkerOptions::new(q.report.clone())
+                .register_activities(ReportActivities::new(pool).with_prices(prices))
+                .register_activities(notify)
+                .build()
         }
     };
     Ok(Worker::new(runtime, client, options)?)

@@ -374,6 +374,7 @@ impl DiagnosisWorkflow {
             retry_of: req.retry_of.clone(),
             started_at: Some(started_at),
             ended_at: Some(now(ctx)),
+            llm_usage: vec![],
         };
         let stored = ctx.execute_activity(Report, report_input, report_opts(&Queues::of_workflow(ctx.task_queue()))).await?;
         if cancelled {

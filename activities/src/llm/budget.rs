@@ -3,6 +3,7 @@
 //! so the daily budget survives restarts and is shared by every replica; in memory for
 //! tools and tests that have no database.
 
+use aetherius_core::ModelSpend;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -60,6 +61,7 @@ pub enum UsageStore {
 pub struct MemoryUsage {
     tasks: HashMap<String, u64>,
     days: HashMap<NaiveDate, u64>,
+    by_model: HashMap<(String, String), ModelSpend>,
 }
 
 impl UsageStore {
@@ -109,6 +111,23 @@ impl UsageStore {
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
+                    "INSERT INTO llm_usage_task_model (task_id, model, requests, prompt_tokens, completion_tokens, total_tokens)
+                     VALUES ($1, $2, 1, $3, $4, $5)
+                     ON CONFLICT (task_id, model) DO UPDATE SET
+                       requests = llm_usage_task_model.requests + 1,
+                       prompt_tokens = llm_usage_task_model.prompt_tokens + EXCLUDED.prompt_tokens,
+                       completion_tokens = llm_usage_task_model.completion_tokens + EXCLUDED.completion_tokens,
+                       total_tokens = llm_usage_task_model.total_tokens + EXCLUDED.total_tokens,
+                       updated_at = now()",
+                )
+                .bind(task)
+                .bind(model)
+                .bind(p)
+                .bind(c)
+                .bind(t)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
                     "INSERT INTO llm_usage_daily (day, model, requests, prompt_tokens, completion_tokens, total_tokens)
                      VALUES ($1, $2, 1, $3, $4, $5)
                      ON CONFLICT (day, model) DO UPDATE SET
@@ -131,9 +150,49 @@ impl UsageStore {
                 let mut m = m.lock().unwrap_or_else(|p| p.into_inner());
                 *m.tasks.entry(task.to_owned()).or_default() += usage.total_tokens;
                 *m.days.entry(day).or_default() += usage.total_tokens;
+                let spend = m
+                    .by_model
+                    .entry((task.to_owned(), model.to_owned()))
+                    .or_insert_with(|| ModelSpend { model: model.to_owned(), ..ModelSpend::default() });
+                spend.requests += 1;
+                spend.prompt_tokens += usage.prompt_tokens;
+                spend.completion_tokens += usage.completion_tokens;
+                spend.total_tokens += usage.total_tokens;
                 Ok(())
             }
         }
+    }
+
+    /// What `task` spent, per model (most tokens first), without prices.
+    pub async fn task_spend(&self, task: &str) -> Result<Vec<ModelSpend>, sqlx::Error> {
+        let mut spends = match self {
+            UsageStore::Postgres(pool) => {
+                let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT model, requests, prompt_tokens, completion_tokens, total_tokens
+                     FROM llm_usage_task_model WHERE task_id = $1",
+                )
+                .bind(task)
+                .fetch_all(pool)
+                .await?;
+                let n = |v: i64| v.max(0) as u64;
+                rows.into_iter()
+                    .map(|(model, r, p, c, t)| ModelSpend {
+                        model,
+                        requests: n(r),
+                        prompt_tokens: n(p),
+                        completion_tokens: n(c),
+                        total_tokens: n(t),
+                        cost_usd: None,
+                    })
+                    .collect()
+            }
+            UsageStore::Memory(m) => {
+                let m = m.lock().unwrap_or_else(|p| p.into_inner());
+                m.by_model.iter().filter(|((t, _), _)| t == task).map(|(_, s)| s.clone()).collect::<Vec<_>>()
+            }
+        };
+        spends.sort_by(|a, b| b.total_tokens.cmp(&a.total_tokens).then_with(|| a.model.cmp(&b.model)));
+        Ok(spends)
     }
 
     /// Checks that the store can be read (the migration ran).
@@ -141,6 +200,7 @@ impl UsageStore {
         if let UsageStore::Postgres(pool) = self {
             sqlx::query("SELECT 1 FROM llm_usage_daily LIMIT 1").execute(pool).await?;
             sqlx::query("SELECT 1 FROM llm_usage_task LIMIT 1").execute(pool).await?;
+            sqlx::query("SELECT 1 FROM llm_usage_task_model LIMIT 1").execute(pool).await?;
         }
         Ok(())
     }

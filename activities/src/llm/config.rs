@@ -1,6 +1,8 @@
 //! `[llm]` in the configuration. Absent: no LLM, the rules alone diagnose.
 
+use aetherius_core::ModelSpend;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// `[llm]`: an OpenAI-compatible chat-completions endpoint (OpenAI, Azure OpenAI, vLLM,
 /// Ollama, llama.cpp's server) and the limits around it. Defaults from the seed
@@ -57,6 +59,63 @@ pub struct LlmOptions {
     pub consult_on_decide: bool,
     /// Circuit breaker.
     pub breaker: BreakerOptions,
+    /// `[llm.prices."<model>"]`: what a model costs, so the report can state each
+    /// diagnosis' cost. None are built in: list prices change and contracts differ.
+    pub prices: Prices,
+}
+
+/// Prices by model name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Prices(pub BTreeMap<String, ModelPrice>);
+
+/// USD per million tokens, as providers publish them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrice {
+    /// Per million prompt (input) tokens.
+    pub input_per_million: f64,
+    /// Per million completion (output) tokens.
+    pub output_per_million: f64,
+}
+
+impl Prices {
+    /// The price of `model` as an API names it in its answers: the exact name, or a
+    /// configured name followed by a snapshot suffix that starts with a digit
+    /// (`gpt-4o-mini` prices `gpt-4o-mini-2024-07-18`, but `gpt-4o` never prices
+    /// `gpt-4o-mini`). The longest such name wins.
+    pub fn price_for(&self, model: &str) -> Option<&ModelPrice> {
+        if let Some(p) = self.0.get(model) {
+            return Some(p);
+        }
+        self.0
+            .iter()
+            .filter(|(name, _)| {
+                model.strip_prefix(name.as_str()).and_then(|rest| rest.strip_prefix('-')).is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+            })
+            .max_by_key(|(name, _)| name.len())
+            .map(|(_, p)| p)
+    }
+
+    /// `spend` with its cost, when its model has a price.
+    pub fn priced(&self, mut spend: ModelSpend) -> ModelSpend {
+        spend.cost_usd = self.price_for(&spend.model).map(|p| {
+            (spend.prompt_tokens as f64 * p.input_per_million + spend.completion_tokens as f64 * p.output_per_million) / 1_000_000.0
+        });
+        spend
+    }
+
+    /// Every price is a finite number, zero or more.
+    pub fn validate(&self) -> Result<(), String> {
+        for (model, p) in &self.0 {
+            for (field, v) in [("input_per_million", p.input_per_million), ("output_per_million", p.output_per_million)] {
+                if !v.is_finite() || v < 0.0 {
+                    return Err(format!("llm.prices.\"{model}\".{field}: {v} is not a price (a number of USD, zero or more)"));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for LlmOptions {
@@ -83,6 +142,7 @@ impl Default for LlmOptions {
             max_prompt_bytes: 24_000,
             consult_on_decide: true,
             breaker: BreakerOptions::default(),
+            prices: Prices::default(),
         }
     }
 }
@@ -167,6 +227,28 @@ mod tests {
         assert_eq!(o.model_for(&critical), "big");
         let no_complex = LlmOptions { complex_model: None, ..o };
         assert_eq!(no_complex.model_for(&critical), "small");
+    }
+
+    #[test]
+    fn prices_match_snapshots_but_not_sibling_models() {
+        let o: LlmOptions = serde_json::from_str(
+            r#"{"prices": {"gpt-4o": {"input_per_million": 2.5, "output_per_million": 10.0},
+                           "gpt-4o-mini": {"input_per_million": 0.15, "output_per_million": 0.6}}}"#,
+        )
+        .expect("prices parse");
+        let p = &o.prices;
+        assert_eq!(p.price_for("gpt-4o-mini").unwrap().input_per_million, 0.15);
+        assert_eq!(p.price_for("gpt-4o-mini-2024-07-18").unwrap().input_per_million, 0.15);
+        assert_eq!(p.price_for("gpt-4o-2024-08-06").unwrap().input_per_million, 2.5);
+        assert!(p.price_for("gpt-4o-realtime").is_none(), "a sibling model is not a snapshot");
+        assert!(p.price_for("gpt-4").is_none());
+        let spend = ModelSpend { model: "gpt-4o-mini-2024-07-18".into(), requests: 2, prompt_tokens: 1_000_000, completion_tokens: 500_000, total_tokens: 1_500_000, cost_usd: None };
+        let cost = p.priced(spend.clone()).cost_usd.expect("priced");
+        assert!((cost - 0.45).abs() < 1e-9, "{cost}");
+        assert_eq!(Prices::default().priced(spend).cost_usd, None);
+        let negative = Prices([("m".to_owned(), ModelPrice { input_per_million: -1.0, output_per_million: 0.0 })].into());
+        assert!(negative.validate().unwrap_err().contains("llm.prices.\"m\".input_per_million"));
+        assert!(p.validate().is_ok());
     }
 
     #[test]

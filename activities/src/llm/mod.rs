@@ -29,7 +29,7 @@ mod transport;
 pub use breaker::BreakerState;
 pub use budget::{BudgetScope, TokenUsage, UsageStore};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{BreakerOptions, Complexity, LlmOptions};
+pub use config::{BreakerOptions, Complexity, LlmOptions, ModelPrice, Prices};
 pub use prompt::Context;
 pub use schema::{AnalysisAnswer, NextStepsAnswer};
 

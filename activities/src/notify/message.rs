@@ -202,6 +202,7 @@ pub(crate) mod tests {
         ReportInput {
             started_at: None,
             ended_at: None,
+            llm_usage: vec![],
             workflow_id: "diag-prod-1".into(),
             event: StandardEvent::from_alertmanager(&alert, "prod"),
             analysis: AnalysisResult::default(),

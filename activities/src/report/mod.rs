@@ -5,6 +5,7 @@ pub mod render;
 
 pub use render::{Format, ReportView, markdown, md_escape, render};
 
+use crate::llm::{Prices, UsageStore};
 use aetherius_core::{ReportInput, StoredReport, queues::activity};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -14,17 +15,28 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 /// Activities of the report pool.
 pub struct ReportActivities {
     pool: PgPool,
+    prices: Prices,
 }
 
 impl ReportActivities {
     /// Stores reports in `pool`.
     pub fn new(pool: PgPool) -> Self {
-        ReportActivities { pool }
+        ReportActivities { pool, prices: Prices::default() }
     }
 
-    /// Renders and stores a report. Idempotent per workflow id, so Temporal's retries
-    /// never store a report twice; the audit rows are keyed, so never written twice.
+    /// Prices the report's LLM use with `prices` (`[llm.prices]`).
+    pub fn with_prices(mut self, prices: Prices) -> Self {
+        self.prices = prices;
+        self
+    }
+
+    /// Renders and stores a report, with the diagnosis' LLM use from the usage ledger
+    /// (every call, priced where `[llm.prices]` knows the model). Idempotent per workflow
+    /// id, so Temporal's retries never store a report twice; the audit rows are keyed, so
+    /// never written twice.
     pub async fn store(&self, input: &ReportInput) -> Result<StoredReport, sqlx::Error> {
+        let spend = UsageStore::Postgres(self.pool.clone()).task_spend(&input.workflow_id).await?;
+        let input = &ReportInput { llm_usage: spend.into_iter().map(|s| self.prices.priced(s)).collect(), ..input.clone() };
         let md = markdown(input);
         let d = &input.diagnosis;
         let report = serde_json::to_value(input).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;

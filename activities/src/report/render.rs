@@ -6,7 +6,7 @@
 //! custom auto-escape mode), commands go through the `code` filter.
 
 use crate::redact::redact;
-use aetherius_core::{Ending, ReportInput, approval::Verdict};
+use aetherius_core::{Ending, ModelSpend, ReportInput, approval::Verdict};
 use chrono::{DateTime, Utc};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Value, escape_formatter};
 use serde::Serialize;
@@ -190,15 +190,59 @@ pub struct AnalysisView {
     pub possible_causes: Vec<String>,
 }
 
-/// LLM use.
+/// LLM use of the whole diagnosis (`analyze` and every `decide_next`).
 #[derive(Debug, Clone, Serialize)]
 pub struct LlmView {
-    /// Model, if an LLM was used.
+    /// Models used, most tokens first, comma-separated; none without an LLM.
     pub model: Option<String>,
     /// Tokens spent (0 without an LLM).
-    pub tokens: u32,
-    /// Cost in USD, when a price is known (never today: no price table).
+    pub tokens: u64,
+    /// Cost in USD, when every model used has a price in `[llm.prices]`.
     pub cost_usd: Option<f64>,
+    /// Each model's share.
+    pub models: Vec<ModelSpend>,
+    /// The above in one sentence, for people.
+    pub text: String,
+}
+
+impl LlmView {
+    fn new(r: &ReportInput) -> LlmView {
+        if r.llm_usage.is_empty() {
+            // No LLM, or a report from before the ledger was read: only the first analysis'
+            // figures are known.
+            let text = match &r.analysis.model {
+                None => "none (no tokens, no cost)".to_owned(),
+                Some(m) => format!("{m}, {} tokens in the first analysis (later calls and cost not recorded)", r.analysis.tokens_used),
+            };
+            return LlmView { model: r.analysis.model.clone(), tokens: r.analysis.tokens_used.into(), cost_usd: None, models: vec![], text };
+        }
+        let tokens = r.llm_usage.iter().map(|m| m.total_tokens).sum();
+        let cost_usd = r.llm_usage.iter().map(|m| m.cost_usd).sum::<Option<f64>>();
+        let mut parts: Vec<String> = r
+            .llm_usage
+            .iter()
+            .map(|m| {
+                let calls = if m.requests == 1 { "1 call".to_owned() } else { format!("{} calls", m.requests) };
+                let cost = m.cost_usd.map_or_else(|| "cost unknown (no price in [llm.prices])".to_owned(), usd);
+                format!("{}: {calls}, {} tokens ({} prompt, {} completion), {cost}", m.model, m.total_tokens, m.prompt_tokens, m.completion_tokens)
+            })
+            .collect();
+        if r.llm_usage.len() > 1 {
+            parts.push(format!("in all {tokens} tokens, {}", cost_usd.map_or_else(|| "cost unknown".to_owned(), usd)));
+        }
+        LlmView {
+            model: Some(r.llm_usage.iter().map(|m| m.model.as_str()).collect::<Vec<_>>().join(", ")),
+            tokens,
+            cost_usd,
+            models: r.llm_usage.clone(),
+            text: parts.join("; "),
+        }
+    }
+}
+
+/// `0.000552 USD`: six decimals, since one diagnosis often costs a fraction of a cent.
+fn usd(v: f64) -> String {
+    format!("{v:.6} USD")
 }
 
 fn snake<T: Serialize>(v: &T) -> String {
@@ -306,7 +350,7 @@ impl ReportView {
                 possible_causes: r.analysis.possible_causes.clone(),
             },
             knowledge: r.analysis.knowledge.clone(),
-            llm: LlmView { model: r.analysis.model.clone(), tokens: r.analysis.tokens_used, cost_usd: None },
+            llm: LlmView::new(r),
             retry_of: r.retry_of.clone(),
         }
     }
@@ -575,6 +619,40 @@ mod tests {
         ] {
             assert!(md.contains(want), "{want:?} missing from\n{md}");
         }
+    }
+
+    #[test]
+    fn the_llm_line_states_every_model_and_its_cost() {
+        let mut r = hostile();
+        let spend = |model: &str, requests, prompt, completion, cost_usd| ModelSpend {
+            model: model.into(),
+            requests,
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: prompt + completion,
+            cost_usd,
+        };
+        r.llm_usage = vec![spend("gpt-4o-2024-08-06", 2, 3000, 400, Some(0.0115)), spend("local*model", 1, 900, 100, None)];
+        let json: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
+        assert_eq!(json["llm"]["tokens"], 4400);
+        assert_eq!(json["llm"]["cost_usd"], serde_json::Value::Null, "one model has no price, so the total is unknown");
+        assert_eq!(json["llm"]["models"][0]["cost_usd"], 0.0115);
+        let md = render(&r, Format::Markdown);
+        for want in [
+            "gpt-4o-2024-08-06: 2 calls, 3400 tokens (3000 prompt, 400 completion), 0.011500 USD",
+            "local\\*model: 1 call, 1000 tokens (900 prompt, 100 completion), cost unknown (no price in \\[llm.prices\\])",
+            "in all 4400 tokens, cost unknown",
+        ] {
+            assert!(md.contains(want), "{want:?} missing from\n{md}");
+        }
+        r.llm_usage[1].cost_usd = Some(0.0);
+        let html = render(&r, Format::Html);
+        assert!(html.contains("in all 4400 tokens, 0.011500 USD"), "{html}");
+
+        r.llm_usage.clear();
+        r.analysis.model = Some("gpt-4o-mini".into());
+        r.analysis.tokens_used = 812;
+        assert!(render(&r, Format::Markdown).contains("gpt-4o-mini, 812 tokens in the first analysis (later calls and cost not recorded)"));
     }
 
     #[test]

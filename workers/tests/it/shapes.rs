@@ -62,6 +62,9 @@ async fn steps_an_llm_proposes_run_and_reach_the_report() {
         retries: 0,
         requests_per_minute: 6000,
         burst: 100,
+        prices: aetherius_activities::llm::Prices(
+            [("test-small".to_owned(), aetherius_activities::llm::ModelPrice { input_per_million: 0.15, output_per_million: 0.6 })].into(),
+        ),
         ..Default::default()
     });
     let (app, state) = api(&config).await;
@@ -110,7 +113,14 @@ async fn steps_an_llm_proposes_run_and_reach_the_report() {
         for line in &ran_by_llm {
             assert!(report_steps.contains(&line.as_str()), "{line} ran but is not in the report: {report_steps:?}");
         }
-        assert!(task["report"]["analysis"]["tokens_used"].as_u64().is_some_and(|t| t > 0), "the LLM was asked: {}", task["report"]["analysis"]);
+        let first_analysis = task["report"]["analysis"]["tokens_used"].as_u64().unwrap_or(0);
+        assert!(first_analysis > 0, "the LLM was asked: {}", task["report"]["analysis"]);
+        // The report counts every call, the decide_next consultations too, and prices them.
+        let usage = &task["report"]["llm_usage"][0];
+        assert_eq!(usage["model"], "test-small", "{}", task["report"]["llm_usage"]);
+        assert!(usage["requests"].as_u64().is_some_and(|n| n >= 2), "analyze and decide_next were asked: {usage}");
+        assert!(usage["total_tokens"].as_u64().is_some_and(|t| t > first_analysis), "{usage} against {first_analysis}");
+        assert!(usage["cost_usd"].as_f64().is_some_and(|c| c > 0.0), "{usage}");
     };
     tokio::select! {
         r = pools::run_workers(workers) => panic!("workers stopped: {r:?}"),
