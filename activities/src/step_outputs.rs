@@ -63,6 +63,18 @@ pub async fn store(pool: &sqlx::PgPool, workflow_id: &str, step_id: &str, result
     .map(|_| ())
 }
 
+/// Deletes outputs stored more than `days` days ago (the audit retention: an audit row's
+/// `result_digest` names its output, so both go together); returns how many. `days` 0 is
+/// refused: keeping everything is the caller's choice, by not calling this.
+pub async fn prune(pool: &sqlx::PgPool, days: u32) -> sqlx::Result<u64> {
+    if days == 0 {
+        return Err(sqlx::Error::Protocol("step output retention must be at least 1 day".into()));
+    }
+    let days = i32::try_from(days).unwrap_or(i32::MAX);
+    let done = sqlx::query("DELETE FROM step_outputs WHERE created_at < now() - make_interval(days => $1)").bind(days).execute(pool).await?;
+    Ok(done.rows_affected())
+}
+
 /// A workflow's stored step outputs, in the order they were stored.
 pub async fn load(pool: &sqlx::PgPool, workflow_id: &str) -> sqlx::Result<Vec<StoredOutput>> {
     let rows: Vec<(String, String, String, serde_json::Value, String)> = sqlx::query_as(

@@ -139,6 +139,24 @@ async fn retention_deletes_only_rows_older_than_it() {
     let left: Vec<String> =
         sqlx::query_scalar("SELECT dedup_key FROM audit_logs WHERE workflow_id = $1").bind(&wf).fetch_all(&pool).await.unwrap();
     assert_eq!(left, [format!("{wf}/recent")]);
+
+    // The whole step outputs go with the same retention.
+    for (step, age_days) in [("old", 400), ("recent", 10)] {
+        sqlx::query(
+            "INSERT INTO step_outputs (workflow_id, step_id, command, output, objects, sha256, created_at)
+             VALUES ($1, $2, 'kubectl logs -n shop x', 'out', '[]', 'ab', now() - make_interval(days => $3))",
+        )
+        .bind(&wf)
+        .bind(step)
+        .bind(age_days)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    assert!(aetherius_activities::step_outputs::prune(&pool, 0).await.is_err(), "0 means keep: never a delete-everything");
+    assert!(aetherius_activities::step_outputs::prune(&pool, 365).await.expect("prune") >= 1);
+    let kept: Vec<String> = aetherius_activities::step_outputs::load(&pool, &wf).await.unwrap().into_iter().map(|o| o.step_id).collect();
+    assert_eq!(kept, ["recent"]);
 }
 
 #[tokio::test]

@@ -94,6 +94,28 @@ pub mod activity {
 /// Workflow type name of the diagnosis.
 pub const DIAGNOSIS_WORKFLOW: &str = "DiagnosisWorkflow";
 
+/// Dynamic configuration a Temporal server needs for Aetherius (`KEY=VALUE`, as
+/// `temporal server start-dev --dynamic-config-value` takes it; production servers set the
+/// same keys in their dynamic config file, see deploy/temporal/README.md).
+pub const SERVER_DYNAMIC_CONFIG: &[&str] = &[
+    // Priority: the priority-aware matcher orders a task queue's backlog by the diagnosis'
+    // priority key; with one partition the order holds across the whole queue (a poller
+    // takes from one partition at a time).
+    "matching.useNewMatcher=true",
+    "matching.numTaskqueueReadPartitions=1",
+    "matching.numTaskqueueWritePartitions=1",
+    // Latency: each history shard reads its transfer queue (the tasks that hand workflow
+    // and activity tasks to matching) at most this often per second. The default, 20, held
+    // every task up to 50 ms on a one-shard dev server: 30-45 ms per hop, 700 ms for a
+    // three-step diagnosis that works for about 100 ms (docs/RELIABILITY.md, latency).
+    "history.transferProcessorMaxPollRPS=200",
+];
+
+/// `temporal server start-dev` arguments for [`SERVER_DYNAMIC_CONFIG`].
+pub fn dev_server_dynamic_config_args() -> Vec<String> {
+    SERVER_DYNAMIC_CONFIG.iter().flat_map(|kv| ["--dynamic-config-value".to_owned(), (*kv).to_owned()]).collect()
+}
+
 /// Custom search attributes registered on the Temporal namespace (name, type).
 pub mod search_attributes {
     /// Cluster the alert came from.
@@ -140,6 +162,20 @@ mod tests {
         assert_eq!(Queues::of_workflow(&q.reasoning), q);
         assert_eq!(q.execution_for_cluster("prod"), "aetherius-execution-prod@t1");
         assert_eq!(Queues::default().execution_for_cluster("prod"), "aetherius-execution-prod");
+    }
+
+    #[test]
+    fn the_operators_dynamic_config_file_sets_exactly_these() {
+        let file = include_str!("../../deploy/temporal/dynamic-config.yaml");
+        let mut set = vec![];
+        let mut key = None;
+        for line in file.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')) {
+            match line.trim().strip_prefix("- value: ") {
+                Some(value) => set.push(format!("{}={value}", key.take().expect("a value under a key"))),
+                None => key = Some(line.trim().strip_suffix(':').expect("'<key>:' lines").to_owned()),
+            }
+        }
+        assert_eq!(set, super::SERVER_DYNAMIC_CONFIG);
     }
 
     #[test]

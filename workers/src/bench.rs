@@ -134,7 +134,7 @@ pub async fn e2e(mut config: Config, scenario_dir: &Path, runs: usize) -> anyhow
         writeln!(out, "e2e ({} runs after {warmup} warm-up, scenario {}, {steps} steps each, no LLM)", times.len(), scenario.id)?;
         writeln!(
             out,
-            "  alert accepted -> report stored: p50 {}  p90 {}  max {}  (target: p50 < 1 s)",
+            "  alert accepted -> report stored: p50 {}  p90 {}  max {}  (target: p50 < 250 ms)",
             ms(pct(&times, 0.5)),
             ms(pct(&times, 0.9)),
             ms(pct(&times, 1.0))
@@ -267,9 +267,12 @@ pub async fn ingest(mut config: Config, scenario_dir: &Path, count: usize, concu
     writeln!(out, "ingest ({total} alerts per way, {concurrency} concurrent, {rounds} interleaved rounds)")?;
     writeln!(out, "  raw Temporal client starts:   {:.0}/s  {}", rate(&secs[0]), lat(0))?;
     for (way, name) in [(1, "raw, the webhook's options:"), (2, "ingest path without HTTP:  "), (3, "webhook, unique alerts:    ")] {
+        // The ingest path and the webhook against the same start made bare: what Aetherius'
+        // own code (parse, validate, dedup, priority, HTTP) costs beyond the start.
+        let own = if way > 1 { format!("; {:.0}% of raw with the same options", 100.0 * rate(&secs[way]) / rate(&secs[1])) } else { String::new() };
         writeln!(
             out,
-            "  {name}  {:.0}/s  ({:.0}% of raw; {}{})  {}",
+            "  {name}  {:.0}/s  ({:.0}% of raw{own}; {}{})  {}",
             rate(&secs[way]),
             100.0 * rate(&secs[way]) / rate(&secs[0]),
             spread(way),

@@ -174,6 +174,11 @@ async fn prune_audit_daily(pool: sqlx::PgPool, days: u32) {
             Ok(n) => tracing::info!(deleted = n, days, "audit retention"),
             Err(e) => tracing::warn!(error = %e, days, "audit retention failed"),
         }
+        // The whole outputs the audit rows' digests name go with them.
+        match aetherius_activities::step_outputs::prune(&pool, days).await {
+            Ok(n) => tracing::info!(deleted = n, days, "step output retention"),
+            Err(e) => tracing::warn!(error = %e, days, "step output retention failed"),
+        }
     }
 }
 

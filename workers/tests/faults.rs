@@ -97,6 +97,7 @@ impl Temporal {
             .arg("--db-filename")
             .arg(&self.db)
             .args(aetherius_core::queues::search_attributes::dev_server_args())
+            .args(aetherius_core::queues::dev_server_dynamic_config_args())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

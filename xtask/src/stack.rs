@@ -225,12 +225,43 @@ pub(crate) fn up(root: &Path, components: Components) -> Result<()> {
     Ok(())
 }
 
+/// Stops the process `name` this stack started (TERM, then KILL after 15 s).
+fn stop(root: &Path, name: &str, pid: u32) -> Result<()> {
+    println!("==> stopping {name} (pid {pid})");
+    signal_group("TERM", pid);
+    let _ = wait_for(name, Duration::from_secs(15), || !alive(pid));
+    if alive(pid) {
+        signal_group("KILL", pid);
+        wait_for(name, Duration::from_secs(5), || !alive(pid))
+            .with_context(|| format!("{name} (pid {pid}) survived SIGKILL"))?;
+    }
+    let _ = fs::remove_file(pid_file(root, name));
+    Ok(())
+}
+
 fn temporal(root: &Path) -> Result<()> {
-    if running_pid(root, "temporal").is_some() || port_open(TEMPORAL_PORT) {
+    let dir = state_dir(root).join("temporal");
+    // The server settings this checkout wants; a dev server this stack started with other
+    // settings (an older checkout) is restarted on its database, so nothing is lost.
+    let settings = [
+        aetherius_core::queues::dev_server_dynamic_config_args(),
+        aetherius_core::queues::search_attributes::dev_server_args(),
+    ]
+    .concat()
+    .join(" ");
+    let settings_file = dir.join("settings");
+    if let Some(pid) = running_pid(root, "temporal") {
+        if fs::read_to_string(&settings_file).ok().as_deref() == Some(settings.as_str()) {
+            return register_search_attributes(root);
+        }
+        println!("==> the Temporal dev server runs with other settings than this checkout's: restarting it (its database is kept)");
+        stop(root, "temporal", pid)?;
+    } else if port_open(TEMPORAL_PORT) {
+        println!("==> a Temporal server this stack did not start listens on :{TEMPORAL_PORT}: using it as it is (see deploy/temporal/README.md for the settings it needs)");
         return register_search_attributes(root);
     }
-    let dir = state_dir(root).join("temporal");
     fs::create_dir_all(&dir)?;
+    fs::write(&settings_file, &settings)?;
     let mut cmd = Command::new(venv(root).join("bin/temporal"));
     cmd.args([
         "server",
@@ -257,12 +288,9 @@ fn temporal(root: &Path) -> Result<()> {
     for ns in NAMESPACES {
         cmd.args(["--namespace", ns]);
     }
-    // Task priority (the diagnosis' priority key) needs the priority-aware matcher, and one
-    // partition per task queue: a poller takes from one partition at a time, so with the
-    // default 4 a backlog's order holds only within each.
-    for value in ["matching.useNewMatcher=true", "matching.numTaskqueueReadPartitions=1", "matching.numTaskqueueWritePartitions=1"] {
-        cmd.args(["--dynamic-config-value", value]);
-    }
+    // Priority-aware matching and the transfer queue's poll rate (dispatch latency): see
+    // aetherius_core::queues::SERVER_DYNAMIC_CONFIG.
+    cmd.args(aetherius_core::queues::dev_server_dynamic_config_args());
     cmd.args(aetherius_core::queues::search_attributes::dev_server_args());
     long_step(
         &format!("starting the Temporal dev server on :{TEMPORAL_PORT} (UI :{TEMPORAL_UI_PORT})"),
@@ -735,17 +763,12 @@ fn signal_group(signal: &str, pid: u32) {
 
 pub(crate) fn down(root: &Path) -> Result<()> {
     for name in ["aetherius", "fixture-cluster", "vault", "temporal"] {
-        if let Some(pid) = running_pid(root, name) {
-            println!("==> stopping {name} (pid {pid})");
-            signal_group("TERM", pid);
-            let _ = wait_for(name, Duration::from_secs(15), || !alive(pid));
-            if alive(pid) {
-                signal_group("KILL", pid);
-                wait_for(name, Duration::from_secs(5), || !alive(pid))
-                    .with_context(|| format!("{name} (pid {pid}) survived SIGKILL"))?;
+        match running_pid(root, name) {
+            Some(pid) => stop(root, name, pid)?,
+            None => {
+                let _ = fs::remove_file(pid_file(root, name));
             }
         }
-        let _ = fs::remove_file(pid_file(root, name));
     }
     if running_pid(root, "postgres").is_some() {
         println!("==> stopping PostgreSQL");
