@@ -5,7 +5,7 @@
 
 use crate::{
     ApiError, AppState,
-    ingest::{body_or_error, ingest_one, parse},
+    ingest::{body_or_error, parse},
 };
 use aetherius_core::{AlertStatus, AlertmanagerAlert, StandardEvent, fingerprint};
 use axum::{
@@ -322,12 +322,7 @@ pub(crate) async fn webhook(
             return Err(e);
         }
     };
-    let mut out = Vec::with_capacity(events.len());
-    for event in events {
-        let ingest = ingest_one(&state, event).await?;
-        state.metrics.alert(&source, ingest.status);
-        out.push(ingest);
-    }
+    let out = crate::ingest::ingest_all(&state, &source, events).await?;
     Ok((StatusCode::ACCEPTED, Json(crate::ingest::WebhookAnswer::new(out))))
 }
 

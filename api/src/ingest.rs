@@ -152,13 +152,24 @@ pub(crate) async fn alertmanager(
         .iter()
         .map(|a| StandardEvent::from_alertmanager(a, &state.options.default_cluster))
         .collect();
+    let out = ingest_all(&state, "alertmanager", events).await?;
+    Ok((StatusCode::ACCEPTED, Json(WebhookAnswer::new(out))))
+}
+
+/// [`ingest_one`] for every event of one webhook, in the payload's order; the first failure
+/// is the answer, and the events started before it are in the dedup window, so the
+/// sender's retry starts only the rest. One after the other: on the dev server, starting a
+/// group of 25 concurrently (8 in flight) answered in p50 116 ms against 110 ms one by one,
+/// since its single history shard writes one start at a time (`aetherius bench ingest`,
+/// grouped line); a firing alert and its resolution in one payload also keep their order.
+pub(crate) async fn ingest_all(state: &AppState, source: &str, events: Vec<StandardEvent>) -> Result<Vec<Ingest>, ApiError> {
     let mut out = Vec::with_capacity(events.len());
     for event in events {
-        let ingest = ingest_one(&state, event).await?;
-        state.metrics.alert("alertmanager", ingest.status);
+        let ingest = ingest_one(state, event).await?;
+        state.metrics.alert(source, ingest.status);
         out.push(ingest);
     }
-    Ok((StatusCode::ACCEPTED, Json(WebhookAnswer::new(out))))
+    Ok(out)
 }
 
 /// Starts (or finds) the diagnosis of one standardized event.

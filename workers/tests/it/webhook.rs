@@ -191,3 +191,40 @@ async fn bad_webhook_input_gets_a_clear_error_and_starts_nothing() {
     let (status, body) = call(&app, "GET", "/tasks/diag-nope-0000-1", vec![]).await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{body}");
 }
+
+/// A node going down: one grouped webhook with many alerts. Every alert starts, the answer
+/// keeps the payload's order, and a re-send starts nothing.
+#[tokio::test]
+async fn a_grouped_webhook_starts_every_alert_and_answers_in_its_order() {
+    let config = config(&[]);
+    let (app, state) = api(&config).await;
+    let alerts: Vec<Value> = (0..24)
+        .map(|i| {
+            let mut a = unique_alert("crashloop-missing-env");
+            a["labels"]["pod"] = json!(format!("checkout-{i}"));
+            a
+        })
+        .collect();
+    let expected: Vec<String> = alerts
+        .iter()
+        .map(|a| {
+            let alert: aetherius_core::AlertmanagerAlert = serde_json::from_value(a.clone()).unwrap();
+            aetherius_core::StandardEvent::from_alertmanager(&alert, &config.api.default_cluster).id
+        })
+        .collect();
+    let request = serde_json::to_vec(&payload(alerts)).unwrap();
+    let (status, answer) = call(&app, "POST", "/webhook/alertmanager", request.clone()).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!((answer["accepted"].as_u64(), answer["started"].as_u64()), (Some(24), Some(24)), "{answer}");
+    let ids: Vec<&str> = answer["workflows"].as_array().unwrap().iter().map(|w| w["workflow_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, expected, "one entry per alert, in the payload's order");
+    let (status, again) = call(&app, "POST", "/webhook/alertmanager", request).await;
+    assert_eq!(status, 202, "{again}");
+    assert_eq!(again["started"], 0, "{again}");
+    assert!(again["workflows"].as_array().unwrap().iter().all(|w| w["status"] == "duplicate"), "{again}");
+    // Nothing polls this test's queues: end the diagnoses it started.
+    for id in expected {
+        let handle = state.temporal.get_workflow_handle::<aetherius_workflows::DiagnosisWorkflow>(id.clone());
+        handle.terminate(temporalio_client::WorkflowTerminateOptions::builder().reason("test done").build()).await.expect("terminated");
+    }
+}
