@@ -15,12 +15,16 @@ impl Rule for Crash {
 
     fn check(&self, cx: &Ctx<'_, '_>, out: &mut Vec<Finding>) {
         for pod in &cx.scope.pods {
-            pod_crashes(cx.obs, pod, out);
+            pod_crashes(cx.obs, pod, cx.event.timestamp, out);
         }
     }
 }
 
-fn pod_crashes(obs: &Observations<'_>, pod: &Value, out: &mut Vec<Finding>) {
+/// How long before an alert's start a single OOM kill still explains it: the usual `for:`
+/// of a rule plus scrape and evaluation delays.
+const KILL_BEFORE_ALERT: chrono::Duration = chrono::Duration::minutes(30);
+
+fn pod_crashes(obs: &Observations<'_>, pod: &Value, alert_start: chrono::DateTime<chrono::Utc>, out: &mut Vec<Finding>) {
     let ns = s(pod, "/metadata/namespace");
     let pod_name = s(pod, "/metadata/name");
     let workload = workload_ref(obs, pod);
@@ -41,9 +45,13 @@ fn pod_crashes(obs: &Observations<'_>, pod: &Value, out: &mut Vec<Finding>) {
                 // repeated kills: a real problem, but not what keeps it down now. One kill long
                 // ago on a container that runs fine is history.
                 let ready = cs.get("ready").and_then(Value::as_bool).unwrap_or(false);
+                // One kill just before the alert fired (a backup, a batch, a traffic spike that
+                // the container survived by restarting) is what the alert saw.
+                let killed_at = chrono::DateTime::parse_from_rfc3339(s(cs, "/lastState/terminated/finishedAt")).ok().map(|t| t.with_timezone(&chrono::Utc));
+                let just_before = killed_at.is_some_and(|t| t <= alert_start && alert_start - t <= KILL_BEFORE_ALERT);
                 let tier = if waiting_reason == "CrashLoopBackOff" || !ready {
                     Decisive
-                } else if restarts > 1 {
+                } else if restarts > 1 || just_before {
                     Consistent
                 } else {
                     Weak
@@ -511,6 +519,26 @@ mod tests {
             "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 2m40s restarting failed container=app"}},
             "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}}]});
         pod("pay", "ledger-1", json!({"app": "ledger"}), spec, status)
+    }
+
+    #[test]
+    fn one_oom_kill_just_before_the_alert_explains_it_one_long_before_does_not() {
+        // The container was killed once and runs again; the alert started at 2026-01-01T00:00Z.
+        let once = |finished: &str| {
+            json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{
+                "name": "app", "ready": true, "restartCount": 1, "state": {"running": {"startedAt": finished}},
+                "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": finished}}}]})
+        };
+        let spec = json!({"containers": [{"name": "app", "resources": {"limits": {"memory": "1Gi"}}}]});
+        let oom_tier = |finished: &str| {
+            findings(&pod_alert("pay", "ledger-1"), &[read(vec![pod("pay", "ledger-1", json!({"app": "ledger"}), spec.clone(), once(finished))])])
+                .into_iter()
+                .find(|f| f.root_cause == RootCause::OomKilled)
+                .map(|f| f.tier)
+        };
+        assert_eq!(oom_tier("2025-12-31T23:58:30Z"), Some(Tier::Consistent), "killed 90 s before the alert");
+        assert_eq!(oom_tier("2025-12-30T08:00:00Z"), Some(Tier::Weak), "killed two days before: history");
+        assert_eq!(oom_tier("2026-01-01T00:05:00Z"), Some(Tier::Weak), "killed after the alert started: not what fired it");
     }
 
     #[test]

@@ -253,6 +253,7 @@ pub fn sweep_namespaces(event: &StandardEvent, obs: &Observations<'_>) -> Vec<St
         (Subject::Namespace(ns), _) => vec![ns],
         (Subject::Informational | Subject::Cluster | Subject::NodeAddress(_), _) => vec![],
         (_, Some(t)) if (t.kind == "Service" && (custom || probe)) || t.kind == "ResourceQuota" => t.namespace.into_iter().collect(),
+        (_, Some(t)) if custom && healthy_reporter(event, obs, &t) => t.namespace.into_iter().collect(),
         (_, Some(_)) => vec![],
         (Subject::Named { namespace: Some(ns), .. }, _) => vec![ns],
         (Subject::Named { namespace: None, name }, _) => resolve_named(obs, None, &name).and_then(|t| t.namespace).into_iter().collect(),
@@ -264,6 +265,22 @@ pub fn sweep_namespaces(event: &StandardEvent, obs: &Observations<'_>) -> Vec<St
     out.sort();
     out.dedup();
     out
+}
+
+/// Whether a custom alert carries the labels Prometheus gives a scrape target (the
+/// Operator's ServiceMonitor / PodMonitor: `endpoint` or `job`, with `instance`): its `pod`
+/// is then the process that exported the metric, which may describe something else that
+/// process watches (a backup, a Job, a sibling agent) rather than the pod itself.
+fn scraped(event: &StandardEvent) -> bool {
+    let has = |l: &str| event.labels.get(l).is_some_and(|v| !v.is_empty());
+    has("pod") && has("instance") && (has("endpoint") || has("job"))
+}
+
+/// `t` is the pod a scraped custom alert names, read, and showing no trouble (no waiting
+/// reason, restart, failed exit or bad condition the namespace sweep would count): the
+/// metric's subject is elsewhere, so its namespace is swept.
+fn healthy_reporter(event: &StandardEvent, obs: &Observations<'_>, t: &Target) -> bool {
+    t.kind == "Pod" && scraped(event) && obs.get("Pod", t.namespace.as_deref().unwrap_or(""), &t.name).is_some_and(|p| sweep::pod_trouble(p).is_none())
 }
 
 /// HPAs that scale `workloads`; when none does, the HPAs of their namespaces whose scale
@@ -460,6 +477,20 @@ pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
     sc.target = target;
     let namespaces = sweep_namespaces(event, obs);
     sc.suspects = suspects(obs, &namespaces, event.timestamp);
+    // A healthy exporter named by a scraped custom alert: the sweep's nearest suspect pod is
+    // what the alert is about (after the exporter, which stays the alert's target).
+    if let Some(t) = sc.target.clone()
+        && catalog::lookup(event.alertname()).is_none()
+        && healthy_reporter(event, obs, &t)
+        && let Some(first) = sc.suspects.iter().find(|x| s(x.object, "/kind") == "Pod" || x.resource.contains("/Pod/"))
+    {
+        let pod = first.object;
+        push_unique(&mut sc.pods, pod);
+        let (kind, wns, name) = obs.workload_of(pod);
+        if let Some(w) = obs.get(&kind, &wns, &name).filter(|_| kind != "Pod") {
+            push_unique(&mut sc.workloads, w);
+        }
+    }
     if sc.target.is_none() && sc.external_host.is_none() {
         // Nothing named: the suspects come first, nearest the alert's start.
         let rank = |o: &Value| sc.suspects.iter().position(|x| std::ptr::eq(x.object, o)).unwrap_or(usize::MAX);
@@ -493,6 +524,61 @@ mod tests {
         );
         assert_eq!(alert_target(&e).unwrap().resource_ref(), "warehouse/Service/inventory");
         assert_eq!(external_host(&e), None);
+    }
+
+    /// A pod of namespace `velero` as a step result carries it, owned by `owner`.
+    fn pod(name: &str, owner: (&str, &str), status: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"namespace": "velero", "name": name,
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner.0, "name": owner.1, "controller": true}]},
+            "spec": {"containers": [{"name": "c"}]}, "status": status})
+    }
+
+    #[test]
+    fn a_scraped_custom_alert_on_a_healthy_exporter_sweeps_its_namespace() {
+        use aetherius_core::{Command, StepResult, StepStatus};
+        let running = serde_json::json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "c", "ready": true, "restartCount": 0, "state": {"running": {"startedAt": "2025-12-01T00:00:00Z"}}}]});
+        let killed = serde_json::json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "c", "ready": true, "restartCount": 1, "state": {"running": {"startedAt": "2025-12-31T23:58:40Z"}},
+                "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": "2025-12-31T23:58:38Z"}}}]});
+        let exporter = pod("velero-5d9c8b7f46-xw2pk", ("ReplicaSet", "velero-5d9c8b7f46"), running);
+        let agent = pod("node-agent-7xk2p", ("DaemonSet", "node-agent"), killed);
+        let list = |objects| StepResult {
+            command: Command::list("default", Some("velero"), "pods", None),
+            status: StepStatus::Success,
+            output: String::new(),
+            objects,
+            error: None,
+            truncated: false,
+            duration_ms: 1,
+            output_ref: None,
+        };
+        let results = [list(vec![exporter, agent])];
+        let obs = Observations::new(&results);
+        // What the Prometheus Operator adds to a ServiceMonitor's series: the exporter's pod.
+        let scraped = [
+            ("alertname", "VeleroBackupPartialFailures"),
+            ("namespace", "velero"),
+            ("pod", "velero-5d9c8b7f46-xw2pk"),
+            ("service", "velero"),
+            ("endpoint", "http-monitoring"),
+            ("job", "velero"),
+            ("instance", "192.168.21.15:8085"),
+        ];
+        let e = event(&scraped, "1 backup ended PartiallyFailed");
+        assert_eq!(sweep_namespaces(&e, &obs), ["velero"]);
+        let sc = scope(&e, &obs);
+        let names: Vec<&str> = sc.pods.iter().map(|p| s(p, "/metadata/name")).collect();
+        assert_eq!(names, ["velero-5d9c8b7f46-xw2pk", "node-agent-7xk2p"], "the exporter, then the sweep's nearest suspect");
+        assert_eq!(sc.target.as_ref().map(|t| t.name.as_str()), Some("velero-5d9c8b7f46-xw2pk"));
+
+        // A custom alert that names a pod without scrape labels is about that pod alone.
+        let named = event(&[("alertname", "PodNotHappy"), ("namespace", "velero"), ("pod", "velero-5d9c8b7f46-xw2pk")], "");
+        assert!(sweep_namespaces(&named, &obs).is_empty());
+        assert_eq!(scope(&named, &obs).pods.len(), 1);
+        // A stock alert keeps the catalogue's reading; an exporter in trouble is its own story.
+        let stock = event(&[("alertname", "KubePodNotReady"), ("namespace", "velero"), ("pod", "velero-5d9c8b7f46-xw2pk"), ("job", "kube-state-metrics"), ("instance", "10.0.0.9:8080"), ("endpoint", "http")], "");
+        assert!(sweep_namespaces(&stock, &obs).is_empty());
     }
 
     #[test]

@@ -37,7 +37,7 @@ fn statuses(pod: &Value) -> impl Iterator<Item = &Value> {
 }
 
 /// What is wrong with a pod, and the times its status gives.
-fn pod_trouble(pod: &Value) -> Option<(String, Vec<DateTime<Utc>>)> {
+pub(super) fn pod_trouble(pod: &Value) -> Option<(String, Vec<DateTime<Utc>>)> {
     let phase = s(pod, "/status/phase");
     if phase == "Succeeded" {
         return None;
