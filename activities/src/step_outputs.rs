@@ -71,8 +71,21 @@ pub async fn prune(pool: &sqlx::PgPool, days: u32) -> sqlx::Result<u64> {
         return Err(sqlx::Error::Protocol("step output retention must be at least 1 day".into()));
     }
     let days = i32::try_from(days).unwrap_or(i32::MAX);
-    let done = sqlx::query("DELETE FROM step_outputs WHERE created_at < now() - make_interval(days => $1)").bind(days).execute(pool).await?;
-    Ok(done.rows_affected())
+    // In batches, so a first run over a year of outputs holds no long lock.
+    let mut deleted = 0;
+    loop {
+        let done = sqlx::query(
+            "DELETE FROM step_outputs WHERE ctid IN (
+                 SELECT ctid FROM step_outputs WHERE created_at < now() - make_interval(days => $1) LIMIT 5000)",
+        )
+        .bind(days)
+        .execute(pool)
+        .await?;
+        deleted += done.rows_affected();
+        if done.rows_affected() == 0 {
+            return Ok(deleted);
+        }
+    }
 }
 
 /// A workflow's stored step outputs, in the order they were stored.

@@ -157,6 +157,25 @@ async fn retention_deletes_only_rows_older_than_it() {
     assert!(aetherius_activities::step_outputs::prune(&pool, 365).await.expect("prune") >= 1);
     let kept: Vec<String> = aetherius_activities::step_outputs::load(&pool, &wf).await.unwrap().into_iter().map(|o| o.step_id).collect();
     assert_eq!(kept, ["recent"]);
+
+    // The per-diagnosis LLM usage too (the daily totals stay).
+    for (task, age_days) in [(format!("{wf}-old"), 400), (format!("{wf}-recent"), 10)] {
+        for table in ["llm_usage_task", "llm_usage_task_model"] {
+            let sql = if table == "llm_usage_task" {
+                "INSERT INTO llm_usage_task (task_id, total_tokens, updated_at) VALUES ($1, 10, now() - make_interval(days => $2))"
+            } else {
+                "INSERT INTO llm_usage_task_model (task_id, model, total_tokens, updated_at) VALUES ($1, 'm', 10, now() - make_interval(days => $2))"
+            };
+            sqlx::query(sql).bind(&task).bind(age_days).execute(&pool).await.unwrap();
+        }
+    }
+    assert!(aetherius_activities::llm::UsageStore::prune_tasks(&pool, 365).await.unwrap() >= 2);
+    let left: Vec<String> = sqlx::query_scalar("SELECT task_id FROM llm_usage_task WHERE task_id LIKE $1 UNION ALL SELECT task_id FROM llm_usage_task_model WHERE task_id LIKE $1")
+        .bind(format!("{wf}-%"))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, [format!("{wf}-recent"), format!("{wf}-recent")]);
 }
 
 #[tokio::test]
@@ -173,6 +192,15 @@ async fn the_report_states_every_llm_call_of_the_diagnosis_and_its_cost() {
     ledger.record(&wf, day, "gpt-4o-mini-2024-07-18", &usage(2000, 150)).await.unwrap();
     ledger.record(&wf, day, "o3-large", &usage(500, 500)).await.unwrap();
     ledger.record("another-diagnosis", day, "gpt-4o-mini-2024-07-18", &usage(9, 9)).await.unwrap();
+    // One call an older version counted for the task only, not per model.
+    sqlx::query(
+        "UPDATE llm_usage_task SET requests = requests + 1, prompt_tokens = prompt_tokens + 80,
+           completion_tokens = completion_tokens + 20, total_tokens = total_tokens + 100 WHERE task_id = $1",
+    )
+    .bind(&wf)
+    .execute(&pool)
+    .await
+    .unwrap();
     let prices = Prices([("gpt-4o-mini".to_owned(), ModelPrice { input_per_million: 0.15, output_per_million: 0.6 })].into());
     let acts = ReportActivities::new(pool.clone()).with_prices(prices);
     acts.store(&input(&wf)).await.expect("stored");
@@ -180,7 +208,7 @@ async fn the_report_states_every_llm_call_of_the_diagnosis_and_its_cost() {
     let (report, markdown): (serde_json::Value, String) =
         sqlx::query_as("SELECT report, markdown FROM reports WHERE workflow_id = $1").bind(&wf).fetch_one(&pool).await.unwrap();
     let models = report["llm_usage"].as_array().expect("the ledger is in the stored report");
-    assert_eq!(models.len(), 2, "{models:?}");
+    assert_eq!(models.len(), 3, "{models:?}");
     assert_eq!(models[0]["model"], "gpt-4o-mini-2024-07-18");
     assert_eq!((models[0]["requests"].as_u64(), models[0]["total_tokens"].as_u64()), (Some(2), Some(3650)));
     let cost = models[0]["cost_usd"].as_f64().expect("a configured price");
@@ -188,5 +216,21 @@ async fn the_report_states_every_llm_call_of_the_diagnosis_and_its_cost() {
     assert_eq!(models[1]["model"], "o3-large");
     assert!(models[1].get("cost_usd").is_none(), "no price configured: no cost, never a guess");
     assert!(markdown.contains("gpt-4o-mini-2024-07-18: 2 calls, 3650 tokens (3200 prompt, 450 completion), 0.000750 USD"), "{markdown}");
-    assert!(markdown.contains("in all 4650 tokens, cost unknown"), "{markdown}");
+    assert_eq!((models[2]["model"].as_str(), models[2]["requests"].as_u64(), models[2]["total_tokens"].as_u64()), (Some("(model not recorded)"), Some(1), Some(100)));
+    assert!(markdown.contains("in all 4750 tokens, cost unknown"), "{markdown}");
+
+    // A database without the per-model ledger (an upgrade whose migration has not run yet)
+    // still gets its report: a throwaway database, so the shared one is never altered.
+    let scratch = format!("aetherius_unmigrated_{}", uuid::Uuid::new_v4().simple());
+    // The name is ours (a uuid), not input.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {scratch}"))).execute(&pool).await.unwrap();
+    let url = std::env::var("AETHERIUS_TEST_DATABASE_URL").unwrap();
+    let url = format!("{}/{scratch}", url.rsplit_once('/').unwrap().0);
+    let old = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
+    aetherius_activities::MIGRATOR.run(&old).await.unwrap();
+    sqlx::query("DROP TABLE llm_usage_task_model").execute(&old).await.unwrap();
+    let stored = ReportActivities::new(old.clone()).store(&input(&wf)).await;
+    old.close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {scratch}"))).execute(&pool).await.unwrap();
+    stored.expect("a report without the ledger's figures");
 }

@@ -106,7 +106,7 @@ pub const SERVER_DYNAMIC_CONFIG: &[&str] = &[
     "matching.numTaskqueueWritePartitions=1",
     // Latency: each history shard reads its transfer queue (the tasks that hand workflow
     // and activity tasks to matching) at most this often per second. The default, 20, held
-    // every task up to 50 ms on a one-shard dev server: 30-45 ms per hop, 700 ms for a
+    // every task up to 50 ms on a one-shard dev server: 22-46 ms per hop, 700 ms for a
     // three-step diagnosis that works for about 100 ms (docs/RELIABILITY.md, latency).
     "history.transferProcessorMaxPollRPS=200",
 ];

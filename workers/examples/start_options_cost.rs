@@ -18,7 +18,8 @@ use temporalio_common::{Priority, search_attributes::{SearchAttributeKey, Search
 async fn main() -> anyhow::Result<()> {
     let config = Config::load(None)?;
     let client = pools::temporal_client(&config).await?;
-    let queue = config.temporal.queues().reasoning.clone();
+    // A queue of its own: no worker runs these workflows, even beside a running stack.
+    let queue = aetherius_core::queues::Queues::with_suffix(&format!("start-cost-{}", std::process::id())).reasoning;
     let per = 250usize;
     let rounds = 6;
     let names = ["none", "search_attrs", "timeout", "summary", "priority", "id_policies", "all"];
@@ -26,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
     let mut ids = vec![];
     let mut n = 0usize;
     let pid = std::process::id();
+    let mut failed: Option<anyhow::Error> = None;
     for round in 0..rounds {
         for k in 0..names.len() {
             let way = (round + k) % names.len();
@@ -63,16 +65,25 @@ async fn main() -> anyhow::Result<()> {
                 }
             }).buffer_unordered(16).collect().await;
             secs[way] += t.elapsed().as_secs_f64();
-            for d in done { ids.push(d?); }
+            for d in done {
+                match d {
+                    Ok(id) => ids.push(id),
+                    Err(e) => failed = failed.or(Some(e)),
+                }
+            }
         }
+    }
+    // End every started workflow, whatever happened.
+    for id in ids {
+        let h = client.get_workflow_handle::<DiagnosisWorkflow>(id);
+        let _ = h.terminate(WorkflowTerminateOptions::builder().reason("benchmark workflow").build()).await;
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     for (i, name) in names.iter().enumerate() {
         let rate = (per * rounds) as f64 / secs[i];
         println!("{name:>14}: {rate:6.0}/s  ({:.0}% of none)", 100.0 * rate / ((per * rounds) as f64 / secs[0]));
-    }
-    for id in ids {
-        let h = client.get_workflow_handle::<DiagnosisWorkflow>(id);
-        let _ = h.terminate(WorkflowTerminateOptions::builder().reason("benchmark workflow").build()).await;
     }
     Ok(())
 }

@@ -41,9 +41,9 @@ pub struct DatabaseOptions {
     pub url: String,
     /// Pool size.
     pub max_connections: u32,
-    /// Days `audit_logs` rows, and the whole step outputs their digests name
-    /// (`step_outputs`), are kept; the report pool prunes older ones daily. 0 keeps them
-    /// forever; the database refuses fewer than 7.
+    /// Days `audit_logs` rows, the whole step outputs their digests name (`step_outputs`)
+    /// and each diagnosis' LLM usage are kept; the report pool prunes older ones daily. 0
+    /// keeps them forever; the database refuses fewer than 7.
     #[serde(default = "default_audit_retention_days")]
     pub audit_retention_days: u32,
 }

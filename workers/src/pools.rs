@@ -179,6 +179,10 @@ async fn prune_audit_daily(pool: sqlx::PgPool, days: u32) {
             Ok(n) => tracing::info!(deleted = n, days, "step output retention"),
             Err(e) => tracing::warn!(error = %e, days, "step output retention failed"),
         }
+        match aetherius_activities::llm::UsageStore::prune_tasks(&pool, days).await {
+            Ok(n) => tracing::info!(deleted = n, days, "LLM usage retention (per diagnosis)"),
+            Err(e) => tracing::warn!(error = %e, days, "LLM usage retention failed"),
+        }
     }
 }
 

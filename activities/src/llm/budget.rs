@@ -48,6 +48,10 @@ pub struct Spent {
     pub day: u64,
 }
 
+/// The "model" of tokens the task ledger counted but the per-model ledger did not (calls
+/// recorded before it existed).
+pub const UNATTRIBUTED: &str = "(model not recorded)";
+
 /// Where usage is kept.
 pub enum UsageStore {
     /// Shared by replicas, kept across restarts.
@@ -175,7 +179,8 @@ impl UsageStore {
                 .fetch_all(pool)
                 .await?;
                 let n = |v: i64| v.max(0) as u64;
-                rows.into_iter()
+                let mut spends: Vec<ModelSpend> = rows
+                    .into_iter()
                     .map(|(model, r, p, c, t)| ModelSpend {
                         model,
                         requests: n(r),
@@ -184,7 +189,29 @@ impl UsageStore {
                         total_tokens: n(t),
                         cost_usd: None,
                     })
-                    .collect()
+                    .collect();
+                // Calls counted for the task but not per model (recorded by a version from
+                // before the per-model ledger): shown as such, never spread over a model.
+                let task: Option<(i64, i64, i64, i64)> =
+                    sqlx::query_as("SELECT requests, prompt_tokens, completion_tokens, total_tokens FROM llm_usage_task WHERE task_id = $1")
+                        .bind(task)
+                        .fetch_optional(pool)
+                        .await?;
+                if let Some((r, p, c, t)) = task {
+                    let sum = |f: fn(&ModelSpend) -> u64| spends.iter().map(f).sum::<u64>();
+                    let rest = ModelSpend {
+                        model: UNATTRIBUTED.to_owned(),
+                        requests: n(r).saturating_sub(sum(|m| m.requests)),
+                        prompt_tokens: n(p).saturating_sub(sum(|m| m.prompt_tokens)),
+                        completion_tokens: n(c).saturating_sub(sum(|m| m.completion_tokens)),
+                        total_tokens: n(t).saturating_sub(sum(|m| m.total_tokens)),
+                        cost_usd: None,
+                    };
+                    if rest.total_tokens > 0 {
+                        spends.push(rest);
+                    }
+                }
+                spends
             }
             UsageStore::Memory(m) => {
                 let m = m.lock().unwrap_or_else(|p| p.into_inner());
@@ -193,6 +220,23 @@ impl UsageStore {
         };
         spends.sort_by(|a, b| b.total_tokens.cmp(&a.total_tokens).then_with(|| a.model.cmp(&b.model)));
         Ok(spends)
+    }
+
+    /// Deletes the per-diagnosis usage (task and per-model rows) last written more than
+    /// `days` ago (the audit retention; the daily totals stay). Returns the rows deleted.
+    pub async fn prune_tasks(pool: &PgPool, days: u32) -> Result<u64, sqlx::Error> {
+        if days == 0 {
+            return Err(sqlx::Error::Protocol("LLM usage retention must be at least 1 day".into()));
+        }
+        let days = i32::try_from(days).unwrap_or(i32::MAX);
+        let mut deleted = 0;
+        for sql in [
+            "DELETE FROM llm_usage_task_model WHERE updated_at < now() - make_interval(days => $1)",
+            "DELETE FROM llm_usage_task WHERE updated_at < now() - make_interval(days => $1)",
+        ] {
+            deleted += sqlx::query(sql).bind(days).execute(pool).await?.rows_affected();
+        }
+        Ok(deleted)
     }
 
     /// Checks that the store can be read (the migration ran).

@@ -79,22 +79,31 @@ pub struct ModelPrice {
     pub output_per_million: f64,
 }
 
+/// `2024-07-18`, `20241022`, `002`, `0613`: what providers append to name a snapshot.
+fn snapshot_suffix(rest: &str) -> bool {
+    let digits = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| b.is_ascii_digit());
+    let parts: Vec<&str> = rest.split('-').collect();
+    match parts.as_slice() {
+        [y, m, d] => digits(y, 4) && digits(m, 2) && digits(d, 2),
+        [one] => digits(one, 8) || digits(one, 3) || digits(one, 4),
+        _ => false,
+    }
+}
+
 impl Prices {
-    /// The price of `model` as an API names it in its answers: the exact name, or a
-    /// configured name followed by a snapshot suffix that starts with a digit
-    /// (`gpt-4o-mini` prices `gpt-4o-mini-2024-07-18`, but `gpt-4o` never prices
-    /// `gpt-4o-mini`). The longest such name wins.
+    /// The price of `model` as the API names it in its answers (for Azure OpenAI that is the
+    /// model, not the deployment): the exact name, else a configured name followed by
+    /// nothing but a snapshot suffix, `-YYYY-MM-DD`, `-YYYYMMDD` or `-NNN(N)`
+    /// (`gpt-4o-mini` prices `gpt-4o-mini-2024-07-18`, `claude-3-5-sonnet` prices
+    /// `claude-3-5-sonnet-20241022`, `gemini-1.5-flash` prices `gemini-1.5-flash-002`). A
+    /// sibling model never matches (`gpt-4` does not price `gpt-4-32k` or
+    /// `gpt-4-1106-preview`, `gpt-4o` not `gpt-4o-mini`), and an exact key for a snapshot
+    /// whose price differs wins.
     pub fn price_for(&self, model: &str) -> Option<&ModelPrice> {
         if let Some(p) = self.0.get(model) {
             return Some(p);
         }
-        self.0
-            .iter()
-            .filter(|(name, _)| {
-                model.strip_prefix(name.as_str()).and_then(|rest| rest.strip_prefix('-')).is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
-            })
-            .max_by_key(|(name, _)| name.len())
-            .map(|(_, p)| p)
+        self.0.iter().find(|(name, _)| model.strip_prefix(name.as_str()).and_then(|rest| rest.strip_prefix('-')).is_some_and(snapshot_suffix)).map(|(_, p)| p)
     }
 
     /// `spend` with its cost, when its model has a price.
@@ -242,6 +251,30 @@ mod tests {
         assert_eq!(p.price_for("gpt-4o-2024-08-06").unwrap().input_per_million, 2.5);
         assert!(p.price_for("gpt-4o-realtime").is_none(), "a sibling model is not a snapshot");
         assert!(p.price_for("gpt-4").is_none());
+        let many: Prices = serde_json::from_str(
+            r#"{"gpt-4": {"input_per_million": 30, "output_per_million": 60},
+                "claude-3-5-sonnet": {"input_per_million": 3, "output_per_million": 15},
+                "gemini-1.5-flash": {"input_per_million": 0.075, "output_per_million": 0.3},
+                "gpt-3.5-turbo": {"input_per_million": 0.5, "output_per_million": 1.5},
+                "gpt-4o-2024-05-13": {"input_per_million": 5, "output_per_million": 15},
+                "gpt-4o": {"input_per_million": 2.5, "output_per_million": 10}}"#,
+        )
+        .unwrap();
+        for (model, priced_as) in [
+            ("gpt-4-0613", Some(30.0)),
+            ("gpt-4-32k", None),
+            ("gpt-4-1106-preview", None),
+            ("claude-3-5-sonnet-20241022", Some(3.0)),
+            ("gemini-1.5-flash-002", Some(0.075)),
+            ("gemini-1.5-flash-8b", None),
+            ("gpt-3.5-turbo-16k", None),
+            ("gpt-3.5-turbo-0125", Some(0.5)),
+            ("gpt-4o-2024-05-13", Some(5.0)),
+            ("gpt-4o-2024-08-06", Some(2.5)),
+            ("llama3.1:8b", None),
+        ] {
+            assert_eq!(many.price_for(model).map(|p| p.input_per_million), priced_as, "{model}");
+        }
         let spend = ModelSpend { model: "gpt-4o-mini-2024-07-18".into(), requests: 2, prompt_tokens: 1_000_000, completion_tokens: 500_000, total_tokens: 1_500_000, cost_usd: None };
         let cost = p.priced(spend.clone()).cost_usd.expect("priced");
         assert!((cost - 0.45).abs() < 1e-9, "{cost}");

@@ -35,7 +35,12 @@ impl ReportActivities {
     /// id, so Temporal's retries never store a report twice; the audit rows are keyed, so
     /// never written twice.
     pub async fn store(&self, input: &ReportInput) -> Result<StoredReport, sqlx::Error> {
-        let spend = UsageStore::Postgres(self.pool.clone()).task_spend(&input.workflow_id).await?;
+        // The ledger only adds figures: when it cannot be read (a database not yet migrated),
+        // the report still goes out, with the first analysis' figures.
+        let spend = UsageStore::Postgres(self.pool.clone()).task_spend(&input.workflow_id).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, workflow_id = %input.workflow_id, "the LLM usage ledger could not be read; the report states the first analysis' tokens only");
+            vec![]
+        });
         let input = &ReportInput { llm_usage: spend.into_iter().map(|s| self.prices.priced(s)).collect(), ..input.clone() };
         let md = markdown(input);
         let d = &input.diagnosis;

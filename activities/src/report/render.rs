@@ -240,9 +240,10 @@ impl LlmView {
     }
 }
 
-/// `0.000552 USD`: six decimals, since one diagnosis often costs a fraction of a cent.
+/// `0.000552 USD`: six decimals, since one diagnosis often costs a fraction of a cent;
+/// less than that is said so, not printed as zero.
 fn usd(v: f64) -> String {
-    format!("{v:.6} USD")
+    if v > 0.0 && v < 0.000_000_5 { "under 0.000001 USD".to_owned() } else { format!("{v:.6} USD") }
 }
 
 fn snake<T: Serialize>(v: &T) -> String {
@@ -645,6 +646,8 @@ mod tests {
         ] {
             assert!(md.contains(want), "{want:?} missing from\n{md}");
         }
+        r.llm_usage[1].cost_usd = Some(0.0000001);
+        assert!(render(&r, Format::Markdown).contains("1000 tokens (900 prompt, 100 completion), under 0.000001 USD"));
         r.llm_usage[1].cost_usd = Some(0.0);
         let html = render(&r, Format::Html);
         assert!(html.contains("in all 4400 tokens, 0.011500 USD"), "{html}");
