@@ -224,6 +224,7 @@ kinds! {
     "poddisruptionbudgets" "PodDisruptionBudget" "policy" "v1" true ["poddisruptionbudget", "pdb"];
     "namespaces" "Namespace" "" "v1" false ["namespace", "ns"];
     "routes" "Route" "route.openshift.io" "v1" true ["route"];
+    "ingressroutes" "IngressRoute" "traefik.io" "v1alpha1" true ["ingressroute"];
     "apiservices" "APIService" "apiregistration.k8s.io" "v1" false ["apiservice"];
     "ciliumnetworkpolicies" "CiliumNetworkPolicy" "cilium.io" "v2" true ["ciliumnetworkpolicy", "cnp"];
     "ciliumclusterwidenetworkpolicies" "CiliumClusterwideNetworkPolicy" "cilium.io" "v2" false ["ciliumclusterwidenetworkpolicy", "ccnp"];

@@ -150,6 +150,7 @@ fn unnamed_steps(event: &StandardEvent) -> Vec<DiagnosticStep> {
         return vec![
             step(format!("Ingresses that serve {host}"), all_namespaces(Command::list(cluster, None, "ingresses", None))),
             step(format!("OpenShift Routes that serve {host}"), all_namespaces(Command::list(cluster, None, "routes", None))),
+            step(format!("Traefik IngressRoutes that serve {host}"), all_namespaces(Command::list(cluster, None, "ingressroutes", None))),
         ];
     }
     if let Some(work) = health::control_plane_work(event.alertname()) {
@@ -651,7 +652,7 @@ fn ingress_steps(cluster: &str, obs: &Observations<'_>, sc: &Scope<'_>, steps: &
         let ns = s(route, "/metadata/namespace");
         for svc in scope::route_backends(route) {
             if !obs.known("Service", ns, &svc) {
-                steps.push(1, step(format!("Service {svc} of Route {}", s(route, "/metadata/name")), Command::get(cluster, Some(ns), "services", &svc)));
+                steps.push(1, step(format!("Service {svc} of {} {}", s(route, "/kind"), s(route, "/metadata/name")), Command::get(cluster, Some(ns), "services", &svc)));
             }
         }
     }

@@ -22,7 +22,10 @@ fn has(steps: &[String], want: &str) -> bool {
 fn a_probe_of_a_public_url_starts_from_the_ingresses() {
     let e = alert(json!({"alertname": "BlackboxProbeFailed", "instance": "https://shop.example.com/"}));
     let t = scope::alert_target(&e);
-    assert_eq!(lines(&initial_steps(&e, t.as_ref())), vec!["kubectl get ingresses --all-namespaces", "kubectl get routes --all-namespaces"]);
+    assert_eq!(
+        lines(&initial_steps(&e, t.as_ref())),
+        vec!["kubectl get ingresses --all-namespaces", "kubectl get routes --all-namespaces", "kubectl get ingressroutes --all-namespaces"]
+    );
     let ing = json!({"kind": "Ingress", "metadata": {"namespace": "sf", "name": "shop"}, "spec": {"ingressClassName": "nginx", "rules": [{"host": "shop.example.com", "http": {"paths": [{"backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}});
     let steps = next(&e, &[read(vec![ing])]);
     assert!(has(&steps, "get services web -n sf") && has(&steps, "get ingressclasses nginx"), "{steps:?}");

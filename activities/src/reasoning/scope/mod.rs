@@ -205,18 +205,47 @@ pub fn ingress_backends(ing: &Value) -> Vec<(String, Value)> {
     out
 }
 
-/// Services an OpenShift Route sends to: `spec.to` and `spec.alternateBackends`.
+/// Services a route sends to, in its own namespace: an OpenShift Route's `spec.to` and
+/// `spec.alternateBackends`; a Traefik IngressRoute's `spec.routes[].services` (those of
+/// kind Service; a TraefikService or another namespace's Service is not followed).
 pub fn route_backends(route: &Value) -> Vec<String> {
-    let to = route.pointer("/spec/to").into_iter();
-    let alternates = route.pointer("/spec/alternateBackends").and_then(Value::as_array).into_iter().flatten();
-    let mut out: Vec<String> = to.chain(alternates).filter(|b| matches!(s(b, "/kind"), "" | "Service")).map(|b| s(b, "/name").to_owned()).filter(|n| !n.is_empty()).collect();
+    let ns = s(route, "/metadata/namespace");
+    let backends: Vec<&Value> = if s(route, "/kind") == "IngressRoute" {
+        route.pointer("/spec/routes").and_then(Value::as_array).into_iter().flatten().filter_map(|r| r.get("services").and_then(Value::as_array)).flatten().filter(|b| s(b, "/namespace").is_empty() || s(b, "/namespace") == ns).collect()
+    } else {
+        let to = route.pointer("/spec/to").into_iter();
+        let alternates = route.pointer("/spec/alternateBackends").and_then(Value::as_array).into_iter().flatten();
+        to.chain(alternates).collect()
+    };
+    let mut out: Vec<String> = backends.into_iter().filter(|b| matches!(s(b, "/kind"), "" | "Service")).map(|b| s(b, "/name").to_owned()).filter(|n| !n.is_empty()).collect();
+    out.sort();
     out.dedup();
     out
 }
 
-/// OpenShift Routes that serve `host`.
+/// The hosts of a Traefik IngressRoute: every name in its rules' `Host(...)` matchers
+/// (`Host(\`a\`)` in v3, `Host(\`a\`, \`b\`)` in v2).
+pub fn traefik_hosts(route: &Value) -> Vec<String> {
+    let mut hosts = vec![];
+    for rule in route.pointer("/spec/routes").and_then(Value::as_array).into_iter().flatten() {
+        let matcher = s(rule, "/match");
+        let mut rest = matcher;
+        while let Some(at) = rest.find("Host(") {
+            let args = &rest[at + "Host(".len()..];
+            let end = args.find(')').unwrap_or(args.len());
+            hosts.extend(args[..end].split('`').skip(1).step_by(2).map(str::to_owned));
+            rest = &args[end..];
+        }
+    }
+    hosts
+}
+
+/// OpenShift Routes and Traefik IngressRoutes that serve `host`.
 pub fn routes_for_host<'a>(obs: &Observations<'a>, host: &str) -> Vec<&'a Value> {
-    obs.all("Route").filter(|r| host_matches(s(r, "/spec/host"), host)).collect()
+    obs.all("Route")
+        .filter(|r| host_matches(s(r, "/spec/host"), host))
+        .chain(obs.all("IngressRoute").filter(|r| traefik_hosts(r).iter().any(|h| host_matches(h, host))))
+        .collect()
 }
 
 /// The objects that belong to the alert.
@@ -596,6 +625,16 @@ mod tests {
         assert_eq!(external_host(&e).as_deref(), Some("shop.example.com"));
         assert!(host_matches("*.example.com", "shop.example.com"));
         assert!(!host_matches("*.example.com", "example.com"));
+    }
+
+    #[test]
+    fn traefik_ingressroutes_give_their_hosts_and_service_backends() {
+        let ir = serde_json::json!({"kind": "IngressRoute", "metadata": {"namespace": "web", "name": "site"}, "spec": {"routes": [
+            {"match": "Host(`a.example.org`, `b.example.org`) && PathPrefix(`/api`)", "services": [{"name": "api", "port": 8080}, {"kind": "TraefikService", "name": "canary"}]},
+            {"match": "Host(`c.example.org`) || HostRegexp(`{sub:[a-z]+}.example.net`)", "services": [{"kind": "Service", "name": "site", "port": 80}, {"name": "elsewhere", "namespace": "other"}]}
+        ]}});
+        assert_eq!(traefik_hosts(&ir), ["a.example.org", "b.example.org", "c.example.org"]);
+        assert_eq!(route_backends(&ir), ["api", "site"], "Services of its own namespace only; a TraefikService is not a Service");
     }
 
     #[test]
