@@ -68,9 +68,14 @@ fn liveness(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[&Valu
     let Some(e) = events.iter().rev().find(|e| s(e, "/reason") == "Unhealthy" && s(e, "/message").starts_with("Liveness probe failed")) else { return };
     let message = s(e, "/message");
     let restarted = container_statuses(pod).any(|c| c.get("restartCount").and_then(Value::as_u64).unwrap_or(0) > 0);
-    let killed = killed_by_liveness(events, "") || restarted;
+    // A container that last exited by itself (a code other than the kubelet's SIGTERM /
+    // SIGKILL, 143 / 137) crashed on its own: a probe refused while it started is a symptom.
+    let exited_itself = container_statuses(pod).any(|c| c.pointer("/lastState/terminated/exitCode").and_then(Value::as_i64).is_some_and(|x| !matches!(x, 0 | 137 | 143)));
+    let kubelet_killed = killed_by_liveness(events, "");
+    let killed = kubelet_killed || (restarted && !exited_itself);
     let tier = match starved(obs, pod, "", message) {
         Some(true) => return,
+        _ if exited_itself && !kubelet_killed => Weak,
         None => Consistent,
         Some(false) if killed => Decisive,
         Some(false) => Consistent,
@@ -317,6 +322,24 @@ mod tests {
         let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "p", "pod": "gw-1"})), &[read(vec![unready(spec), e]), log("p", "gw-1", "app", false, log_text)]);
         assert_eq!(f.root_cause, RootCause::ReadinessProbeFailing);
         assert!(f.summary.contains("503: ") && f.summary.contains("Redis health check failed"), "{}", f.summary);
+    }
+
+    #[test]
+    fn a_container_that_exits_by_itself_is_not_a_liveness_kill() {
+        // external-dns style: the informer cannot sync (RBAC), the process exits 1; its health
+        // port refused the probe meanwhile, and no kubelet kill is recorded.
+        let spec = json!({"containers": [{"name": "app", "livenessProbe": {"httpGet": {"path": "/healthz", "port": 7979}}}]});
+        let e = event_on("Pod", "c", "n-1", "Warning", "Unhealthy", "Liveness probe failed: Get \"http://10.0.2.91:7979/healthz\": dial tcp 10.0.2.91:7979: connect: connection refused");
+        let tier = |code: i64, kill: bool| {
+            let mut objects = vec![pod("c", "n-1", json!({"app": "n"}), spec.clone(), crashing("app", code)), e.clone()];
+            if kill {
+                objects.push(event_on("Pod", "c", "n-1", "Normal", "Killing", "Container app failed liveness probe, will be restarted"));
+            }
+            findings(&pod_alert("c", "n-1"), &[read(objects)]).into_iter().find(|f| f.root_cause == RootCause::LivenessProbeFailing).map(|f| f.tier)
+        };
+        assert_eq!(tier(1, false), Some(Tier::Weak), "exit 1 of its own: the probe is a symptom");
+        assert_eq!(tier(1, true), Some(Tier::Decisive), "the kubelet says it killed it");
+        assert_eq!(tier(137, false), Some(Tier::Decisive), "SIGKILL after failed probes");
     }
 
     #[test]
