@@ -72,10 +72,41 @@ pub fn readable_log_line(line: &str) -> String {
         return trimmed.to_owned();
     };
     let field = |names: &[&str]| names.iter().find_map(|n| obj.get(*n).and_then(Value::as_str)).unwrap_or("");
-    // pino / bunyan serialise an Error as an object: `"err": {"type": ..., "message": ...}`.
+    // pino / bunyan serialise an Error as an object: `"err": {"type": ..., "message": ...}`,
+    // with what caused it under `cause` (Node's fetch: `TypeError: fetch failed` caused by
+    // `ConnectTimeoutError` / `ECONNREFUSED`, where the address is).
     let error_object = ["err", "error", "exception"].iter().find_map(|n| obj.get(*n).and_then(Value::as_object)).map(|e| {
-        let text = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
-        [text("type").max(text("name")), text("message")].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(": ")
+        let describe = |e: &serde_json::Map<String, Value>| {
+            let text = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
+            // A system error object (`{"code": "ECONNREFUSED", "address": ..., "port": ...}`)
+            // may carry no message: its code and address say it.
+            let message = match (text("message"), text("code")) {
+                ("", "") => String::new(),
+                ("", code) => {
+                    let port = e.get("port").map(|p| format!(":{}", p.as_str().map(str::to_owned).unwrap_or_else(|| p.to_string()))).unwrap_or_default();
+                    format!("connect {code} {}{port}", text("address")).trim_end().to_owned()
+                }
+                (m, _) => m.to_owned(),
+            };
+            [text("type").max(text("name")).to_owned(), message].into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(": ")
+        };
+        let mut out = describe(e);
+        let mut cause = e.get("cause");
+        for _ in 0..3 {
+            let Some(c) = cause else { break };
+            let said = match c {
+                Value::Object(c) => describe(c),
+                Value::String(t) => t.clone(),
+                _ => String::new(),
+            };
+            if !said.is_empty() {
+                out.push_str(" (caused by ");
+                out.push_str(&said);
+                out.push(')');
+            }
+            cause = c.get("cause");
+        }
+        out
     });
     let parts: Vec<&str> = [
         field(&["level", "lvl", "severity"]),
@@ -384,6 +415,24 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_node_fetch_failure_is_followed_to_its_cause() {
+        // pino's JSON of undici's error: the address is only in err.cause.
+        let line = r#"{"level": "error", "time": "2026-12-05T15:20:21.739Z", "msg": "catalog request failed", "url": "http://catalog-api.shop.svc.cluster.local:8080/v3/categories", "err": {"type": "TypeError", "message": "fetch failed", "cause": {"name": "ConnectTimeoutError", "code": "UND_ERR_CONNECT_TIMEOUT", "message": "Connect Timeout Error (attempted address: catalog-api.shop.svc.cluster.local:8080, timeout: 10000ms)"}}}"#;
+        assert_eq!(
+            readable_log_line(line),
+            "error: catalog request failed: TypeError: fetch failed (caused by ConnectTimeoutError: Connect Timeout Error (attempted address: catalog-api.shop.svc.cluster.local:8080, timeout: 10000ms))"
+        );
+        let found = symptoms(&format!("{line}\n{line}"));
+        assert!(
+            found.iter().any(|sy| matches!(sy, Symptom::Dependency { failure: ConnectFailure::Timeout, host: Some(Host { name, namespace: Some(ns), port: Some(8080), .. }), .. } if name == "catalog-api" && ns == "shop")),
+            "{found:?}"
+        );
+        let refused = r#"{"level":50,"msg":"upstream failed","err":{"type":"TypeError","message":"fetch failed","cause":{"errno":-111,"code":"ECONNREFUSED","syscall":"connect","address":"10.43.12.7","port":8080}}}"#;
+        assert_eq!(readable_log_line(refused), "upstream failed: TypeError: fetch failed (caused by connect ECONNREFUSED 10.43.12.7:8080)");
+        assert!(matches!(crash_cause(&readable_log_line(refused)), Some(Symptom::Dependency { failure: ConnectFailure::Refused, .. })));
     }
 
     #[test]
