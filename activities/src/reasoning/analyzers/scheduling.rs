@@ -77,6 +77,17 @@ fn node_full_of_pods(obs: &Observations<'_>, node: &Value, out: &mut Vec<Finding
     ));
 }
 
+/// Karpenter's FailedScheduling when a NodePool's `spec.limits` leave no room: v1 says
+/// `incompatible with nodepool "X", ..., all available instance types exceed limits for
+/// nodepool`; some versions put the name after it (`exceed limits for nodepool: "X"`).
+static NODEPOOL_AT_LIMIT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"incompatible with nodepool "([^"]+)"[^;]*?exceed limits for nodepool|exceed limits for nodepool:? "([^"]+)""#).expect("regex"));
+
+/// An event Karpenter wrote (its component, or its message's form).
+fn from_karpenter(e: &Value) -> bool {
+    s(e, "/source/component") == "karpenter" || s(e, "/reportingComponent") == "karpenter" || s(e, "/message").starts_with("Failed to schedule pod, ")
+}
+
 static SCHED_REASON: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d+) (node\(s\) (?:[^,.{]|\{[^}]*\})+|Insufficient [a-zA-Z0-9./-]+|Too many pods)").expect("regex"));
 
 /// A pod's request of `resource` as the scheduler counts it: the sum over its containers
@@ -205,7 +216,13 @@ fn normalize_key(k: &str) -> String {
 fn unschedulable(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[&Value], out: &mut Vec<Finding>) {
     let pod_ref = workload_hint(pod);
     let condition = k8s::condition(pod, "PodScheduled").filter(|c| s(c, "/status") == "False").map(|c| s(c, "/message"));
-    let event = events.iter().rev().find(|e| s(e, "/reason") == "FailedScheduling").map(|e| s(e, "/message"));
+    // Karpenter reports on the same pods under the same reason; the scheduler's own event is
+    // the one that describes the nodes.
+    let event = events.iter().rev().find(|e| s(e, "/reason") == "FailedScheduling" && !from_karpenter(e)).map(|e| s(e, "/message"));
+    let pool_at_limit = events.iter().rev().filter(|e| s(e, "/reason") == "FailedScheduling" && from_karpenter(e)).find_map(|e| {
+        let m = s(e, "/message");
+        NODEPOOL_AT_LIMIT.captures(m).and_then(|c| c.get(1).or_else(|| c.get(2))).map(|p| (p.as_str().to_owned(), m))
+    });
     let Some(message) = event.or(condition).filter(|m| !m.is_empty()) else { return };
     // Only the part before "preemption:" describes the nodes.
     let nodes_part = message.split("preemption:").next().unwrap_or(message);
@@ -311,7 +328,15 @@ fn unschedulable(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
             // nodes (unless they cannot be read) before calling it decided.
             let nodes_tried = !nodes.is_empty() || obs.executed.iter().any(|k| k.contains("||get|nodes|"));
             let tier = if nodes_tried || insufficient.is_empty() { Decisive } else { Consistent };
-            (RootCause::PendingInsufficientResources, format!("Lower the requests of {workload} to what it needs, or add node capacity (cluster autoscaler / node pool)."), tier)
+            match &pool_at_limit {
+                // Karpenter would add a node but its NodePool's limits forbid it: the limit is
+                // what a human changes.
+                Some((pool, said)) => {
+                    evidence.push(ev(format!("Karpenter on {pod_ref}"), *said));
+                    (RootCause::PendingInsufficientResources, format!("Raise spec.limits of NodePool {pool} (Karpenter launches no node past them), or lower the requests of {workload}."), Decisive)
+                }
+                None => (RootCause::PendingInsufficientResources, format!("Lower the requests of {workload} to what it needs, or add node capacity (cluster autoscaler / node pool)."), tier),
+            }
         }
         Stage::Taint if !misplaced.is_empty() => {
             evidence.push(ev(format!("{pod_ref} spec.tolerations"), describe_tolerations(pod)));
@@ -355,6 +380,9 @@ fn unschedulable(obs: &Observations<'_>, pod: &Value, workload: &str, events: &[
         Stage::Volume => (RootCause::PendingPvcUnbound, "Make the PersistentVolumeClaim bindable: a StorageClass that exists and provisions, or a matching PV.".into(), Decisive),
     };
     let mut resource = workload.to_owned();
+    if let (Stage::Resources, Some((pool, _))) = (stage, &pool_at_limit) {
+        resource = format!("NodePool/{pool}");
+    }
     if rc == RootCause::PendingPvcUnbound {
         // The claim says why it stays unbound; without it the finding is not conclusive.
         // Certain once the claim says why it stays unbound (its warning, a class that does not
@@ -516,6 +544,33 @@ mod tests {
         let f = best(&alert(json!({"alertname": "KubePodNotReady", "namespace": "m", "pod": "web-1"})), &[read(vec![p, e])]);
         assert_eq!(f.root_cause, RootCause::RolloutStuck);
         assert!(text(&f).contains("free ports") && text(&f).contains("hostPort 80"));
+    }
+
+    #[test]
+    fn a_karpenter_nodepool_at_its_limits_is_what_to_change() {
+        let spec = json!({"containers": [{"name": "web", "resources": {"requests": {"cpu": "2"}}}]});
+        let (p, scheduler) = pending(spec, "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.");
+        let karpenter = |message: &str| {
+            let mut e = event_on("Pod", "m", "web-1", "Warning", "FailedScheduling", message);
+            e["source"] = json!({"component": "karpenter"});
+            e["metadata"]["name"] = json!("web-1.18a2f0c3d9e4b1a7");
+            e
+        };
+        let ev = alert(json!({"alertname": "KubePodNotReady", "namespace": "m", "pod": "web-1"}));
+        for said in [
+            r#"Failed to schedule pod, incompatible with nodepool "general-purpose", daemonset overhead={"cpu":"330m","memory":"448Mi","pods":"5"}, all available instance types exceed limits for nodepool"#,
+            r#"Failed to schedule pod, all available instance types exceed limits for nodepool: "general-purpose""#,
+        ] {
+            // Karpenter's event last: the scheduler's still describes the nodes.
+            let f = best(&ev, &[read(vec![p.clone(), scheduler.clone(), karpenter(said)])]);
+            assert_eq!((f.root_cause, f.resource.as_deref(), f.tier), (RootCause::PendingInsufficientResources, Some("NodePool/general-purpose"), Tier::Decisive), "{said}");
+            let t = text(&f);
+            assert!(t.contains("Insufficient cpu") && t.contains("exceed limits"), "{t}");
+        }
+        // Without Karpenter at its limit, the workload's requests are what to change.
+        let f = best(&ev, &[read(vec![p, scheduler])]);
+        assert_eq!(f.root_cause, RootCause::PendingInsufficientResources);
+        assert!(f.resource.as_deref().is_some_and(|r| r.starts_with("m/")), "{:?}", f.resource);
     }
 
     #[test]
