@@ -48,6 +48,29 @@ pub struct Spent {
     pub day: u64,
 }
 
+/// `INSERT ... ON CONFLICT` adding one answer to a usage row keyed by `keys` (bound first,
+/// then prompt, completion and total tokens): per task, per task and model, per day and model.
+static ADD_ANSWER: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
+    let sql = |table: &str, keys: &[&str]| {
+        let n = keys.len();
+        let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+        let add = |col: &str| format!("{col} = {table}.{col} + EXCLUDED.{col}");
+        format!(
+            "INSERT INTO {table} ({k}, requests, prompt_tokens, completion_tokens, total_tokens) VALUES ({v}, 1, ${}, ${}, ${})
+             ON CONFLICT ({k}) DO UPDATE SET requests = {table}.requests + 1, {}, {}, {}, updated_at = now()",
+            n + 1,
+            n + 2,
+            n + 3,
+            add("prompt_tokens"),
+            add("completion_tokens"),
+            add("total_tokens"),
+            k = keys.join(", "),
+            v = placeholders.join(", "),
+        )
+    };
+    [sql("llm_usage_task", &["task_id"]), sql("llm_usage_task_model", &["task_id", "model"]), sql("llm_usage_daily", &["day", "model"])]
+});
+
 /// The "model" of tokens the task ledger counted but the per-model ledger did not (calls
 /// recorded before it existed).
 pub const UNATTRIBUTED: &str = "(model not recorded)";
@@ -98,56 +121,15 @@ impl UsageStore {
             UsageStore::Postgres(pool) => {
                 let (p, c, t) = (usage.prompt_tokens as i64, usage.completion_tokens as i64, usage.total_tokens as i64);
                 let mut tx = pool.begin().await?;
-                sqlx::query(
-                    "INSERT INTO llm_usage_task (task_id, requests, prompt_tokens, completion_tokens, total_tokens)
-                     VALUES ($1, 1, $2, $3, $4)
-                     ON CONFLICT (task_id) DO UPDATE SET
-                       requests = llm_usage_task.requests + 1,
-                       prompt_tokens = llm_usage_task.prompt_tokens + EXCLUDED.prompt_tokens,
-                       completion_tokens = llm_usage_task.completion_tokens + EXCLUDED.completion_tokens,
-                       total_tokens = llm_usage_task.total_tokens + EXCLUDED.total_tokens,
-                       updated_at = now()",
-                )
-                .bind(task)
-                .bind(p)
-                .bind(c)
-                .bind(t)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO llm_usage_task_model (task_id, model, requests, prompt_tokens, completion_tokens, total_tokens)
-                     VALUES ($1, $2, 1, $3, $4, $5)
-                     ON CONFLICT (task_id, model) DO UPDATE SET
-                       requests = llm_usage_task_model.requests + 1,
-                       prompt_tokens = llm_usage_task_model.prompt_tokens + EXCLUDED.prompt_tokens,
-                       completion_tokens = llm_usage_task_model.completion_tokens + EXCLUDED.completion_tokens,
-                       total_tokens = llm_usage_task_model.total_tokens + EXCLUDED.total_tokens,
-                       updated_at = now()",
-                )
-                .bind(task)
-                .bind(model)
-                .bind(p)
-                .bind(c)
-                .bind(t)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO llm_usage_daily (day, model, requests, prompt_tokens, completion_tokens, total_tokens)
-                     VALUES ($1, $2, 1, $3, $4, $5)
-                     ON CONFLICT (day, model) DO UPDATE SET
-                       requests = llm_usage_daily.requests + 1,
-                       prompt_tokens = llm_usage_daily.prompt_tokens + EXCLUDED.prompt_tokens,
-                       completion_tokens = llm_usage_daily.completion_tokens + EXCLUDED.completion_tokens,
-                       total_tokens = llm_usage_daily.total_tokens + EXCLUDED.total_tokens,
-                       updated_at = now()",
-                )
-                .bind(day)
-                .bind(model)
-                .bind(p)
-                .bind(c)
-                .bind(t)
-                .execute(&mut *tx)
-                .await?;
+                let [per_task, per_task_model, per_day] = &*ADD_ANSWER;
+                for (sql, keys) in [(per_task, vec![task]), (per_task_model, vec![task, model])] {
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                    for k in keys {
+                        q = q.bind(k);
+                    }
+                    q.bind(p).bind(c).bind(t).execute(&mut *tx).await?;
+                }
+                sqlx::query(sqlx::AssertSqlSafe(per_day.as_str())).bind(day).bind(model).bind(p).bind(c).bind(t).execute(&mut *tx).await?;
                 tx.commit().await
             }
             UsageStore::Memory(m) => {

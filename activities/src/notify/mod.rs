@@ -187,28 +187,26 @@ impl Route {
 impl NotificationOptions {
     /// The channels `r` goes to, by name, each once.
     pub fn channels_for(&self, r: &ReportInput) -> Vec<String> {
-        let mut names: Vec<String> = if self.routes.is_empty() {
-            self.channels.keys().cloned().collect()
-        } else {
-            self.routes.iter().filter(|route| route.matches(r)).flat_map(|route| route.channels.iter().cloned()).collect()
-        };
-        names.sort();
-        names.dedup();
-        names.retain(|n| self.channels.contains_key(n));
-        names
+        self.routed(|route| route.matches(r), |_| true)
     }
 
     /// The Slack channels an approval request of `e` goes to: those of every route matching
     /// its severity, cluster and namespace (root-cause filters do not apply: no cause yet).
     pub fn slack_channels_for_alert(&self, e: &aetherius_core::StandardEvent) -> Vec<String> {
+        self.routed(|route| route.matches_alert(e), |c| c.kind == ChannelKind::Slack)
+    }
+
+    /// The configured channels of every route that `matches` (every channel when there are no
+    /// routes) that `keep` accepts, by name, each once.
+    fn routed(&self, matches: impl Fn(&Route) -> bool, keep: impl Fn(&ChannelOptions) -> bool) -> Vec<String> {
         let mut names: Vec<String> = if self.routes.is_empty() {
             self.channels.keys().cloned().collect()
         } else {
-            self.routes.iter().filter(|route| route.matches_alert(e)).flat_map(|route| route.channels.iter().cloned()).collect()
+            self.routes.iter().filter(|route| matches(route)).flat_map(|route| route.channels.iter().cloned()).collect()
         };
         names.sort();
         names.dedup();
-        names.retain(|n| self.channels.get(n).is_some_and(|c| c.kind == ChannelKind::Slack));
+        names.retain(|n| self.channels.get(n).is_some_and(&keep));
         names
     }
 

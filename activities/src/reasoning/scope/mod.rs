@@ -511,7 +511,7 @@ pub fn scope<'a>(event: &StandardEvent, obs: &Observations<'a>) -> Scope<'a> {
     if let Some(t) = sc.target.clone()
         && catalog::lookup(event.alertname()).is_none()
         && healthy_reporter(event, obs, &t)
-        && let Some(first) = sc.suspects.iter().find(|x| s(x.object, "/kind") == "Pod" || x.resource.contains("/Pod/"))
+        && let Some(first) = sc.suspects.iter().find(|x| s(x.object, "/kind") == "Pod")
     {
         let pod = first.object;
         push_unique(&mut sc.pods, pod);
